@@ -1,0 +1,59 @@
+"""The REST API under /api/v1/ (django-ninja). OpenAPI at /api/v1/docs.
+
+Errors always carry a stable `code` and a Chinese `message`: {"code": "not_found", "message": "…"}.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.security import django_auth
+
+from huanxin.plans.api import router as plans_router
+
+api = NinjaAPI(
+    title="焕新 Huanxin API",
+    version="1.0.0",
+    description="大规模设备更新和消费品以旧换新工作平台。会话登录（浏览器）或 API 令牌（商户、回收企业，后续版本）。",
+    urls_namespace="api",
+    auth=django_auth,
+)
+api.add_router("/", plans_router)
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str, **extra: object) -> HttpResponse:
+    return api.create_response(request, {"code": code, "message": message, **extra}, status=status)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return _error(request, 401, "not_authenticated", "请先登录")
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return _error(request, 404, "not_found", "未找到，或您无权查看")
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return _error(request, 403, "permission_denied", str(exc) or "无权执行此操作")
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return _error(request, 422, "invalid_request", "请求参数有误", errors=exc.errors)
+
+
+def _open_to_anonymous(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLResolver]:
+    """The API answers anonymous callers itself (401 JSON), so the login-redirect middleware must let them in."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            _open_to_anonymous(pattern.url_patterns)
+        else:
+            pattern.callback = login_not_required(pattern.callback)
+    return patterns

@@ -1,0 +1,151 @@
+"""The audit log: append-only and hash-chained.
+
+`record()` is called explicitly by every service function, inside its transaction, with the acting user and
+the old/new values, never from signals. Each event's hash covers the previous event's hash, so removing or
+editing any row breaks the chain, which `huanxin audit verify` detects. On PostgreSQL a trigger also refuses
+UPDATE and DELETE on the table (migration core 0002).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from huanxin.core.models import AuditEvent, User
+
+GENESIS_HASH = "0" * 64
+# Any constant works; it names the advisory lock that serialises appends on PostgreSQL.
+_CHAIN_LOCK_ID = 0x68786175  # "hxau"
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-safe form of `value`, exactly as it will be stored and later re-read for verification."""
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def compute_hash(
+    *,
+    prev_hash: str,
+    seq: int,
+    at: dt.datetime,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    changes: Any,
+) -> str:
+    payload = json.dumps(
+        {
+            "prev": prev_hash,
+            "seq": seq,
+            "at": at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+            "actor": actor_id,
+            "actor_label": actor_label,
+            "action": action,
+            "object": f"{object_type}:{object_id}",
+            "changes": changes,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def record(
+    *,
+    actor: User | None,
+    action: str,
+    target: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    changes: dict[str, Any] | None = None,
+    actor_label: str = "",
+) -> AuditEvent:
+    """Append one event. Must run inside the caller's transaction so the event and the change land together."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit.record() must be called inside the service's transaction")
+    if target is not None:
+        object_type = object_type or target._meta.label_lower
+        object_id = object_id or str(target.pk)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
+    # On SQLite every transaction is IMMEDIATE (settings), so writers are already serialised.
+    last = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
+    seq = last["seq"] + 1 if last else 1
+    prev_hash = last["hash"] if last else GENESIS_HASH
+    label = actor_label or (actor.get_username() if actor is not None else "system")
+    stored_changes = _canonical(changes or {})
+    at = timezone.now()
+    event = AuditEvent(
+        seq=seq,
+        at=at,
+        actor=actor,
+        actor_label=label,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=str(target)[:200] if target is not None else "",
+        changes=stored_changes,
+        prev_hash=prev_hash,
+    )
+    event.hash = compute_hash(
+        prev_hash=prev_hash,
+        seq=seq,
+        at=at,
+        actor_id=actor.pk if actor is not None else None,
+        actor_label=label,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        changes=stored_changes,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """{field: [old, new]} for the fields that changed."""
+    return {key: [old.get(key), new.get(key)] for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)}
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int
+    reason: str
+
+
+def verify_chain(batch_size: int = 2000) -> Iterator[ChainProblem]:
+    """Yield every place where the chain is broken; yields nothing for an intact log."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    with transaction.atomic():
+        for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=batch_size):
+            if event.seq != expected_seq:
+                yield ChainProblem(event.seq, f"缺少序号 {expected_seq}–{event.seq - 1} 的记录")
+            if event.prev_hash != expected_prev:
+                yield ChainProblem(event.seq, "prev_hash 与上一条记录的哈希不一致")
+            recomputed = compute_hash(
+                prev_hash=event.prev_hash,
+                seq=event.seq,
+                at=event.at,
+                actor_id=event.actor_id,
+                actor_label=event.actor_label,
+                action=event.action,
+                object_type=event.object_type,
+                object_id=event.object_id,
+                changes=event.changes,
+            )
+            if recomputed != event.hash:
+                yield ChainProblem(event.seq, "记录内容被修改（哈希不符）")
+            expected_prev = event.hash
+            expected_seq = event.seq + 1

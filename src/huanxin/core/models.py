@@ -1,0 +1,208 @@
+"""Regions, departments, organisations, users and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+
+from huanxin.core import pii
+from huanxin.core.roles import Role, is_authenticated, is_official, reads_everything
+
+
+class PublicToUsersQuerySet[M: models.Model](models.QuerySet[M]):
+    """Reference data every logged-in user may read (regions, department aliases); anonymous users see none."""
+
+    def visible_to(self, user: Any) -> PublicToUsersQuerySet[M]:
+        return self if is_authenticated(user) else self.none()
+
+
+class Region(models.Model):
+    """A city or a county-level division: GB/T 2260 codes, or the statistical codes of zones that have none."""
+
+    class Kind(models.TextChoices):
+        PROVINCE = "province", "省"
+        CITY = "city", "地级市"
+        DISTRICT = "district", "市辖区"
+        COUNTY = "county", "县"
+        MANAGEMENT_ZONE = "management_zone", "管理区"
+        DEVELOPMENT_ZONE = "development_zone", "经济开发区"
+
+    class CodeSource(models.TextChoices):
+        GB2260 = "gb2260", "GB/T 2260 行政区划代码"
+        STATS = "stats", "统计用区划代码"
+
+    code = models.CharField("区划代码", max_length=12, unique=True)
+    name = models.CharField("名称", max_length=50)
+    short_name = models.CharField("简称", max_length=20, blank=True)
+    kind = models.CharField("类型", max_length=20, choices=Kind.choices)
+    code_source = models.CharField("代码来源", max_length=10, choices=CodeSource.choices, default=CodeSource.GB2260)
+    parent = models.ForeignKey("self", models.PROTECT, null=True, blank=True, related_name="children")
+
+    objects = PublicToUsersQuerySet["Region"].as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = verbose_name_plural = "行政区划"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DepartmentQuerySet(PublicToUsersQuerySet["Department"]):
+    # Who is responsible for what is public information inside the government network.
+
+    def resolve(self, name: str) -> Department:
+        """Find a department by its canonical name, short name or an alias the plan text uses."""
+        name = "".join(name.split())
+        return self.get(Q(name=name) | Q(short_name=name) | Q(aliases__name=name))
+
+
+class Department(models.Model):
+    """A body named in a plan's responsibility clauses (市发展和改革委员会, 张家口海关 …)."""
+
+    class Kind(models.TextChoices):
+        MUNICIPAL = "municipal", "市政府部门"
+        VERTICAL = "vertical", "垂直管理单位"
+        INSTITUTION = "institution", "事业单位及其他"
+        BRIGADE = "brigade", "消防救援队伍"
+
+    code = models.SlugField("代码", max_length=40, unique=True)
+    name = models.CharField("名称", max_length=80, unique=True)
+    short_name = models.CharField("简称", max_length=40, blank=True)
+    kind = models.CharField("类型", max_length=20, choices=Kind.choices, default=Kind.MUNICIPAL)
+    region = models.ForeignKey(Region, models.PROTECT, related_name="departments")
+
+    objects = DepartmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = verbose_name_plural = "责任单位"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DepartmentAlias(models.Model):
+    """Another spelling of a department's name found in a plan (e.g. 市发展和改革委)."""
+
+    department = models.ForeignKey(Department, models.CASCADE, related_name="aliases")
+    name = models.CharField("别名", max_length=80, unique=True)
+
+    objects = PublicToUsersQuerySet["DepartmentAlias"].as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = verbose_name_plural = "单位别名"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrganisationQuerySet(models.QuerySet["Organisation"]):
+    def visible_to(self, user: Any) -> OrganisationQuerySet:
+        if is_official(user):
+            return self
+        if is_authenticated(user) and user.organisation_id:
+            return self.filter(pk=user.organisation_id)
+        return self.none()
+
+
+class Organisation(models.Model):
+    """Who a user works for. A department organisation points at its plan department."""
+
+    class Kind(models.TextChoices):
+        DEPARTMENT = "department", "市直部门"
+        COUNTY_GOVERNMENT = "county_government", "县区政府"
+        MERCHANT = "merchant", "商户"
+        RECYCLER = "recycler", "回收企业"
+        ENTERPRISE = "enterprise", "企业"
+
+    name = models.CharField("名称", max_length=120, unique=True)
+    kind = models.CharField("类型", max_length=20, choices=Kind.choices)
+    region = models.ForeignKey(Region, models.PROTECT, related_name="organisations")
+    department = models.OneToOneField(Department, models.PROTECT, null=True, blank=True, related_name="organisation")
+    uscc = models.CharField("统一社会信用代码", max_length=18, blank=True)
+
+    objects = OrganisationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = verbose_name_plural = "组织"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class HuanxinUserManager(UserManager["User"]):
+    def visible_to(self, user: Any) -> models.QuerySet[User]:
+        qs = self.get_queryset()
+        if reads_everything(user):
+            return qs
+        if is_authenticated(user) and user.organisation_id:
+            return qs.filter(organisation_id=user.organisation_id)
+        if is_authenticated(user):
+            return qs.filter(pk=user.pk)
+        return qs.none()
+
+
+class User(AbstractUser):
+    role = models.CharField("角色", max_length=30, choices=Role.choices, default=Role.CITIZEN)
+    organisation = models.ForeignKey(
+        Organisation, models.PROTECT, null=True, blank=True, related_name="users", verbose_name="所属组织"
+    )
+    display_name = models.CharField("姓名", max_length=50, blank=True)
+    phone = pii.EncryptedTextField("手机号", blank=True)
+    phone_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+
+    objects: ClassVar[HuanxinUserManager] = HuanxinUserManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "用户"
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def department(self) -> Department | None:
+        org = self.organisation
+        return org.department if org is not None else None
+
+    @property
+    def masked_phone(self) -> str:
+        return pii.mask_phone(self.phone)
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def visible_to(self, user: Any) -> AuditEventQuerySet:
+        from huanxin.core.roles import is_auditor
+
+        return self if is_auditor(user) else self.none()
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained record of every write. Written by `huanxin.core.audit.record` only."""
+
+    seq = models.BigIntegerField(unique=True, editable=False)
+    at = models.DateTimeField(editable=False)
+    actor = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="+")
+    actor_label = models.CharField(max_length=150)
+    action = models.CharField(max_length=80, db_index=True)
+    object_type = models.CharField(max_length=80)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        verbose_name = verbose_name_plural = "审计日志"
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from huanxin.core.roles import Role
+
+
+def get_visible_or_404[M: Model](queryset: QuerySet[M], **lookup: Any) -> M:
+    """The scoped twin of get_object_or_404: pass a queryset that already went through `visible_to`."""
+    try:
+        return queryset.get(**lookup)
+    except ObjectDoesNotExist as exc:
+        raise Http404("未找到，或您无权查看") from exc
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@login_not_required
+def locked_out(request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any) -> HttpResponse:
+    return render(request, "registration/locked_out.html", status=429)
+
+
+def role_label(role: str) -> str:
+    return Role(role).label if role in Role.values else role

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django import template
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from huanxin.plans import selectors
+from huanxin.plans.models import Measure, Responsibility
+
+register = template.Library()
+
+
+@register.filter
+def responsible(measure: Measure) -> list[Responsibility]:
+    """Distinct departments of a measure, lead first (needs `measures_with_departments` prefetching)."""
+    return selectors.measure_departments(measure)
+
+
+@register.filter
+def highlight(text: str, query: str) -> SafeString:
+    """Escape `text` and wrap each word of `query` in <mark>."""
+    out = str(conditional_escape(text))
+    for word in (query or "").split():
+        escaped = str(conditional_escape(word))
+        if escaped:
+            out = out.replace(escaped, str(format_html("<mark>{}</mark>", word)))
+    return mark_safe(out)  # noqa: S308 - built from escaped parts only

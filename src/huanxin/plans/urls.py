@@ -1,0 +1,18 @@
+from django.urls import path
+
+from huanxin.plans import views
+
+app_name = "plans"
+
+urlpatterns = [
+    path("plans/", views.plan_list, name="list"),
+    path("plans/<slug:code>/", views.plan_detail, name="detail"),
+    path("plans/<slug:code>/indicators/", views.indicator_list, name="indicators"),
+    path("plans/<slug:code>/measures/<str:slug>/", views.measure_detail, name="measure"),
+    path("plans/<slug:code>/measures/<str:slug>/actions/", views.measure_action_create, name="action_create"),
+    path("actions/<int:pk>/submit/", views.measure_action_submit, name="action_submit"),
+    path("departments/", views.department_list, name="departments"),
+    path("departments/<slug:code>/", views.department_detail, name="department"),
+    path("me/tasks/", views.my_tasks, name="my_tasks"),
+    path("search/", views.search, name="search"),
+]

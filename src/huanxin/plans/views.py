@@ -1,0 +1,232 @@
+"""Pages for the plan: tree, measure, department (我的任务), indicators, search, and 落实举措 forms."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from huanxin.core.exports import xlsx_response
+from huanxin.core.models import Department
+from huanxin.core.roles import Role, is_task_force
+from huanxin.core.views import get_visible_or_404, is_htmx
+from huanxin.plans import selectors, services
+from huanxin.plans.models import Indicator, Measure, MeasureAction, Plan
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    plans = list(Plan.objects.visible_to(user).select_related("region"))
+    department = getattr(user, "department", None)
+    tasks = selectors.department_tasks(user=user, department=department) if department else None
+    recent_actions = []
+    if is_task_force(user) or user.role == Role.AUDITOR:  # type: ignore[union-attr]
+        recent_actions = list(
+            MeasureAction.objects.visible_to(user)
+            .filter(status=MeasureAction.Status.SUBMITTED)
+            .select_related("measure", "department")
+            .order_by("-submitted_at")[:10]
+        )
+    return render(
+        request,
+        "plans/home.html",
+        {"plans": plans, "department": department, "tasks": tasks, "recent_actions": recent_actions},
+    )
+
+
+def plan_list(request: HttpRequest) -> HttpResponse:
+    plans = Plan.objects.visible_to(request.user).select_related("region")
+    return render(request, "plans/plan_list.html", {"plans": plans})
+
+
+def plan_detail(request: HttpRequest, code: str) -> HttpResponse:
+    plan = get_visible_or_404(Plan.objects.visible_to(request.user).select_related("region"), code=code)
+    return render(
+        request,
+        "plans/plan_detail.html",
+        {
+            "plan": plan,
+            "tree": selectors.plan_tree(plan),
+            "n_measures": plan.measures.count(),
+            "n_indicators": plan.indicators.count(),
+            "n_departments": Department.objects.filter(responsibilities__clause__measure__plan=plan).distinct().count(),
+        },
+    )
+
+
+def measure_detail(request: HttpRequest, code: str, slug: str) -> HttpResponse:
+    user = request.user
+    measure = get_visible_or_404(
+        selectors.measures_with_departments(Measure.objects.visible_to(user)), plan__code=code, slug=slug
+    )
+    return render(request, "plans/measure_detail.html", _measure_context(request, measure))
+
+
+def _measure_context(request: HttpRequest, measure: Measure, form: dict[str, Any] | None = None) -> dict[str, Any]:
+    user = request.user
+    department = getattr(user, "department", None)
+    responsible = selectors.measure_departments(measure)
+    can_act = (
+        getattr(user, "role", None) == Role.DEPARTMENT_OFFICER
+        and department is not None
+        and any(r.department_id == department.pk for r in responsible)
+    )
+    return {
+        "plan": measure.plan,
+        "measure": measure,
+        "responsible": responsible,
+        "indicators": list(measure.indicators.all()) + list(measure.related_indicators.all()),
+        "rules": list(measure.rules.all()),
+        "actions": MeasureAction.objects.visible_to(user)
+        .filter(measure=measure)
+        .select_related("department", "created_by"),
+        "can_act": can_act,
+        "form": form or {},
+        "previous": Measure.objects.filter(plan=measure.plan, position__lt=measure.position)
+        .order_by("-position")
+        .first(),
+        "next": Measure.objects.filter(plan=measure.plan, position__gt=measure.position).order_by("position").first(),
+    }
+
+
+@require_POST
+def measure_action_create(request: HttpRequest, code: str, slug: str) -> HttpResponse:
+    user = request.user
+    measure = get_visible_or_404(
+        selectors.measures_with_departments(Measure.objects.visible_to(user)), plan__code=code, slug=slug
+    )
+    form: dict[str, Any] = {key: request.POST.get(key, "") for key in ("title", "body", "due_on")}
+    try:
+        due_on = dt.date.fromisoformat(form["due_on"]) if form["due_on"] else None
+        services.save_measure_action(
+            actor=user,  # type: ignore[arg-type]
+            measure=measure,
+            title=form["title"],
+            body=form["body"],
+            due_on=due_on,
+        )
+    except ValueError:
+        form["errors"] = {"due_on": ["日期格式应为 年-月-日"]}
+    except ValidationError as exc:
+        form["errors"] = exc.message_dict
+    except PermissionDenied as exc:
+        form["errors"] = {"__all__": [str(exc)]}
+    else:
+        messages.success(request, "落实举措已保存为草稿")
+        form = {}
+    if is_htmx(request):
+        return render(request, "plans/_actions.html", _measure_context(request, measure, form))
+    if form:
+        return render(request, "plans/measure_detail.html", _measure_context(request, measure, form), status=400)
+    return redirect(reverse("plans:measure", args=[code, slug]) + "#actions")
+
+
+@require_POST
+def measure_action_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    action = get_visible_or_404(MeasureAction.objects.visible_to(user).select_related("measure__plan"), pk=pk)
+    try:
+        services.submit_measure_action(actor=user, action=action)  # type: ignore[arg-type]
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"“{action.title}”已报送工作专班")
+    measure = action.measure
+    if is_htmx(request):
+        measure = selectors.measures_with_departments(Measure.objects.all()).get(pk=measure.pk)
+        return render(request, "plans/_actions.html", _measure_context(request, measure))
+    return redirect(reverse("plans:measure", args=[measure.plan.code, measure.slug]) + "#actions")
+
+
+def department_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    departments = selectors.department_list(user=request.user, query=query).select_related("region")
+    return render(request, "plans/department_list.html", {"departments": departments, "query": query})
+
+
+def department_detail(request: HttpRequest, code: str) -> HttpResponse:
+    department = get_visible_or_404(Department.objects.visible_to(request.user).prefetch_related("aliases"), code=code)
+    tasks = selectors.department_tasks(user=request.user, department=department)
+    own = getattr(request.user, "department", None) == department
+    return render(request, "plans/department_detail.html", {"department": department, "tasks": tasks, "own": own})
+
+
+def my_tasks(request: HttpRequest) -> HttpResponse:
+    department = getattr(request.user, "department", None)
+    if department is None:
+        messages.info(request, "您的账号不属于某个责任单位，已为您打开责任单位列表")
+        return redirect("plans:departments")
+    return redirect("plans:department", code=department.code)
+
+
+def indicator_list(request: HttpRequest, code: str) -> HttpResponse:
+    plan = get_visible_or_404(Plan.objects.visible_to(request.user), code=code)
+    filters = {
+        "kind": request.GET.get("kind", ""),
+        "department": request.GET.get("department", ""),
+        "query": request.GET.get("q", "").strip(),
+        "sort": request.GET.get("sort", "position"),
+    }
+    indicators = selectors.indicator_list(user=request.user, plan=plan, **filters)
+    if request.GET.get("format") == "xlsx":
+        return xlsx_response(
+            filename=f"{plan.code}-indicators.xlsx",
+            title="目标指标",
+            headers=[
+                "序号",
+                "指标",
+                "类型",
+                "基准年",
+                "目标",
+                "比较",
+                "目标值",
+                "单位",
+                "目标年",
+                "所属举措",
+                "原文表述",
+            ],
+            rows=(
+                [
+                    i,
+                    ind.name,
+                    ind.get_kind_display(),
+                    ind.baseline_year or "",
+                    ind.target_display,
+                    ind.get_comparator_display(),
+                    float(ind.target_value) if ind.target_value is not None else "",
+                    ind.unit,
+                    ind.target_year,
+                    ind.measure.code if ind.measure else "总体目标",
+                    ind.statement,
+                ]
+                for i, ind in enumerate(indicators, start=1)
+            ),
+        )
+    departments = (
+        Department.objects.visible_to(request.user).filter(responsibilities__clause__measure__plan=plan).distinct()
+    )
+    return render(
+        request,
+        "plans/indicator_list.html",
+        {
+            "plan": plan,
+            "indicators": indicators,
+            "filters": filters,
+            "kinds": Indicator.Kind.choices,
+            "departments": departments,
+        },
+    )
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:100]
+    results = selectors.search_measures(user=request.user, query=query)
+    page = Paginator(results, 20).get_page(request.GET.get("page"))
+    return render(request, "plans/search.html", {"query": query, "page": page})

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from huanxin.api import _open_to_anonymous, api
+from huanxin.plans import views as plan_views
+
+admin.site.site_header = "焕新 · 后台管理"
+admin.site.site_title = "焕新后台"
+admin.site.index_title = "基础数据与方案"
+
+api_urls, app_name, namespace = api.urls
+
+urlpatterns = [
+    path("", plan_views.home, name="home"),
+    path("", include("huanxin.plans.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", (_open_to_anonymous(api_urls), app_name, namespace)),
+]

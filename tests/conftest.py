@@ -1,0 +1,44 @@
+"""Shared fixtures. The Zhangjiakou plan is loaded once per test database; tests roll back around it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from huanxin.plans.loader import load_plan
+from huanxin.plans.models import Plan
+
+REPO = Path(__file__).resolve().parent.parent
+PLAN_FILE = REPO / "src" / "huanxin" / "plans" / "data" / "zhangjiakou-2024.yaml"
+SOURCE_TEXT = REPO / "src" / "huanxin" / "plans" / "data" / "zhangjiakou-2024.txt"
+
+
+def pytest_configure(config: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests only
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+    with django_db_blocker.unblock():
+        load_plan(PLAN_FILE)
+
+
+@pytest.fixture
+def plan(db: Any) -> Plan:
+    """The loaded plan. Transactional tests (whose flush empties the tables) load it again."""
+    existing = Plan.objects.filter(code="zhangjiakou-2024").first()
+    return existing or load_plan(PLAN_FILE).plan
+
+
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+postgres_only = pytest.mark.skipif(
+    not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+    reason="needs PostgreSQL (DATABASE_URL)",
+)
