@@ -47,8 +47,9 @@ class UserFactory(DjangoModelFactory):
             instance.save()
 
 
-def department_org(code: str) -> Organisation:
-    department = Department.objects.get(code=code)
+def department_org(name: str) -> Organisation:
+    """The organisation of a plan department, by any name the plan uses (市住房和城乡建设局, 市发展和改革委 …)."""
+    department = Department.objects.resolve(name)
     org, _ = Organisation.objects.get_or_create(
         name=department.name,
         defaults={
@@ -60,10 +61,14 @@ def department_org(code: str) -> Organisation:
     return org
 
 
-def officer(code: str, **kwargs: Any) -> User:
-    """A department officer (责任单位经办人) of the department with this code."""
-    return UserFactory(role=Role.DEPARTMENT_OFFICER, organisation=department_org(code), **kwargs)
+def officer(department: str, **kwargs: Any) -> User:
+    """A department officer (责任单位经办人) of the named department."""
+    return UserFactory(role=Role.DEPARTMENT_OFFICER, organisation=department_org(department), **kwargs)
 
 
 def task_force(**kwargs: Any) -> User:
-    return UserFactory(role=Role.TASK_FORCE, organisation=department_org("drc"), **kwargs)
+    return UserFactory(role=Role.TASK_FORCE, organisation=department_org("市发展和改革委员会"), **kwargs)
+
+
+def user_with_role(role: Role, **kwargs: Any) -> User:
+    return UserFactory(role=role, organisation=OrganisationFactory(), **kwargs)

@@ -31,7 +31,7 @@ def test_events_form_a_chain_that_verifies() -> None:
     assert "哈希链校验通过" in out.getvalue()
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_record_refuses_to_run_outside_a_transaction() -> None:
     with pytest.raises(RuntimeError, match="inside the service's transaction"):
         audit.record(actor=None, action="x", object_type="t", object_id="1")

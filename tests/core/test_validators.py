@@ -7,7 +7,7 @@ from stdnum.cn import ric, uscc
 from huanxin.core.validators import clean_resident_id, clean_uscc, clean_vin, vin_check_digit
 
 # VINs with a correct ISO 3779 check digit, as published in NHTSA's VIN decoder examples and test suites.
-VALID_VINS = ["1HGCM82633A004352", "1M8GDM9AXKP042788", "11111111111111111", "5YJSA1DN5DFP14705"]
+VALID_VINS = ["1HGCM82633A004352", "1M8GDM9AXKP042788", "11111111111111111"]
 
 
 @pytest.mark.parametrize("vin", VALID_VINS)
@@ -48,7 +48,7 @@ def test_any_vin_with_its_computed_check_digit_passes_and_any_other_fails(chars:
 
 def test_resident_id() -> None:
     base = "13070219900307123"  # 张家口桥东区, born 1990-03-07
-    valid = base + ric.calc_check_digit(base)
+    valid = base + ric.calc_check_digit(base + "?")  # stdnum's function takes the number with a placeholder
     assert clean_resident_id(valid) == valid
     wrong = base + ("0" if valid[-1] != "0" else "1")
     with pytest.raises(ValidationError) as exc:

@@ -94,19 +94,21 @@ class MeasureDetailOut(MeasureOut):
         return list(obj.indicators.all())
 
 
-class DepartmentOut(Schema):
+class DepartmentBase(Schema):
     code: str
     name: str
     short_name: str
     kind: str
     aliases: list[str]
 
+
+class DepartmentOut(DepartmentBase):
     @staticmethod
     def resolve_aliases(obj: Department) -> list[str]:
         return [a.name for a in obj.aliases.all()]
 
 
-class DepartmentTasksOut(DepartmentOut):
+class DepartmentTasksOut(DepartmentBase):
     lead_measures: list[str]
     cooperating_measures: list[str]
     indicators: list[str]

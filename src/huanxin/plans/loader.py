@@ -67,7 +67,7 @@ class PlanFileError(Exception):
     def __init__(self, filename: str, problems: list[Problem]):
         self.filename = filename
         self.problems = problems
-        lines = "\n".join(f"  {filename}:{p.line or 0}: {p}" for p in problems)
+        lines = "\n".join(f"  {filename}:{p.line or 0}: {p.path or '/'}：{p.message}" for p in problems)
         super().__init__(f"方案文件有 {len(problems)} 处错误，未做任何修改：\n{lines}")
 
 
@@ -147,7 +147,7 @@ def read_plan_file(path: Path) -> tuple[schema.PlanFile, bytes]:
             loc = tuple(error["loc"])
             message = _PYDANTIC_MESSAGES.get(error["type"], error["msg"])
             if error["type"] == "literal_error":
-                message = f"取值无效：{error['msg']}"
+                message = f"取值无效，应为 {error.get('ctx', {}).get('expected', '')} 之一"
             elif error["type"] == "value_error":
                 message = str(error["msg"]).removeprefix("Value error, ")
             problems.append(Problem(lines.of(loc), _dotted(loc), message))
@@ -250,6 +250,11 @@ def _number_value(number: str) -> str:
     if stripped in CHINESE_NUMERALS:
         return str(CHINESE_NUMERALS[stripped])
     return stripped
+
+
+def _number_sort_key(number: str) -> tuple[int, str]:
+    value = _number_value(number)
+    return (int(value), number) if value.isdigit() else (10_000, number)
 
 
 def measure_slug(*numbers: str) -> str:
@@ -408,13 +413,16 @@ def apply_plan_file(parsed: schema.PlanFile, raw: bytes, *, source_text: str, ac
 
     for top in parsed.sections:
         level1 = put_section(top, None, top.number, 1)
-        for m in top.measures:
-            put_measure(m, level1, f"{top.number}{m.number}", measure_slug(top.number, m.number))
-        for sub in top.sections:
-            level2 = put_section(sub, level1, f"{top.number}{sub.number}", 2)
-            for m in sub.measures:
-                code = f"{top.number}{sub.number}{m.number}"
-                put_measure(m, level2, code, measure_slug(top.number, sub.number, m.number))
+        # a level-1 section holds sub-sections and measures side by side: keep the document's numbering order
+        children: list[schema.SectionEntry | schema.MeasureEntry] = [*top.sections, *top.measures]
+        for child in sorted(children, key=lambda c: _number_sort_key(c.number)):
+            if isinstance(child, schema.MeasureEntry):
+                put_measure(child, level1, f"{top.number}{child.number}", measure_slug(top.number, child.number))
+                continue
+            level2 = put_section(child, level1, f"{top.number}{child.number}", 2)
+            for m in child.measures:
+                code = f"{top.number}{child.number}{m.number}"
+                put_measure(m, level2, code, measure_slug(top.number, child.number, m.number))
 
     indicators: list[int] = []
     for entry, section, measure in pending_indicators:

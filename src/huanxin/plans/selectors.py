@@ -39,6 +39,18 @@ class SectionNode:
     children: list[SectionNode] = field(default_factory=list)
     indicators: list[Indicator] = field(default_factory=list)
 
+    @property
+    def entries(self) -> list[Measure | SectionNode]:
+        """Measures and sub-sections in document order (二、 has （一）（二） headings, then （三） … measures)."""
+        items: list[Measure | SectionNode] = [*self.measures, *self.children]
+        return sorted(items, key=lambda item: item.position)
+
+    @property
+    def position(self) -> int:
+        return self.section.position
+
+    is_section = True  # lets a template tell a sub-section from a measure among `entries`
+
 
 def plan_tree(plan: Plan) -> list[SectionNode]:
     """The document's tree (一、 → （一） → 1.) with each node's measures and its own indicators."""

@@ -115,14 +115,16 @@ def measure_action_create(request: HttpRequest, code: str, slug: str) -> HttpRes
     except ValueError:
         form["errors"] = {"due_on": ["日期格式应为 年-月-日"]}
     except ValidationError as exc:
-        form["errors"] = exc.message_dict
+        form["errors"] = exc.message_dict if hasattr(exc, "error_dict") else {"form": exc.messages}
     except PermissionDenied as exc:
-        form["errors"] = {"__all__": [str(exc)]}
+        form["errors"] = {"form": [str(exc)]}
     else:
         messages.success(request, "落实举措已保存为草稿")
         form = {}
     if is_htmx(request):
-        return render(request, "plans/_actions.html", _measure_context(request, measure, form))
+        return render(
+            request, "plans/_actions.html", {**_measure_context(request, measure, form), "inline_messages": True}
+        )
     if form:
         return render(request, "plans/measure_detail.html", _measure_context(request, measure, form), status=400)
     return redirect(reverse("plans:measure", args=[code, slug]) + "#actions")
@@ -141,7 +143,7 @@ def measure_action_submit(request: HttpRequest, pk: int) -> HttpResponse:
     measure = action.measure
     if is_htmx(request):
         measure = selectors.measures_with_departments(Measure.objects.all()).get(pk=measure.pk)
-        return render(request, "plans/_actions.html", _measure_context(request, measure))
+        return render(request, "plans/_actions.html", {**_measure_context(request, measure), "inline_messages": True})
     return redirect(reverse("plans:measure", args=[measure.plan.code, measure.slug]) + "#actions")
 
 

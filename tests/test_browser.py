@@ -1,0 +1,109 @@
+"""A real browser (Playwright driving Debian's Chromium) walks login → plan → measure → department.
+
+Screenshots land in test-artifacts/ for people to look at. Without /usr/bin/chromium these tests skip, except
+in CI (HUANXIN_REQUIRE_BROWSER=1), where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from huanxin.core.roles import Role
+from huanxin.core.services import create_user
+from tests.factories import department_org
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+PASSWORD = "browser-test-password-1"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+if not CHROMIUM.exists() and not os.environ.get("HUANXIN_REQUIRE_BROWSER"):
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture
+def browser_page(live_server) -> Iterator:
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test itself are synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        page.set_default_timeout(15000)
+        yield page
+        browser.close()
+
+
+def login(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/")
+    assert "/accounts/login/" in page.url
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+
+def test_clerk_walks_plan_measure_department_and_files_an_action(plan, live_server, browser_page) -> None:
+    create_user(
+        actor=None,
+        username="zhujian-e2e",
+        password=PASSWORD,
+        role=Role.DEPARTMENT_OFFICER,
+        organisation=department_org("市住房和城乡建设局"),
+        display_name="陈静",
+    )
+    page = browser_page
+    login(page, live_server, "zhujian-e2e")
+    assert page.get_by_role("heading", name="您好，陈静").is_visible()
+
+    page.get_by_role("link", name="查看方案").click()
+    page.wait_for_url("**/plans/zhangjiakou-2024/")
+    assert page.get_by_role("heading", name=plan.title).is_visible()
+    assert page.locator("#plan-tree .measure-row").count() == 27
+    page.screenshot(path=str(ARTIFACTS / "plan-tree.png"), full_page=True)
+
+    page.get_by_role("link", name="提升居民居住品质").click()
+    page.wait_for_url("**/measures/2.2.1/")
+    assert page.get_by_role("heading", name="二（二）1 提升居民居住品质").is_visible()
+    assert page.get_by_text("稳妥有序推进既有住宅加装电梯").first.is_visible()
+
+    # file a draft 落实举措 through the htmx form, then submit it
+    page.get_by_label("举措名称").fill("老旧住宅电梯逐台建档")
+    page.get_by_label("具体内容").fill("会同市场监管部门逐台登记，建立一梯一档。")
+    page.get_by_role("button", name="保存草稿").click()
+    row = page.locator("#actions-panel tr", has_text="老旧住宅电梯逐台建档")
+    row.get_by_text("草稿").wait_for()
+    row.get_by_role("button", name="报送").click()
+    page.locator("#actions-panel .messages", has_text="已报送工作专班").wait_for()
+    page.locator("#actions-panel tr", has_text="老旧住宅电梯逐台建档").get_by_text("已报送").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "measure.png"), full_page=True)
+
+    page.get_by_role("link", name="市住房和城乡建设局（牵头）").click()
+    page.wait_for_url("**/departments/**")
+    assert page.get_by_role("heading", name="我的任务 · 市住房和城乡建设局").is_visible()
+    assert page.get_by_role("cell", name="老旧住宅电梯逐台建档").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "department.png"), full_page=True)
+
+
+def test_login_page_fits_a_phone(live_server, browser_page) -> None:
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/accounts/login/")
+    assert page.get_by_role("heading", name="焕新 · 登录").is_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+    page.get_by_label("用户名").fill("nobody")
+    page.get_by_label("密码").fill("wrong-password")
+    page.get_by_role("button", name="登录").click()
+    assert page.get_by_role("alert").inner_text().startswith("用户名或密码不正确")
+    page.screenshot(path=str(ARTIFACTS / "login-phone.png"))
