@@ -11,11 +11,18 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
+from ninja.renderers import JSONRenderer
 from ninja.security import django_auth
 
 from huanxin.plans.api import router as plans_router
 
+
+class ChineseJSONRenderer(JSONRenderer):
+    json_dumps_params = {"ensure_ascii": False}  # Chinese as UTF-8, not \\u escapes
+
+
 api = NinjaAPI(
+    renderer=ChineseJSONRenderer(),
     title="焕新 Huanxin API",
     version="1.0.0",
     description="大规模设备更新和消费品以旧换新工作平台。会话登录（浏览器）或 API 令牌（商户、回收企业，后续版本）。",

@@ -164,3 +164,16 @@ def test_a_measure_with_department_actions_is_not_silently_deleted(plan, tmp_pat
         call_command("plan", "load", str(write_variant(tmp_path, text)), stdout=StringIO())
     assert snapshot() == before
     assert MeasureAction.objects.filter(measure=measure).exists()
+
+
+def test_an_indicator_of_a_two_clause_measure_must_sit_in_one_clause(plan, tmp_path: Path) -> None:
+    text = ORIGINAL.replace("statement: 全市公安视频图像前端采集设备累计更新6400个", "statement: 设备累计更新6400台", 1)
+    _expect_error(tmp_path, text, line_of(text, "statement: 设备累计更新6400台"), "恰好出现在其中一条的 covers 中")
+
+
+def test_indicators_of_a_two_clause_measure_belong_to_their_clause(plan) -> None:
+    measure = Measure.objects.get(plan=plan, code="二（二）2")
+    video = Indicator.objects.get(plan=plan, measure=measure, unit="个")
+    assert [r.department.name for r in video.clause.responsibilities.all()] == ["市公安局"]
+    pipes = Indicator.objects.filter(plan=plan, measure=measure, unit="公里")
+    assert {i.clause.position for i in pipes} == {1}

@@ -216,6 +216,14 @@ def _check_references(parsed: schema.PlanFile, lines: _Lines) -> Iterator[Proble
         if code in measure_codes:
             yield problem((*path, "number"), f"举措编号 {code} 重复")
         measure_codes[code] = path
+        if len(measure.responsibilities) > 1:
+            for n, indicator in enumerate(measure.indicators):
+                statement = "".join(indicator.statement.split())
+                if sum(statement in "".join(r.covers.split()) for r in measure.responsibilities) != 1:
+                    yield problem(
+                        (*path, "indicators", n, "statement"),
+                        "举措有多条分工条款：指标原文须恰好出现在其中一条的 covers 中",
+                    )
         for r, resp in enumerate(measure.responsibilities):
             for d, dept_code in enumerate(resp.departments):
                 if dept_code not in dept_codes:
@@ -356,6 +364,7 @@ def apply_plan_file(parsed: schema.PlanFile, raw: bytes, *, source_text: str, ac
     clauses: list[int] = []
     responsibilities: list[int] = []
     pending_indicators: list[tuple[schema.IndicatorEntry, Section, Measure | None]] = []
+    covers: dict[int, list[tuple[str, ResponsibilityClause]]] = {}  # measure pk -> (covered text, clause)
 
     def put_section(entry: schema.SectionEntry, parent: Section | None, path: str, level: int) -> Section:
         nonlocal position
@@ -399,6 +408,7 @@ def apply_plan_file(parsed: schema.PlanFile, raw: bytes, *, source_text: str, ac
                 {"text": resp.clause, "covers": resp.covers, "open_ended": resp.open_ended},
             )
             clauses.append(clause.pk)
+            covers.setdefault(measure.pk, []).append(("".join(resp.covers.split()), clause))
             for d, dept_code in enumerate(resp.departments, start=1):
                 responsibility = ap.upsert(
                     Responsibility,
@@ -424,6 +434,14 @@ def apply_plan_file(parsed: schema.PlanFile, raw: bytes, *, source_text: str, ac
                 code = f"{top.number}{child.number}{m.number}"
                 put_measure(m, level2, code, measure_slug(top.number, child.number, m.number))
 
+    def clause_of(entry: schema.IndicatorEntry, measure: Measure | None) -> ResponsibilityClause | None:
+        """With several clauses, the one whose text covers the indicator (checked unique when reading)."""
+        options = covers.get(measure.pk, []) if measure is not None else []
+        if len(options) < 2:
+            return None
+        statement = "".join(entry.statement.split())
+        return next(clause for text, clause in options if statement in text)
+
     indicators: list[int] = []
     for entry, section, measure in pending_indicators:
         position += 1
@@ -435,6 +453,7 @@ def apply_plan_file(parsed: schema.PlanFile, raw: bytes, *, source_text: str, ac
                 "statement": entry.statement,
                 "section": section,
                 "measure": measure,
+                "clause": clause_of(entry, measure),
                 "kind": entry.kind,
                 "comparator": entry.comparator or "",
                 "target_value": entry.target,

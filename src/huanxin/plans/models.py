@@ -197,6 +197,15 @@ class Indicator(models.Model):
     measure = models.ForeignKey(
         Measure, models.CASCADE, null=True, blank=True, related_name="indicators", verbose_name="所属举措"
     )
+    clause = models.ForeignKey(
+        ResponsibilityClause,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="indicators",
+        verbose_name="负责条款",
+        help_text="举措有多条分工条款时，负责本指标的那一条；为空则由举措的全部责任单位负责",
+    )
     related_measures = models.ManyToManyField(
         Measure, blank=True, related_name="related_indicators", verbose_name="相关举措"
     )

@@ -83,6 +83,13 @@ def measure_departments(measure: Measure) -> list[Responsibility]:
     )
 
 
+def indicator_departments(indicator: Indicator) -> list[Responsibility]:
+    """Who answers for an indicator: its clause's departments, else all of its measure's (lead first)."""
+    if indicator.clause is not None:
+        return list(indicator.clause.responsibilities.all())
+    return measure_departments(indicator.measure) if indicator.measure is not None else []
+
+
 @dataclass
 class DepartmentTasks:
     department: Department
@@ -105,7 +112,11 @@ def department_tasks(*, user: Any, department: Department) -> DepartmentTasks:
     cooperating = [m for m in measures if Responsibility.Role.LEAD not in roles[m.pk]]
     indicators = list(
         Indicator.objects.visible_to(user)
-        .filter(Q(measure__in=measures) | Q(related_measures__in=measures))
+        .filter(
+            Q(clause__responsibilities__department=department)
+            | Q(clause__isnull=True, measure__in=measures)
+            | Q(related_measures__in=measures)
+        )
         .select_related("measure", "section")
         .distinct()
         .order_by("plan", "position")
@@ -167,9 +178,10 @@ def indicator_list(
     if kind:
         qs = qs.filter(kind=kind)
     if department:
-        via_measure = Q(measure__clauses__responsibilities__department__code=department)
+        via_clause = Q(clause__responsibilities__department__code=department)
+        via_measure = Q(clause__isnull=True, measure__clauses__responsibilities__department__code=department)
         via_related = Q(related_measures__clauses__responsibilities__department__code=department)
-        qs = qs.filter(via_measure | via_related)
+        qs = qs.filter(via_clause | via_measure | via_related)
     if query:
         qs = qs.filter(Q(name__icontains=query) | Q(statement__icontains=query))
     order = INDICATOR_SORTS.get(sort, INDICATOR_SORTS["position"])
@@ -180,6 +192,7 @@ def indicator_list(
                 "measure__clauses__responsibilities",
                 queryset=Responsibility.objects.select_related("department"),
             ),
+            Prefetch("clause__responsibilities", queryset=Responsibility.objects.select_related("department")),
             "related_measures",
         )
         .distinct()

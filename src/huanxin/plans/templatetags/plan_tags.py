@@ -5,7 +5,7 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from huanxin.plans import selectors
-from huanxin.plans.models import Measure, Responsibility
+from huanxin.plans.models import Indicator, Measure, Responsibility
 
 register = template.Library()
 
@@ -14,6 +14,11 @@ register = template.Library()
 def responsible(measure: Measure) -> list[Responsibility]:
     """Distinct departments of a measure, lead first (needs `measures_with_departments` prefetching)."""
     return selectors.measure_departments(measure)
+
+
+@register.filter
+def indicator_departments(indicator: Indicator) -> list[Responsibility]:
+    return selectors.indicator_departments(indicator)
 
 
 @register.filter

@@ -1,0 +1,39 @@
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from huanxin.core.models import User
+from huanxin.core.roles import Role
+from huanxin.plans.models import MeasureAction
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_creates_a_user_for_every_role_and_runs_twice(plan) -> None:
+    out = StringIO()
+    call_command("demo", stdout=out)
+    assert "huanxin-demo-2024" in out.getvalue()
+    assert {u.role for u in User.objects.all()} == set(Role.values)
+    counts = (User.objects.count(), MeasureAction.objects.count())
+    call_command("demo", stdout=StringIO())
+    assert (User.objects.count(), MeasureAction.objects.count()) == counts
+    assert MeasureAction.objects.filter(status="draft").exists()
+    assert MeasureAction.objects.filter(status="submitted").exists()
+
+
+def test_demo_users_log_in_with_the_printed_password(plan) -> None:
+    call_command("demo", stdout=StringIO())
+    client = Client()
+    response = client.post("/accounts/login/", {"username": "zhujian", "password": "huanxin-demo-2024"})
+    assert response.status_code == 302
+    assert "我的任务" in client.get("/").content.decode()
+
+
+def test_demo_refuses_production(settings) -> None:
+    from django.core.management import CommandError
+
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="生产模式"):
+        call_command("demo", stdout=StringIO())
