@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from huanxin.core import audit
 from huanxin.core.models import AuditEvent, Department, DepartmentAlias, Organisation, Region, User
+from huanxin.core.roles import is_auditor
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -43,27 +44,35 @@ class DepartmentAdmin(ReadOnlyAdmin):
     inlines = [AliasInline]
 
 
-@admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "region", "department"]
-    list_filter = ["kind", "region"]
-    search_fields = ["name"]
+class AuditedAdminMixin:
+    """Back-office edits are audited like service writes, inside the admin's own transaction
+    (`changeform_view` runs in `transaction.atomic`). `audited_fields` are compared before and after."""
 
-    def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
-        # Same transaction as the admin's own save (the admin wraps changeform_view in atomic).
-        before = {} if not change else dict(Organisation.objects.filter(pk=obj.pk).values().get())
-        super().save_model(request, obj, form, change)
-        after = dict(Organisation.objects.filter(pk=obj.pk).values().get())
+    audited_fields: tuple[str, ...] = ()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        rows = type(obj).objects.filter(pk=obj.pk)
+        before = dict(rows.values(*self.audited_fields).get()) if change else {}
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        after = dict(type(obj).objects.filter(pk=obj.pk).values(*self.audited_fields).get())
         audit.record(
             actor=request.user,  # type: ignore[arg-type]
-            action="organisation.updated" if change else "organisation.created",
+            action=f"{obj._meta.model_name}.{'updated' if change else 'created'}",
             target=obj,
             changes=audit.diff(before, after),
         )
 
 
+@admin.register(Organisation)
+class OrganisationAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "kind", "region", "department"]
+    list_filter = ["kind", "region"]
+    search_fields = ["name"]
+    audited_fields = ("name", "kind", "region_id", "department_id", "uscc")
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     list_display = ["username", "display_name", "role", "organisation", "is_active", "is_staff"]
     list_filter = ["role", "is_active", "is_staff", "organisation__kind"]
     search_fields = ["username", "display_name", "organisation__name"]
@@ -74,18 +83,8 @@ class UserAdmin(DjangoUserAdmin):
         ("时间", {"fields": ("last_login", "date_joined")}),
     )
     readonly_fields = ["last_login", "date_joined"]
-
-    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        fields = ["role", "organisation_id", "display_name", "email", "is_active", "is_staff", "is_superuser"]
-        before = {} if not change else dict(User.objects.filter(pk=obj.pk).values(*fields).get())
-        super().save_model(request, obj, form, change)
-        after = dict(User.objects.filter(pk=obj.pk).values(*fields).get())
-        audit.record(
-            actor=request.user,  # type: ignore[arg-type]
-            action="user.updated" if change else "user.created",
-            target=obj,
-            changes=audit.diff(before, after),
-        )
+    # never the password hash, never personal data in clear
+    audited_fields = ("username", "role", "organisation_id", "display_name", "is_active", "is_staff", "is_superuser")
 
 
 @admin.register(AuditEvent)
@@ -95,4 +94,4 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ["object_id", "actor_label", "action"]
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return AuditEvent.objects.visible_to(request.user).exists() or bool(request.user.is_superuser)
+        return is_auditor(request.user)
