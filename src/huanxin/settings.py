@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "ninja",  # serves Swagger UI from its own static files, no CDN
     "huanxin.core",
     "huanxin.plans",
+    "huanxin.monitoring",
+    "huanxin.demo",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from huanxin.core import services
 from huanxin.core.models import Department, Organisation, Region, User
 from huanxin.core.roles import Role
+from huanxin.demo import monitoring as demo_monitoring
 from huanxin.plans import services as plan_services
 from huanxin.plans.models import Measure, MeasureAction, Plan
 
@@ -128,6 +129,7 @@ class Command(BaseCommand):
                     phone=f"1380313{len(username):02d}{ord(username[0]) % 100:02d}",
                 )
         self._actions()
+        demo_monitoring.build(self.stdout)
         self._print_accounts()
 
     def _org(self, name: str, kind: str, region: Region, department: Department | None = None) -> Organisation:
@@ -154,4 +156,5 @@ class Command(BaseCommand):
         self.stdout.write(f"  {'admin':<10} 系统管理员（后台 /admin/）")
         for username, name, role, _org in DEMO_USERS:
             self.stdout.write(f"  {username:<10} {role.label:<8} {name}")
+        self.stdout.write("  tb-<单位代码> 其他填报单位的填报员（如 tb-police 市公安局、tb-transport 市交通运输局）")
         self.stdout.write("打开 http://127.0.0.1:8000/ 登录。")

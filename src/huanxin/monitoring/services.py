@@ -1,0 +1,283 @@
+"""Writes on monitoring: periods, settings, and the life of a reported value.
+
+A value is saved as a draft by the reporting department's clerk, submitted, then approved or returned by the
+task force; a returned value goes back to the clerk. After approval a value changes only by a correction, which
+needs a reason and sends it back for review. Every step appends a ValueRevision and an audit event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from huanxin.core import audit
+from huanxin.core.models import Department, Region, User
+from huanxin.core.roles import Role, is_task_force
+from huanxin.monitoring.models import REPORTING_WINDOW_DAYS, IndicatorSetting, IndicatorValue, Period, ValueRevision
+from huanxin.monitoring.periods import Frequency, PeriodRef
+from huanxin.plans.models import Indicator
+
+MAX_VALUE = Decimal("1e12")
+
+
+@transaction.atomic
+def ensure_period(*, ref: PeriodRef, actor: User | None = None) -> Period:
+    period = Period.objects.filter(code=ref.code).first()
+    if period is not None:
+        return period
+    period = Period.objects.create(
+        code=ref.code,
+        frequency=ref.frequency.value,
+        start=ref.start,
+        end=ref.end,
+        due_on=ref.end + dt.timedelta(days=REPORTING_WINDOW_DAYS),
+    )
+    audit.record(actor=actor, action="period.created", target=period, changes={"code": ref.code})
+    return period
+
+
+def default_setting_values(indicator: Indicator) -> dict[str, object]:
+    """Sensible defaults: quarterly; physical work (km, devices, machines) by county and summed; shares and
+    counts as a level at period end; growth targets reported as the period's amount; the lead department of the
+    indicator's clause, measure, or first related measure reports it."""
+    kind = indicator.kind
+    increment = kind in {Indicator.Kind.CUMULATIVE_TOTAL, Indicator.Kind.GROWTH_VS_BASELINE}
+    return {
+        "frequency": Frequency.QUARTER.value,
+        "by_county": kind == Indicator.Kind.CUMULATIVE_TOTAL,
+        "aggregation": IndicatorSetting.Aggregation.INCREMENT if increment else IndicatorSetting.Aggregation.LEVEL,
+        "value_unit": indicator.unit if kind != Indicator.Kind.GROWTH_VS_BASELINE else "",
+        "reporting_department": lead_department(indicator),
+    }
+
+
+def lead_department(indicator: Indicator) -> Department | None:
+    clause = indicator.clause
+    if clause is None:
+        measure = indicator.measure or indicator.related_measures.order_by("position").first()
+        clause = measure.clauses.order_by("position").first() if measure else None
+    lead = clause.responsibilities.filter(role="lead").select_related("department").first() if clause else None
+    return lead.department if lead else None
+
+
+@transaction.atomic
+def configure_indicator(*, actor: User | None, indicator: Indicator, **fields: object) -> IndicatorSetting:
+    """Create or change an indicator's monitoring setting (missing fields take the defaults)."""
+    setting = IndicatorSetting.objects.select_for_update().filter(indicator=indicator).first()
+    if indicator.kind == Indicator.Kind.QUALITATIVE:
+        raise ValidationError("定性目标通过任务进展和里程碑调度，不填报数值", code="qualitative")
+    if setting is None:
+        values = {**default_setting_values(indicator), **fields}
+        setting = IndicatorSetting(indicator=indicator, **values)
+        before: dict[str, object] = {}
+    else:
+        before = {key: _plain(getattr(setting, key)) for key in fields}
+        for key, value in fields.items():
+            setattr(setting, key, value)
+    if not setting.value_unit:
+        raise ValidationError({"value_unit": "请填写填报单位（如 辆、台、公里）"}, code="value_unit")
+    setting.full_clean()
+    setting.save()
+    after = {key: _plain(getattr(setting, key)) for key in (fields or {"frequency": None})}
+    audit.record(actor=actor, action="indicator_setting.saved", target=setting, changes=audit.diff(before, after))
+    return setting
+
+
+def _plain(value: object) -> object:
+    return value.pk if hasattr(value, "pk") else value
+
+
+def parse_value(raw: str | Decimal | int, setting: IndicatorSetting) -> Decimal:
+    """A reported number, or a ValidationError with a stable code and a Chinese message."""
+    text = str(raw).strip().replace(",", "").replace("，", "")
+    if text == "":
+        raise ValidationError("请填写数值", code="value_missing")
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValidationError(f"“{raw}”不是数字", code="value_not_a_number") from exc
+    if not value.is_finite():
+        raise ValidationError(f"“{raw}”不是数字", code="value_not_a_number")
+    if value < 0:
+        raise ValidationError("数值不能为负数", code="value_negative")
+    if value >= MAX_VALUE:
+        raise ValidationError("数值过大，请检查单位", code="value_too_large")
+    if -value.as_tuple().exponent > 4:  # type: ignore[operator]
+        raise ValidationError("最多保留4位小数", code="value_precision")
+    if setting.indicator.kind == Indicator.Kind.SHARE and value > 100:
+        raise ValidationError("比例不能超过100%", code="share_above_100")
+    return value
+
+
+def _check_reporter(actor: User, setting: IndicatorSetting) -> None:
+    if actor.role != Role.DEPARTMENT_OFFICER or actor.department is None:
+        raise PermissionDenied("只有责任单位经办人可以填报数值")
+    if setting.reporting_department_id != actor.department.pk:
+        raise PermissionDenied("本单位不是该指标的填报单位")
+    if setting.source != IndicatorSetting.Source.REPORTED:
+        raise PermissionDenied("该指标由业务数据自动生成，无需填报")
+
+
+def _check_region(setting: IndicatorSetting, region: Region) -> None:
+    city = setting.indicator.plan.region
+    if setting.by_county:
+        if region.parent_id != city.pk:
+            raise ValidationError("该指标按县区填报，请选择县区", code="region_not_county")
+    elif region.pk != city.pk:
+        raise ValidationError("该指标按全市填报", code="region_not_city")
+
+
+def _revise(
+    value: IndicatorValue,
+    *,
+    actor: User,
+    action: str,
+    old: Decimal | None,
+    new: Decimal,
+    reason: str = "",
+) -> ValueRevision:
+    number = value.revisions.count() + 1  # the value row is locked by the caller
+    return ValueRevision.objects.create(
+        value=value,
+        number=number,
+        action=action,
+        old_value=old,
+        new_value=new,
+        reason=reason,
+        actor=actor,
+        at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def save_value(
+    *,
+    actor: User,
+    indicator: Indicator,
+    period: Period,
+    region: Region,
+    value: str | Decimal | int,
+    note: str = "",
+    today: dt.date | None = None,
+) -> IndicatorValue:
+    """Enter or change a draft (or returned) value. Saving the same number again changes nothing."""
+    setting = IndicatorSetting.objects.select_related("indicator__plan__region").get(indicator=indicator)
+    _check_reporter(actor, setting)
+    _check_region(setting, region)
+    if period.frequency != setting.frequency:
+        raise ValidationError(f"该指标按{Frequency(setting.frequency).label}填报", code="period_frequency")
+    if not period.is_open(today or timezone.localdate()):
+        raise ValidationError(f"{period.label}尚未结束，{period.end:%Y-%m-%d}起方可填报", code="period_not_open")
+    number = parse_value(value, setting)
+    note = note.strip()
+    current = (
+        IndicatorValue.objects.select_for_update().filter(indicator=indicator, period=period, region=region).first()
+    )
+    if current is None:
+        current = IndicatorValue.objects.create(
+            indicator=indicator, period=period, region=region, value=number, note=note, updated_by=actor
+        )
+        _revise(current, actor=actor, action=ValueRevision.Action.SAVED, old=None, new=number)
+        audit.record(actor=actor, action="indicator_value.saved", target=current, changes={"value": str(number)})
+        return current
+    if current.status in {IndicatorValue.Status.SUBMITTED, IndicatorValue.Status.APPROVED}:
+        raise ValidationError(
+            f"该数值{current.get_status_display()}，不能直接修改"
+            + ("，请提交更正" if current.status == "approved" else ""),
+            code="value_locked",
+        )
+    if current.value == number and current.note == note:
+        return current
+    old = current.value
+    current.value, current.note, current.updated_by = number, note, actor
+    current.save(update_fields=["value", "note", "updated_by", "updated_at"])
+    _revise(current, actor=actor, action=ValueRevision.Action.SAVED, old=old, new=number)
+    audit.record(
+        actor=actor, action="indicator_value.saved", target=current, changes={"value": [str(old), str(number)]}
+    )
+    return current
+
+
+@transaction.atomic
+def submit_values(*, actor: User, values: Iterable[IndicatorValue]) -> int:
+    """报送 drafts and returned values. Already submitted or approved ones are left alone (a retry is a no-op)."""
+    submitted = 0
+    for value in IndicatorValue.objects.select_for_update().filter(pk__in=[v.pk for v in values]).order_by("pk"):
+        _check_reporter(actor, value.indicator.setting)
+        if value.status not in {IndicatorValue.Status.DRAFT, IndicatorValue.Status.RETURNED}:
+            continue
+        value.status = IndicatorValue.Status.SUBMITTED
+        value.submitted_at = timezone.now()
+        value.return_reason = ""
+        value.save(update_fields=["status", "submitted_at", "return_reason", "updated_at"])
+        _revise(value, actor=actor, action=ValueRevision.Action.SUBMITTED, old=value.value, new=value.value)
+        audit.record(actor=actor, action="indicator_value.submitted", target=value, changes={"value": str(value.value)})
+        submitted += 1
+    return submitted
+
+
+def _locked_for_review(actor: User, value: IndicatorValue) -> IndicatorValue:
+    if not is_task_force(actor):
+        raise PermissionDenied("只有工作专班可以审核")
+    locked = IndicatorValue.objects.select_for_update().get(pk=value.pk)
+    if locked.status != IndicatorValue.Status.SUBMITTED:
+        raise ValidationError(f"该数值{locked.get_status_display()}，不在待审核状态", code="not_submitted")
+    return locked
+
+
+@transaction.atomic
+def approve_value(*, actor: User, value: IndicatorValue) -> IndicatorValue:
+    value = _locked_for_review(actor, value)
+    value.status = IndicatorValue.Status.APPROVED
+    value.approved_at = timezone.now()
+    value.save(update_fields=["status", "approved_at", "updated_at"])
+    _revise(value, actor=actor, action=ValueRevision.Action.APPROVED, old=value.value, new=value.value)
+    audit.record(actor=actor, action="indicator_value.approved", target=value, changes={"value": str(value.value)})
+    return value
+
+
+@transaction.atomic
+def return_value(*, actor: User, value: IndicatorValue, reason: str) -> IndicatorValue:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError("退回时请写明原因", code="reason_missing")
+    value = _locked_for_review(actor, value)
+    value.status = IndicatorValue.Status.RETURNED
+    value.return_reason = reason
+    value.save(update_fields=["status", "return_reason", "updated_at"])
+    _revise(value, actor=actor, action=ValueRevision.Action.RETURNED, old=value.value, new=value.value, reason=reason)
+    audit.record(actor=actor, action="indicator_value.returned", target=value, changes={"reason": reason})
+    return value
+
+
+@transaction.atomic
+def correct_value(*, actor: User, value: IndicatorValue, new_value: str | Decimal, reason: str) -> IndicatorValue:
+    """更正 an approved value: a new revision with the reason; it goes back to the task force for review."""
+    reason = reason.strip()
+    value = IndicatorValue.objects.select_for_update().select_related("indicator__setting").get(pk=value.pk)
+    _check_reporter(actor, value.indicator.setting)
+    if value.status != IndicatorValue.Status.APPROVED:
+        raise ValidationError("只有已审核的数值需要更正；草稿和退回的数值可直接修改", code="not_approved")
+    if not reason:
+        raise ValidationError("更正时请写明原因", code="reason_missing")
+    number = parse_value(new_value, value.indicator.setting)
+    old = value.value
+    value.value = number
+    value.status = IndicatorValue.Status.SUBMITTED
+    value.revision += 1
+    value.submitted_at = timezone.now()
+    value.updated_by = actor
+    value.save(update_fields=["value", "status", "revision", "submitted_at", "updated_by", "updated_at"])
+    _revise(value, actor=actor, action=ValueRevision.Action.CORRECTED, old=old, new=number, reason=reason)
+    audit.record(
+        actor=actor,
+        action="indicator_value.corrected",
+        target=value,
+        changes={"value": [str(old), str(number)], "reason": reason},
+    )
+    return value

@@ -1,0 +1,187 @@
+"""Pages: the department's entry sheet (数据填报), the task force's review (数据审核), a value's history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from huanxin.core.roles import is_task_force
+from huanxin.core.views import get_visible_or_404
+from huanxin.monitoring import selectors, services
+from huanxin.monitoring.models import IndicatorValue, Period
+from huanxin.monitoring.periods import Frequency, PeriodRef
+
+
+def _messages_of(exc: ValidationError | PermissionDenied) -> str:
+    if isinstance(exc, ValidationError):
+        return "；".join(exc.messages)
+    return str(exc)
+
+
+def _period_choices(frequencies: set[str], today: Any) -> list[PeriodRef]:
+    refs: list[PeriodRef] = []
+    for frequency in sorted(frequencies):
+        ref = selectors.latest_open_period(Frequency(frequency), today)
+        for _ in range({"M": 12, "Q": 8, "Y": 3}[frequency]):
+            refs.append(ref)
+            ref = ref.previous()
+    return sorted(refs, key=lambda r: (r.end, r.frequency), reverse=True)
+
+
+def report_sheet(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    settings = selectors.reporting_settings(user=user)
+    frequencies = set(settings.values_list("frequency", flat=True))
+    today = timezone.localdate()
+    if not frequencies:
+        return render(request, "monitoring/report_sheet.html", {"rows": [], "choices": [], "period": None})
+    choices = _period_choices(frequencies, today)
+    try:
+        ref = PeriodRef.parse(request.GET.get("period", "")) if request.GET.get("period") else choices[0]
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        ref = choices[0]
+    period = services.ensure_period(ref=ref, actor=user)  # type: ignore[arg-type]
+    errors: dict[str, str] = {}
+    posted: dict[str, str] = {}
+    if request.method == "POST":
+        errors, posted = _save_sheet(request, period, today)
+        if not errors:
+            return redirect(f"{reverse('monitoring:report')}?period={period.code}")
+    rows = selectors.entry_sheet(user=user, period=period)
+    return render(
+        request,
+        "monitoring/report_sheet.html",
+        {
+            "period": period,
+            "is_open": period.is_open(today),
+            "choices": choices,
+            "rows": rows,
+            "errors": errors,
+            "posted": posted,
+        },
+        status=400 if errors else 200,
+    )
+
+
+def _save_sheet(request: HttpRequest, period: Period, today: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """Save every filled row on its own: a bad row keeps its reason on screen, good rows are saved."""
+    user = request.user
+    errors: dict[str, str] = {}
+    posted: dict[str, str] = {}
+    saved = 0
+    for row in selectors.entry_sheet(user=user, period=period):
+        raw = request.POST.get(f"value-{row.key}", "").strip()
+        note = request.POST.get(f"note-{row.key}", "")
+        posted[row.key] = raw
+        posted[f"note-{row.key}"] = note
+        if not raw or not row.editable:
+            continue
+        try:
+            services.save_value(
+                actor=user,  # type: ignore[arg-type]
+                indicator=row.setting.indicator,
+                period=period,
+                region=row.region,
+                value=raw,
+                note=note,
+                today=today,
+            )
+            saved += 1
+        except (ValidationError, PermissionDenied) as exc:
+            errors[row.key] = _messages_of(exc)
+    submitted = 0
+    if request.POST.get("action") == "submit" and not errors:
+        own = IndicatorValue.objects.visible_to(user).filter(
+            period=period, indicator__setting__reporting_department=getattr(user, "department", None)
+        )
+        submitted = services.submit_values(actor=user, values=own)  # type: ignore[arg-type]
+    if errors:
+        messages.error(request, f"有 {len(errors)} 行未保存，请按提示修改；其余 {saved} 行已保存")
+    elif submitted:
+        messages.success(request, f"已保存 {saved} 行，报送 {submitted} 项至工作专班审核")
+    else:
+        messages.success(request, f"已保存 {saved} 行（草稿，尚未报送）")
+    return errors, posted
+
+
+def review(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not is_task_force(user):
+        raise PermissionDenied("只有工作专班可以审核")
+    status = request.GET.get("status", IndicatorValue.Status.SUBMITTED)
+    period = Period.objects.filter(code=request.GET.get("period", "")).first()
+    values = selectors.review_queue(user=user, period=period, status=status)
+    return render(
+        request,
+        "monitoring/review.html",
+        {
+            "values": values[:500],
+            "total": values.count(),
+            "status": status,
+            "statuses": IndicatorValue.Status.choices,
+            "period": period,
+            "periods": Period.objects.visible_to(user).filter(values__isnull=False).distinct(),
+        },
+    )
+
+
+@require_POST
+def review_action(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    value = get_visible_or_404(IndicatorValue.objects.visible_to(user), pk=pk)
+    try:
+        if request.POST.get("action") == "approve":
+            services.approve_value(actor=user, value=value)  # type: ignore[arg-type]
+            messages.success(request, f"已审核通过：{value.indicator.name}（{value.region.name}）")
+        else:
+            services.return_value(actor=user, value=value, reason=request.POST.get("reason", ""))  # type: ignore[arg-type]
+            messages.success(request, f"已退回：{value.indicator.name}（{value.region.name}）")
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _messages_of(exc))
+    return redirect(request.POST.get("next") or reverse("monitoring:review"))
+
+
+def value_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    value = get_visible_or_404(
+        IndicatorValue.objects.visible_to(user).select_related("indicator__setting", "period", "region"), pk=pk
+    )
+    error = ""
+    if request.method == "POST":
+        try:
+            services.correct_value(
+                actor=user,  # type: ignore[arg-type]
+                value=value,
+                new_value=request.POST.get("value", ""),
+                reason=request.POST.get("reason", ""),
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            error = _messages_of(exc)
+        else:
+            messages.success(request, "更正已提交，等待工作专班审核")
+            return redirect("monitoring:value", pk=value.pk)
+    department = getattr(user, "department", None)
+    can_correct = (
+        value.status == IndicatorValue.Status.APPROVED
+        and department is not None
+        and value.indicator.setting.reporting_department_id == department.pk
+    )
+    return render(
+        request,
+        "monitoring/value_detail.html",
+        {
+            "value": value,
+            "revisions": selectors.value_history(user=user, value=value),
+            "can_correct": can_correct,
+            "error": error,
+        },
+        status=400 if error else 200,
+    )

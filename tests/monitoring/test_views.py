@@ -1,0 +1,143 @@
+"""The entry sheet, the review page and a value's history, as their users use them."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from huanxin.core.models import Region
+from huanxin.monitoring import selectors
+from huanxin.monitoring.models import IndicatorValue
+from huanxin.monitoring.periods import Frequency, PeriodRef
+from huanxin.plans.models import Indicator
+from tests.factories import officer, task_force
+
+pytestmark = pytest.mark.django_db
+SHEET = reverse("monitoring:report")
+
+
+@pytest.fixture
+def setup(plan):
+    call_command("monitoring", "setup", stdout=StringIO())
+    return plan
+
+
+@pytest.fixture
+def period() -> PeriodRef:
+    return selectors.latest_open_period(Frequency.QUARTER, timezone.localdate())
+
+
+def key(plan, code: str, region_code: str) -> str:
+    indicator = Indicator.objects.get(plan=plan, code=code)
+    return f"{indicator.pk}-{Region.objects.get(code=region_code).pk}"
+
+
+def test_the_sheet_lists_my_indicators_by_county(client: Client, setup, period) -> None:
+    client.force_login(officer("市住房和城乡建设局"))
+    html = client.get(SHEET).content.decode()
+    assert period.label in html
+    for name in ["淘汰更新改造燃气老旧管网", "淘汰更新改造排水管网", "张北县", "察北管理区"]:
+        assert name in html
+    assert "公安视频图像" not in html  # 公安局's, not ours
+
+
+def test_one_bad_row_keeps_its_reason_and_the_good_rows_are_saved(client: Client, setup, period) -> None:
+    client.force_login(officer("市住房和城乡建设局"))
+    good = key(setup, "gas-pipeline-renewed-km", "130722")
+    bad = key(setup, "gas-pipeline-renewed-km", "130723")
+    negative = key(setup, "water-pipeline-renewed-km", "130724")
+    response = client.post(
+        f"{SHEET}?period={period.code}",
+        {
+            f"value-{good}": "3.5",
+            f"note-{good}": "验收单",
+            f"value-{bad}": "三公里",
+            f"value-{negative}": "-1",
+            "action": "submit",
+        },
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "“三公里”不是数字" in html and "数值不能为负数" in html
+    assert "有 2 行未保存" in html
+    assert 'value="三公里"' in html  # what the clerk typed is kept on screen
+    saved = IndicatorValue.objects.get()
+    assert str(saved.value.normalize()) == "3.5" and saved.status == "draft"  # nothing was submitted
+
+    response = client.post(f"{SHEET}?period={period.code}", {f"value-{bad}": "2", "action": "submit"})
+    assert response.status_code == 302
+    assert set(IndicatorValue.objects.values_list("status", flat=True)) == {"submitted"}
+    assert IndicatorValue.objects.count() == 2
+
+
+def test_a_period_not_yet_over_cannot_be_filled(client: Client, setup) -> None:
+    current = PeriodRef.containing(Frequency.QUARTER, timezone.localdate())
+    client.force_login(officer("市住房和城乡建设局"))
+    html = client.get(f"{SHEET}?period={current.code}").content.decode()
+    assert "尚未结束" in html
+    row = key(setup, "gas-pipeline-renewed-km", "130722")
+    response = client.post(f"{SHEET}?period={current.code}", {f"value-{row}": "1", "action": "save"})
+    assert response.status_code == 400
+    assert not IndicatorValue.objects.exists()
+
+
+def test_people_without_indicators_see_an_empty_state(client: Client, setup) -> None:
+    client.force_login(officer("市教育局"))
+    assert "没有需要填报数值的指标" in client.get(SHEET).content.decode()
+
+
+def test_task_force_reviews_and_the_clerk_sees_the_reason(client: Client, setup, period) -> None:
+    clerk = officer("市住房和城乡建设局")
+    client.force_login(clerk)
+    a, b = key(setup, "gas-pipeline-renewed-km", "130722"), key(setup, "gas-pipeline-renewed-km", "130731")
+    client.post(f"{SHEET}?period={period.code}", {f"value-{a}": "3", f"value-{b}": "40", "action": "submit"})
+    first, second = IndicatorValue.objects.order_by("region__code")
+
+    client.force_login(officer("市商务局"))
+    assert client.get(reverse("monitoring:review")).status_code == 403
+
+    client.force_login(task_force())
+    html = client.get(reverse("monitoring:review")).content.decode()
+    assert "张北县" in html and "涿鹿县" in html
+    client.post(reverse("monitoring:review_action", args=[first.pk]), {"action": "approve"})
+    response = client.post(reverse("monitoring:review_action", args=[second.pk]), {"action": "return", "reason": ""})
+    assert "退回时请写明原因" in client.get(response["Location"]).content.decode()
+    client.post(
+        reverse("monitoring:review_action", args=[second.pk]), {"action": "return", "reason": "数值偏大，请核实"}
+    )
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("approved", "returned")
+
+    client.force_login(clerk)
+    html = client.get(f"{SHEET}?period={period.code}").content.decode()
+    assert "退回原因：数值偏大，请核实" in html
+
+
+def test_history_and_correction_page(client: Client, setup, period) -> None:
+    clerk = officer("市住房和城乡建设局")
+    client.force_login(clerk)
+    row = key(setup, "gas-pipeline-renewed-km", "130722")
+    client.post(f"{SHEET}?period={period.code}", {f"value-{row}": "3", "action": "submit"})
+    value = IndicatorValue.objects.get()
+    client.force_login(task_force())
+    client.post(reverse("monitoring:review_action", args=[value.pk]), {"action": "approve"})
+
+    client.force_login(clerk)
+    url = reverse("monitoring:value", args=[value.pk])
+    assert "更正已审核的数值" in client.get(url).content.decode()
+    response = client.post(url, {"value": "3.4", "reason": ""})
+    assert response.status_code == 400 and "更正时请写明原因" in response.content.decode()
+    client.post(url, {"value": "3.4", "reason": "补录遗漏路段"})
+    html = client.get(url).content.decode()
+    for text in ["填写", "报送", "审核通过", "更正", "补录遗漏路段", "3.4"]:
+        assert text in html
+    assert client.get(url).context["revisions"].count() == 4
+
+    client.force_login(officer("市商务局"))  # not approved any more: another department cannot see it
+    assert client.get(url).status_code == 404
