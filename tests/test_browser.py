@@ -107,3 +107,60 @@ def test_login_page_fits_a_phone(live_server, browser_page) -> None:
     page.get_by_role("button", name="登录").click()
     assert page.get_by_role("alert").inner_text().startswith("用户名或密码不正确")
     page.screenshot(path=str(ARTIFACTS / "login-phone.png"))
+
+
+def test_clerk_reports_task_force_returns_and_approves(plan, live_server, browser_page) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from huanxin.monitoring.models import IndicatorValue
+    from huanxin.monitoring.periods import Frequency
+    from huanxin.monitoring.selectors import latest_open_period
+
+    call_command("monitoring", "setup", stdout=StringIO())
+    period = latest_open_period(Frequency.QUARTER, timezone.localdate())
+    for username, role, org in [
+        ("clerk-e2e", Role.DEPARTMENT_OFFICER, "市住房和城乡建设局"),
+        ("boss-e2e", Role.TASK_FORCE, "市发展和改革委员会"),
+    ]:
+        create_user(actor=None, username=username, password=PASSWORD, role=role, organisation=department_org(org))
+    page = browser_page
+
+    # the clerk fills two counties, one of them wrongly, and submits
+    login(page, live_server, "clerk-e2e")
+    page.get_by_role("link", name="数据填报").click()
+    assert page.get_by_role("heading", name=f"数据填报 · {period.label}").is_visible()
+    page.get_by_label("淘汰更新改造燃气老旧管网 张北县").fill("3.5")
+    page.get_by_label("淘汰更新改造燃气老旧管网 康保县").fill("-2")
+    page.get_by_role("button", name="保存并报送").click()
+    assert page.get_by_text("数值不能为负数").is_visible()
+    page.get_by_label("淘汰更新改造燃气老旧管网 康保县").fill("35")
+    page.get_by_role("button", name="保存并报送").click()
+    page.get_by_text("报送 2 项至工作专班审核").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "report-sheet.png"))
+    page.get_by_role("button", name="退出").click()
+
+    # the task force returns the implausible one and approves the other
+    login(page, live_server, "boss-e2e")
+    page.get_by_role("link", name="数据审核").click()
+    page.get_by_label("退回原因 淘汰更新改造燃气老旧管网 康保县").fill("35公里远超全年计划，请核实")
+    page.locator("tr", has_text="康保县").get_by_role("button", name="退回").click()
+    page.get_by_text("已退回：淘汰更新改造燃气老旧管网（康保县）").wait_for()
+    page.locator("tr", has_text="张北县").get_by_role("button", name="通过").click()
+    page.get_by_text("已审核通过：淘汰更新改造燃气老旧管网（张北县）").wait_for()
+    page.get_by_role("button", name="退出").click()
+
+    # the clerk sees why, corrects and submits again; the history shows every step
+    login(page, live_server, "clerk-e2e")
+    page.goto(f"{live_server.url}/monitoring/report/?period={period.code}")
+    assert page.get_by_text("退回原因：35公里远超全年计划，请核实").is_visible()
+    page.get_by_label("淘汰更新改造燃气老旧管网 康保县").fill("3.2")
+    page.get_by_role("button", name="保存并报送").click()
+    page.get_by_text("报送 1 项至工作专班审核").wait_for()
+    page.locator("tr", has_text="康保县").get_by_role("link", name="已报送待审核").click()
+    for step in ["填写", "报送", "退回", "35公里远超全年计划，请核实"]:
+        assert page.get_by_role("cell", name=step, exact=True).first.is_visible(), step
+    page.screenshot(path=str(ARTIFACTS / "value-history.png"), full_page=True)
+    assert sorted(IndicatorValue.objects.values_list("status", flat=True)) == ["approved", "submitted"]

@@ -141,3 +141,21 @@ def test_history_and_correction_page(client: Client, setup, period) -> None:
 
     client.force_login(officer("市商务局"))  # not approved any more: another department cannot see it
     assert client.get(url).status_code == 404
+
+
+def test_bulk_approval(client: Client, setup, period) -> None:
+    clerk = officer("市住房和城乡建设局")
+    client.force_login(clerk)
+    rows = [key(setup, "gas-pipeline-renewed-km", code) for code in ("130722", "130723", "130724")]
+    client.post(f"{SHEET}?period={period.code}", {**{f"value-{r}": "1" for r in rows}, "action": "submit"})
+    ids = list(IndicatorValue.objects.order_by("pk").values_list("pk", flat=True))
+    client.force_login(task_force())
+    response = client.post(reverse("monitoring:review_bulk"), {"ids": ids[:2]}, follow=True)
+    assert "已审核通过 2 项" in response.content.decode()
+    assert list(IndicatorValue.objects.order_by("pk").values_list("status", flat=True)) == [
+        "approved",
+        "approved",
+        "submitted",
+    ]
+    response = client.post(reverse("monitoring:review_bulk"), {"ids": ids[:1]}, follow=True)
+    assert "不在待审核状态" in response.content.decode()  # a second click: reported, nothing changes

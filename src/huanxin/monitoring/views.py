@@ -149,6 +149,29 @@ def review_action(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(request.POST.get("next") or reverse("monitoring:review"))
 
 
+@require_POST
+def review_bulk(request: HttpRequest) -> HttpResponse:
+    """通过所选: approve each ticked value on its own; one that changed meanwhile is reported, not fatal."""
+    user = request.user
+    if not is_task_force(user):
+        raise PermissionDenied("只有工作专班可以审核")
+    ids = [int(pk) for pk in request.POST.getlist("ids") if pk.isdigit()]
+    approved, problems = 0, []
+    for value in IndicatorValue.objects.visible_to(user).filter(pk__in=ids).select_related("indicator", "region"):
+        try:
+            services.approve_value(actor=user, value=value)  # type: ignore[arg-type]
+            approved += 1
+        except (ValidationError, PermissionDenied) as exc:
+            problems.append(f"{value.indicator.name}（{value.region.name}）：{_messages_of(exc)}")
+    if approved:
+        messages.success(request, f"已审核通过 {approved} 项")
+    for problem in problems:
+        messages.error(request, problem)
+    if not ids:
+        messages.info(request, "请先勾选要通过的数值")
+    return redirect(request.POST.get("next") or reverse("monitoring:review"))
+
+
 def value_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     value = get_visible_or_404(
