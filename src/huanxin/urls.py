@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from huanxin import views
 from huanxin.api import _open_to_anonymous, api
-from huanxin.plans import views as plan_views
 
 admin.site.site_header = "焕新 · 后台管理"
 admin.site.site_title = "焕新后台"
@@ -12,7 +12,7 @@ admin.site.index_title = "基础数据与方案"
 api_urls, app_name, namespace = api.urls
 
 urlpatterns = [
-    path("", plan_views.home, name="home"),
+    path("", views.home, name="home"),
     path("", include("huanxin.plans.urls")),
     path("", include("huanxin.monitoring.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

@@ -159,3 +159,20 @@ def test_bulk_approval(client: Client, setup, period) -> None:
     ]
     response = client.post(reverse("monitoring:review_bulk"), {"ids": ids[:1]}, follow=True)
     assert "不在待审核状态" in response.content.decode()  # a second click: reported, nothing changes
+
+
+def test_home_shows_what_is_waiting(client: Client, setup, period) -> None:
+    clerk = officer("市住房和城乡建设局")
+    client.force_login(clerk)
+    html = client.get(reverse("home")).content.decode()
+    assert f"<b>76</b> {period.label}未报送" in html  # 4 pipeline indicators x 19 county-level divisions
+    row = key(setup, "gas-pipeline-renewed-km", "130722")
+    client.post(f"{SHEET}?period={period.code}", {f"value-{row}": "2", "action": "submit"})
+    boss = task_force()
+    client.force_login(boss)
+    assert "<b>1</b> 待审核的填报数值" in client.get(reverse("home")).content.decode()
+    value = IndicatorValue.objects.get()
+    client.post(reverse("monitoring:review_action", args=[value.pk]), {"action": "return", "reason": "请核实"})
+    assert "待审核的填报数值" not in client.get(reverse("home")).content.decode()
+    client.force_login(clerk)
+    assert "<b>1</b> 被退回待修改的数值" in client.get(reverse("home")).content.decode()

@@ -12,6 +12,8 @@ from huanxin.core.models import Region
 from huanxin.monitoring.models import IndicatorSetting, IndicatorValue, Period, ValueRevision
 from huanxin.monitoring.periods import Frequency, PeriodRef
 
+__all__ = ["Frequency", "PeriodRef"]
+
 
 @dataclass
 class SheetRow:
@@ -47,14 +49,19 @@ def reporting_settings(*, user: Any) -> QuerySet[IndicatorSetting]:
     )
 
 
-def entry_sheet(*, user: Any, period: Period) -> list[SheetRow]:
-    settings = list(reporting_settings(user=user).filter(frequency=period.frequency))
-    values = {
-        (v.indicator_id, v.region_id): v
-        for v in IndicatorValue.objects.visible_to(user).filter(
-            period=period, indicator__in=[s.indicator_id for s in settings]
-        )
-    }
+def entry_sheet(*, user: Any, period: Period | None, frequency: str | None = None) -> list[SheetRow]:
+    """One row per indicator and region the user's department reports for the period (values where entered).
+    Without a Period row yet (nobody has opened it), every row is empty: pass its `frequency`."""
+    frequency = period.frequency if period is not None else frequency
+    settings = list(reporting_settings(user=user).filter(frequency=frequency))
+    values = {}
+    if period is not None:
+        values = {
+            (v.indicator_id, v.region_id): v
+            for v in IndicatorValue.objects.visible_to(user).filter(
+                period=period, indicator__in=[s.indicator_id for s in settings]
+            )
+        }
     counties: dict[int, list[Region]] = {}
     rows: list[SheetRow] = []
     for setting in settings:

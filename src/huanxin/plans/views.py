@@ -15,30 +15,10 @@ from django.views.decorators.http import require_POST
 
 from huanxin.core.exports import xlsx_response
 from huanxin.core.models import Department
-from huanxin.core.roles import Role, is_task_force
+from huanxin.core.roles import Role
 from huanxin.core.views import get_visible_or_404, is_htmx
 from huanxin.plans import selectors, services
 from huanxin.plans.models import Indicator, Measure, MeasureAction, Plan
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    plans = list(Plan.objects.visible_to(user).select_related("region"))
-    department = getattr(user, "department", None)
-    tasks = selectors.department_tasks(user=user, department=department) if department else None
-    recent_actions = []
-    if is_task_force(user) or user.role == Role.AUDITOR:  # type: ignore[union-attr]
-        recent_actions = list(
-            MeasureAction.objects.visible_to(user)
-            .filter(status=MeasureAction.Status.SUBMITTED)
-            .select_related("measure", "department")
-            .order_by("-submitted_at")[:10]
-        )
-    return render(
-        request,
-        "plans/home.html",
-        {"plans": plans, "department": department, "tasks": tasks, "recent_actions": recent_actions},
-    )
 
 
 def plan_list(request: HttpRequest) -> HttpResponse:
