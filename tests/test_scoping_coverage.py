@@ -48,6 +48,17 @@ def test_anonymous_sees_nothing_of_anything(plan) -> None:
         value="1",
         today=dt.date(2025, 7, 1),
     )
+    from huanxin.monitoring import ledgers
+    from huanxin.monitoring.models import LedgerKind
+
+    ledgers.record_entry(
+        actor=officer("市交通运输局"),
+        kind=LedgerKind.objects.get(plan=plan, code="buses"),
+        region=Region.objects.get(code="130722"),
+        recorded_on=dt.date(2025, 3, 1),
+        quantity="5",
+        attributes={"fuel": "纯电动"},
+    )
     for model in our_models():
         assert model._default_manager.exists(), f"no {model._meta.label} row to test with"
         assert not model._default_manager.visible_to(AnonymousUser()).exists(), model._meta.label

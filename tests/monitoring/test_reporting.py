@@ -81,15 +81,22 @@ def test_bad_values_are_refused_with_a_reason(clerk, gas, q2, zhangbei, raw: str
     assert not IndicatorValue.objects.exists()
 
 
-def test_a_share_above_100_is_refused(setup, q2) -> None:
-    buses = Indicator.objects.get(plan=setup, code="nev-share-new-buses")
-    clerk = officer("市交通运输局")
+def test_a_share_above_100_is_refused(setup) -> None:
+    share = Indicator.objects.get(plan=setup, code="benchmark-capacity-share")  # yearly, 市发改委 reports it
+    year = services.ensure_period(ref=PeriodRef.parse("2025"))
+    clerk = officer("市发展和改革委员会")
+    kwargs = {"actor": clerk, "indicator": share, "period": year, "region": setup.region, "today": dt.date(2026, 1, 5)}
     with pytest.raises(ValidationError, match="比例不能超过100%"):
-        services.save_value(actor=clerk, indicator=buses, period=q2, region=setup.region, value="101", today=AFTER_Q2)
-    value = services.save_value(
-        actor=clerk, indicator=buses, period=q2, region=setup.region, value="92.5", today=AFTER_Q2
-    )
-    assert value.value == Decimal("92.5")
+        services.save_value(value="101", **kwargs)
+    assert services.save_value(value="32.5", **kwargs).value == Decimal("32.5")
+
+
+def test_derived_indicators_are_not_typed_in(setup, q2) -> None:
+    buses = Indicator.objects.get(plan=setup, code="nev-share-new-buses")
+    with pytest.raises(PermissionDenied, match="自动生成"):
+        services.save_value(
+            actor=officer("市交通运输局"), indicator=buses, period=q2, region=setup.region, value="90", today=AFTER_Q2
+        )
 
 
 def test_a_period_not_yet_over_is_refused(clerk, gas, q2, zhangbei) -> None:

@@ -7,6 +7,7 @@ Every number here is invented for the demo. Baselines (2023 amounts) are not in 
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from decimal import Decimal
 from typing import TextIO
@@ -18,8 +19,8 @@ from django.utils import timezone
 from huanxin.core import services as core_services
 from huanxin.core.models import Department, Organisation, Region, User
 from huanxin.core.roles import Role
-from huanxin.monitoring import selectors, services
-from huanxin.monitoring.models import IndicatorSetting, IndicatorValue
+from huanxin.monitoring import ledgers, selectors, services
+from huanxin.monitoring.models import IndicatorSetting, IndicatorValue, LedgerEntry, LedgerKind
 from huanxin.monitoring.periods import Frequency, periods_between
 from huanxin.plans.models import Indicator, Plan
 
@@ -98,7 +99,10 @@ def build(stdout: TextIO | OutputWrapper) -> None:
     weights = [w / sum(weights) for w in weights]
     total_days = (plan.deadline - plan.issued_on).days
     settings = IndicatorSetting.objects.filter(indicator__plan=plan).select_related("indicator", "reporting_department")
+    _ledgers(plan, counties, rng, today)
     for setting in settings:
+        if setting.source == IndicatorSetting.Source.DERIVED:
+            continue
         clerk = _clerk(setting.reporting_department)  # type: ignore[arg-type]
         frequency = Frequency(setting.frequency)
         latest = selectors.latest_open_period(frequency, today)
@@ -133,4 +137,60 @@ def build(stdout: TextIO | OutputWrapper) -> None:
                     services.approve_value(actor=task_force, value=value)
                 elif rng.random() < 0.1:
                     services.return_value(actor=task_force, value=value, reason="与上季度相比波动过大，请核实数据来源")
-    stdout.write(f"监测演示数据：{IndicatorValue.objects.filter(indicator__plan=plan).count()} 个数值\n")
+    derived = sorted({Frequency(s.frequency) for s in settings if s.source == IndicatorSetting.Source.DERIVED})
+    for derived_frequency in derived:
+        latest = selectors.latest_open_period(derived_frequency, today)
+        for ref in periods_between(derived_frequency, plan.issued_on, latest.end):
+            services.derive_values(period=services.ensure_period(ref=ref, actor=task_force), actor=None)
+    entries = LedgerEntry.objects.filter(kind__plan=plan).count()
+    stdout.write(
+        f"监测演示数据：{IndicatorValue.objects.filter(indicator__plan=plan).count()} 个数值，{entries} 条台账记录\n"
+    )
+
+
+# the demo's renewals: (kind, records per quarter, quantity range, attribute choices with weights)
+LEDGER_DEMO = [
+    (
+        "buses",
+        3,
+        (4, 20),
+        {"fuel": [("纯电动", 8), ("插电式混合动力", 1), ("燃料电池", 1), ("天然气", 1), ("柴油", 1)]},
+    ),
+    ("taxis", 4, (5, 30), {"fuel": [("纯电动", 6), ("插电式混合动力", 1), ("天然气", 2), ("汽油", 1)]}),
+    ("nev-heavy-trucks", 2, (2, 8), {"power": [("纯电动", 3), ("换电", 2), ("燃料电池", 1)]}),
+    (
+        "agricultural-machines-scrapped",
+        6,
+        (5, 25),
+        {"machine": [("拖拉机", 5), ("联合收割机", 2), ("播种机", 2), ("其他", 1)]},
+    ),
+    ("elevators", 3, (1, 6), {"work": [("老旧电梯更新", 2), ("老旧电梯改造", 1), ("既有住宅加装", 3)]}),
+]
+
+
+def _ledgers(plan: Plan, counties: list[Region], rng: random.Random, today: dt.date) -> None:
+    for code, per_quarter, (low, high), choices in LEDGER_DEMO:
+        kind = LedgerKind.objects.get(plan=plan, code=code)
+        clerk = _clerk(kind.department)
+        for ref in periods_between(Frequency.QUARTER, plan.issued_on, today):
+            for n in range(per_quarter):
+                day = ref.start + dt.timedelta(days=rng.randrange((ref.end - ref.start).days + 1))
+                if day > today or day < plan.issued_on:
+                    continue
+                attributes = {
+                    key: rng.choices([c for c, _ in options], weights=[w for _, w in options])[0]
+                    for key, options in choices.items()
+                }
+                if code == "elevators":
+                    attributes["estate"] = rng.choice(["建国路小区", "明德北小区", "宣化钟楼小区", "南站小区"])
+                ledgers.record_entry(
+                    actor=clerk,
+                    kind=kind,
+                    region=rng.choice(counties),
+                    recorded_on=day,
+                    quantity=Decimal(rng.randint(low, high)),
+                    attributes=attributes,
+                    evidence=f"演示：{ref.label}第{n + 1}批",
+                    idempotency_key=f"demo-{code}-{ref.code}-{n}",
+                    today=today,
+                )

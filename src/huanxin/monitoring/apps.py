@@ -7,4 +7,7 @@ class MonitoringConfig(AppConfig):
     verbose_name = "监测调度"
 
     def ready(self) -> None:
-        from huanxin.monitoring import inbox  # noqa: F401 - registers the app's inbox provider
+        from huanxin.core import metrics
+        from huanxin.monitoring import inbox, ledgers  # noqa: F401 - inbox registers its provider
+
+        metrics.register_prefix("ledger.", ledgers.resolve_metric)

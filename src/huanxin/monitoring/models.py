@@ -158,6 +158,7 @@ class ValueRevision(models.Model):
         APPROVED = "approved", "审核通过"
         RETURNED = "returned", "退回"
         CORRECTED = "corrected", "更正"
+        DERIVED = "derived", "由业务数据生成"
 
     value = models.ForeignKey(IndicatorValue, models.PROTECT, related_name="revisions")
     number = models.PositiveIntegerField("序号")
@@ -165,7 +166,7 @@ class ValueRevision(models.Model):
     old_value = models.DecimalField("原值", max_digits=16, decimal_places=4, null=True, blank=True)
     new_value = models.DecimalField("新值", max_digits=16, decimal_places=4)
     reason = models.TextField("原因", blank=True)
-    actor = models.ForeignKey(User, models.PROTECT, related_name="+")
+    actor = models.ForeignKey(User, models.PROTECT, null=True, related_name="+")  # NULL: the system (derived)
     at = models.DateTimeField("时间")
 
     objects = RevisionQuerySet.as_manager()
@@ -177,3 +178,76 @@ class ValueRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.value_id}#{self.number} {self.action}"
+
+
+class LedgerKindQuerySet(models.QuerySet["LedgerKind"]):
+    def visible_to(self, user: Any) -> LedgerKindQuerySet:
+        return self.filter(plan__in=Plan.objects.visible_to(user)) if is_official(user) else self.none()
+
+
+class LedgerKind(models.Model):
+    """A kind of physical work a department keeps a ledger of (km of gas pipeline, buses renewed …).
+
+    Defined as data (monitoring/data/ledgers-*.yaml): its attributes and the shares derived from them need no code.
+    `attributes`: [{"key": "fuel", "label": "燃料类型", "type": "choice", "choices": [...], "required": true}]
+    `shares`: [{"code": "nev_share", "label": "新能源车占比", "attribute": "fuel", "values": ["纯电动", …]}]
+    """
+
+    plan = models.ForeignKey(Plan, models.CASCADE, related_name="ledger_kinds")
+    code = models.SlugField("代码", max_length=40)
+    name = models.CharField("台账名称", max_length=80)
+    unit = models.CharField("计量单位", max_length=20)
+    department = models.ForeignKey(Department, models.PROTECT, related_name="ledger_kinds", verbose_name="记账单位")
+    attributes = models.JSONField("属性", default=list, blank=True)
+    shares = models.JSONField("占比口径", default=list, blank=True)
+    description = models.TextField("说明", blank=True)
+
+    objects = LedgerKindQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["plan", "code"]
+        verbose_name = verbose_name_plural = "工作台账类型"
+        constraints = [models.UniqueConstraint(fields=["plan", "code"], name="ledger_kind_code_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LedgerEntryQuerySet(models.QuerySet["LedgerEntry"]):
+    def visible_to(self, user: Any) -> LedgerEntryQuerySet:
+        return self.filter(kind__in=LedgerKind.objects.visible_to(user))
+
+
+class LedgerEntry(models.Model):
+    """One record of work done: when, where, how much, its attributes and evidence. Voided, never deleted."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "有效"
+        VOIDED = "voided", "已作废"
+
+    kind = models.ForeignKey(LedgerKind, models.PROTECT, related_name="entries")
+    region = models.ForeignKey(Region, models.PROTECT, related_name="ledger_entries")
+    recorded_on = models.DateField("完成日期")
+    quantity = models.DecimalField("数量", max_digits=14, decimal_places=4)
+    attributes = models.JSONField("属性", default=dict, blank=True)
+    evidence = models.CharField("佐证（项目、文号、验收单）", max_length=300, blank=True)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    void_reason = models.CharField("作废原因", max_length=300, blank=True)
+    # NULL, not "", so that the many records without a key don't collide under the unique constraint
+    idempotency_key = models.CharField(max_length=80, null=True, blank=True)  # noqa: DJ001
+    created_by = models.ForeignKey(User, models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LedgerEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-recorded_on", "-pk"]
+        verbose_name = verbose_name_plural = "工作台账记录"
+        indexes = [models.Index(fields=["kind", "status", "recorded_on", "region"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="ledger_quantity_positive"),
+            models.UniqueConstraint(fields=["kind", "idempotency_key"], name="ledger_entry_idempotent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.region} {self.recorded_on} {self.quantity}"

@@ -81,6 +81,11 @@ def configure_indicator(*, actor: User | None, indicator: Indicator, **fields: o
             setattr(setting, key, value)
     if not setting.value_unit:
         raise ValidationError({"value_unit": "请填写填报单位（如 辆、台、公里）"}, code="value_unit")
+    if setting.source == IndicatorSetting.Source.DERIVED:
+        from huanxin.core import metrics
+
+        if not metrics.exists(setting.metric):
+            raise ValidationError({"metric": f"未注册的度量“{setting.metric}”"}, code="metric_unknown")
     setting.full_clean()
     setting.save()
     after = {key: _plain(getattr(setting, key)) for key in (fields or {"frequency": None})}
@@ -135,7 +140,7 @@ def _check_region(setting: IndicatorSetting, region: Region) -> None:
 def _revise(
     value: IndicatorValue,
     *,
-    actor: User,
+    actor: User | None,
     action: str,
     old: Decimal | None,
     new: Decimal,
@@ -281,3 +286,59 @@ def correct_value(*, actor: User, value: IndicatorValue, new_value: str | Decima
         changes={"value": [str(old), str(number)], "reason": reason},
     )
     return value
+
+
+@transaction.atomic
+def derive_values(*, period: Period, actor: User | None = None) -> int:
+    """Compute every derived indicator for `period` from its metric and store the figures as approved values
+    marked `derived`, with a revision when a figure changes. Returns how many values changed. Running it again
+    changes nothing. Ratio metrics are computed over the plan so far (start of plan to the period's end)."""
+    from huanxin.core import metrics
+
+    changed: list[dict[str, str]] = []
+    settings = IndicatorSetting.objects.filter(
+        source=IndicatorSetting.Source.DERIVED, frequency=period.frequency
+    ).select_related("indicator__plan__region")
+    for setting in settings:
+        metric = metrics.get(setting.metric)
+        plan = setting.indicator.plan
+        start = plan.issued_on if metric.aggregation == "ratio" else period.start
+        figures = metric.compute(start, period.end)
+        city = plan.region
+        wanted = {pk: v for pk, v in figures.items() if (pk != city.pk) == setting.by_county}
+        regions = Region.objects.in_bulk(list(wanted))
+        for region_pk, figure in wanted.items():
+            figure = figure.quantize(Decimal("0.0001"))
+            current = (
+                IndicatorValue.objects.select_for_update()
+                .filter(indicator=setting.indicator, period=period, region_id=region_pk)
+                .first()
+            )
+            if current is not None and current.value == figure:
+                continue
+            old = current.value if current is not None else None
+            if current is None:
+                current = IndicatorValue.objects.create(
+                    indicator=setting.indicator,
+                    period=period,
+                    region=regions[region_pk],
+                    value=figure,
+                    status=IndicatorValue.Status.APPROVED,
+                    derived=True,
+                    note=f"由{metric.label}台账生成",
+                    approved_at=timezone.now(),
+                )
+            else:
+                current.value, current.derived = figure, True
+                current.save(update_fields=["value", "derived", "updated_at"])
+            _revise(current, actor=actor, action=ValueRevision.Action.DERIVED, old=old, new=figure)
+            changed.append({"indicator": setting.indicator.code, "region": str(region_pk), "value": str(figure)})
+    if changed:
+        audit.record(
+            actor=actor,
+            action="indicator_values.derived",
+            object_type="monitoring.period",
+            object_id=period.code,
+            changes={"count": len(changed), "values": changed[:200]},
+        )
+    return len(changed)
