@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huanxin.monitoring import views
+from huanxin.monitoring import ledger_views, views
 
 app_name = "monitoring"
 
@@ -10,4 +10,11 @@ urlpatterns = [
     path("monitoring/review/approve/", views.review_bulk, name="review_bulk"),
     path("monitoring/review/<int:pk>/", views.review_action, name="review_action"),
     path("monitoring/values/<int:pk>/", views.value_detail, name="value"),
+]
+
+urlpatterns += [
+    path("monitoring/ledgers/", ledger_views.kind_list, name="ledgers"),
+    path("monitoring/ledgers/<slug:plan>/<slug:code>/", ledger_views.kind_detail, name="ledger"),
+    path("monitoring/ledgers/<slug:plan>/<slug:code>/record/", ledger_views.record, name="ledger_record"),
+    path("monitoring/ledger-entries/<int:pk>/void/", ledger_views.void, name="ledger_void"),
 ]
