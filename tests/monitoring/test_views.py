@@ -176,3 +176,45 @@ def test_home_shows_what_is_waiting(client: Client, setup, period) -> None:
     assert "待审核的填报数值" not in client.get(reverse("home")).content.decode()
     client.force_login(clerk)
     assert "<b>1</b> 被退回待修改的数值" in client.get(reverse("home")).content.decode()
+
+
+def test_excel_template_round_trip_keeps_good_rows(client: Client, setup, period) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    client.force_login(officer("市住房和城乡建设局"))
+    response = client.get(reverse("monitoring:report_template"), {"period": period.code})
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    wb = load_workbook(io.BytesIO(response.content))
+    ws = wb["填报"]
+    header = [c.value for c in ws[1]]
+    assert header[:6] == ["指标代码", "指标名称", "地区代码", "地区", "填报单位", "本期数值"]
+    assert ws.max_row == 1 + 76
+    # fill three rows: one good, one with text, one negative; and a forged row outside our indicators
+    ws.cell(row=2, column=6, value=2.5)
+    ws.cell(row=3, column=6, value="两公里")
+    ws.cell(row=4, column=6, value=-1)
+    ws.append(["police-video-devices-renewed", "公安视频", "130722", "张北县", "个", 99, "", ""])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    upload = io.BytesIO(buffer.getvalue())
+    upload.name = "filled.xlsx"
+    response = client.post(f"{reverse('monitoring:report_upload')}?period={period.code}", {"file": upload})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "共处理 4 行：1 行已保存，3 行有错误" in html
+    assert "“两公里”不是数字" in html and "数值不能为负数" in html and "不在本单位本期的填报范围内" in html
+    saved = IndicatorValue.objects.get()
+    assert str(saved.value.normalize()) == "2.5" and saved.status == "draft"
+
+
+def test_a_file_that_is_not_excel_is_refused(client: Client, setup, period) -> None:
+    import io
+
+    client.force_login(officer("市住房和城乡建设局"))
+    upload = io.BytesIO(b"not a spreadsheet")
+    upload.name = "notes.xlsx"
+    response = client.post(f"{reverse('monitoring:report_upload')}?period={period.code}", {"file": upload})
+    assert response.status_code == 400 and "无法读取文件" in response.content.decode()
+    assert not IndicatorValue.objects.exists()

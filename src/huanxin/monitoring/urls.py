@@ -6,6 +6,8 @@ app_name = "monitoring"
 
 urlpatterns = [
     path("monitoring/report/", views.report_sheet, name="report"),
+    path("monitoring/report/template.xlsx", views.report_template, name="report_template"),
+    path("monitoring/report/upload/", views.report_upload, name="report_upload"),
     path("monitoring/review/", views.review, name="review"),
     path("monitoring/review/approve/", views.review_bulk, name="review_bulk"),
     path("monitoring/review/<int:pk>/", views.review_action, name="review_action"),

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from huanxin.core.exports import XLSX
 from huanxin.core.roles import is_task_force
 from huanxin.core.views import get_visible_or_404
-from huanxin.monitoring import selectors, services
+from huanxin.monitoring import excel, selectors, services
 from huanxin.monitoring.models import IndicatorValue, Period
 from huanxin.monitoring.periods import Frequency, PeriodRef
 
@@ -207,4 +209,50 @@ def value_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "error": error,
         },
         status=400 if error else 200,
+    )
+
+
+def report_template(request: HttpRequest) -> HttpResponse:
+    """下载填报模板 for the user's department and the chosen period."""
+    try:
+        ref = PeriodRef.parse(request.GET.get("period", ""))
+    except ValueError as exc:
+        raise Http404(str(exc)) from exc
+    period = services.ensure_period(ref=ref, actor=request.user)  # type: ignore[arg-type]
+    response = HttpResponse(excel.build_template(user=request.user, period=period), content_type=XLSX)
+    department = getattr(request.user, "department", None)
+    name = f"{department.short_name or department.name if department else '填报'}-{period.code}.xlsx"
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    return response
+
+
+@require_POST
+def report_upload(request: HttpRequest) -> HttpResponse:
+    """上传填报模板: per-row results on the page; bad rows keep their reason, the rest are saved."""
+    try:
+        ref = PeriodRef.parse(request.GET.get("period", ""))
+    except ValueError as exc:
+        raise Http404(str(exc)) from exc
+    period = services.ensure_period(ref=ref, actor=request.user)  # type: ignore[arg-type]
+    upload = request.FILES.get("file")
+    results: list[excel.RowResult] = []
+    if upload is None:
+        messages.error(request, "请选择要上传的 Excel 文件")
+    elif (upload.size or 0) > 10 * 1024 * 1024:
+        messages.error(request, "文件超过 10MB，请分批上传")
+    else:
+        try:
+            results = excel.import_workbook(user=request.user, period=period, data=upload.read())
+        except ValidationError as exc:
+            messages.error(request, "；".join(exc.messages))
+    ok = sum(1 for r in results if r.ok)
+    if results:
+        (messages.success if ok == len(results) else messages.warning)(
+            request, f"共处理 {len(results)} 行：{ok} 行已保存，{len(results) - ok} 行有错误"
+        )
+    return render(
+        request,
+        "monitoring/upload_result.html",
+        {"period": period, "results": results, "failed": [r for r in results if not r.ok]},
+        status=200 if results and ok == len(results) else 400,
     )

@@ -1,0 +1,124 @@
+"""Bulk entry through Excel: the department downloads its template for a period, fills it, uploads it.
+
+Each row is saved on its own (`services.save_value`, one transaction each): a bad row is reported with its
+reason and the others are kept; nothing is half-saved within a row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from typing import Any
+from zipfile import BadZipFile
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils.exceptions import InvalidFileException
+
+from huanxin.monitoring import selectors, services
+from huanxin.monitoring.models import Period
+
+HEADERS = ["指标代码", "指标名称", "地区代码", "地区", "填报单位", "本期数值", "说明及佐证", "当前状态"]
+MAX_ROWS = 20_000
+
+
+def build_template(*, user: Any, period: Period) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "填报"
+    ws.append(HEADERS)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    for row in selectors.entry_sheet(user=user, period=period):
+        value = row.value
+        ws.append(
+            [
+                row.setting.indicator.code,
+                row.setting.indicator.name,
+                row.region.code,
+                row.region.name,
+                row.setting.value_unit,
+                float(value.value) if value is not None else None,
+                value.note if value is not None else "",
+                value.get_status_display() if value is not None else "未填",
+            ]
+        )
+    for column, width in zip("ABCDEFGH", (30, 34, 10, 16, 8, 12, 30, 12), strict=True):
+        ws.column_dimensions[column].width = width
+    ws.freeze_panes = "F2"
+    notes = wb.create_sheet("说明")
+    for line in [
+        f"期间：{period.label}（{period.code}），报送截止 {period.due_on:%Y-%m-%d}",
+        "只填写“本期数值”和“说明及佐证”两列；请勿修改指标代码和地区代码。",
+        "数值为空的行不处理；已报送或已审核的行不会被覆盖（已审核的数值请在系统中提交更正）。",
+        "上传后逐行给出结果：有错误的行不保存并说明原因，其余行照常保存。",
+    ]:
+        notes.append([line])
+    notes.column_dimensions["A"].width = 100
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+@dataclass
+class RowResult:
+    row: int
+    indicator: str
+    region: str
+    ok: bool
+    message: str
+
+
+def import_workbook(*, user: Any, period: Period, data: bytes, today: dt.date | None = None) -> list[RowResult]:
+    """Save each filled row of an uploaded template; one result per non-empty row."""
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise ValidationError("无法读取文件：请上传从本系统下载的 .xlsx 模板", code="bad_file") from exc
+    ws = wb["填报"] if "填报" in wb.sheetnames else wb.worksheets[0]
+    rows = ws.iter_rows(values_only=True)
+    header = [str(c or "").strip() for c in next(rows, ())]
+    try:
+        col = {name: header.index(name) for name in ("指标代码", "地区代码", "本期数值", "说明及佐证")}
+    except ValueError as exc:
+        raise ValidationError("表头不符：请使用本系统下载的模板（缺少指标代码、地区代码或本期数值列）") from exc
+    sheet = {(r.setting.indicator.code, r.region.code): r for r in selectors.entry_sheet(user=user, period=period)}
+    results: list[RowResult] = []
+    for number, cells in enumerate(rows, start=2):
+        if number > MAX_ROWS + 1:
+            results.append(RowResult(number, "", "", False, f"超过 {MAX_ROWS} 行，其余行未处理"))
+            break
+        padded = list(cells) + [None] * len(header)
+        fields = {name: padded[index] for name, index in col.items()}
+        raw = fields["本期数值"]
+        if raw is None or str(raw).strip() == "":
+            continue
+        code, region_code = str(fields["指标代码"] or "").strip(), str(fields["地区代码"] or "").strip()
+        row = sheet.get((code, region_code))
+        if row is None:
+            results.append(RowResult(number, code, region_code, False, "指标代码或地区代码不在本单位本期的填报范围内"))
+            continue
+        label = (row.setting.indicator.name, row.region.name)
+        if not row.editable:
+            results.append(RowResult(number, *label, False, f"该数值{row.value.get_status_display()}，未覆盖"))  # type: ignore[union-attr]
+            continue
+        try:
+            services.save_value(
+                actor=user,
+                indicator=row.setting.indicator,
+                period=period,
+                region=row.region,
+                value=str(raw),
+                note=str(fields["说明及佐证"] or ""),
+                today=today,
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            message = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            results.append(RowResult(number, *label, False, message))
+        else:
+            results.append(RowResult(number, *label, True, "已保存（草稿）"))
+    return results
