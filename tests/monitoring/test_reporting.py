@@ -15,6 +15,7 @@ from huanxin.monitoring import services
 from huanxin.monitoring.models import IndicatorSetting, IndicatorValue, Period
 from huanxin.monitoring.periods import PeriodRef
 from huanxin.plans.models import Indicator
+from tests.conftest import postgres_only
 from tests.factories import officer, task_force
 
 pytestmark = pytest.mark.django_db
@@ -178,3 +179,43 @@ def test_values_are_scoped(clerk, gas, q2, zhangbei) -> None:
     services.approve_value(actor=boss, value=value)
     assert IndicatorValue.objects.visible_to(other).filter(pk=value.pk).exists()
     assert not IndicatorValue.objects.visible_to(user_with_role(Role.CITIZEN)).exists()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_two_clerks_saving_the_same_cell_at_once_leave_one_value(plan) -> None:
+    """Real parallel connections (the in-memory SQLite test database cannot take threads)."""
+    import threading
+
+    from django.db import connections
+
+    call_command("monitoring", "setup", stdout=StringIO())
+    gas = Indicator.objects.get(plan=plan, code="gas-pipeline-renewed-km")
+    period = services.ensure_period(ref=PeriodRef.parse("2025-Q2"))
+    region = Region.objects.get(code="130722")
+    clerks = [officer("市住房和城乡建设局") for _ in range(6)]
+    barrier = threading.Barrier(len(clerks))
+    errors: list[BaseException] = []
+
+    def work(clerk, n: int) -> None:
+        try:
+            barrier.wait()
+            services.save_value(
+                actor=clerk, indicator=gas, period=period, region=region, value=str(n + 1), today=AFTER_Q2
+            )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(clerk, n)) for n, clerk in enumerate(clerks)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    value = IndicatorValue.objects.get(indicator=gas, period=period, region=region)
+    revisions = list(value.revisions.order_by("number"))
+    assert [r.number for r in revisions] == list(range(1, len(revisions) + 1))
+    assert revisions[-1].new_value == value.value
+    assert 1 <= len(revisions) <= 6

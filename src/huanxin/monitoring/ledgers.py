@@ -169,7 +169,7 @@ def record_entry(
 
 @transaction.atomic
 def void_entry(*, actor: User, entry: LedgerEntry, reason: str) -> LedgerEntry:
-    entry = LedgerEntry.objects.select_for_update().select_related("kind__department").get(pk=entry.pk)
+    entry = LedgerEntry.objects.select_for_update(of=("self",)).select_related("kind__department").get(pk=entry.pk)
     _check_clerk(actor, entry.kind)
     if not reason.strip():
         raise ValidationError("作废时请写明原因", code="reason_missing")

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from huanxin.core import audit
@@ -180,16 +180,20 @@ def save_value(
         raise ValidationError(f"{period.label}尚未结束，{period.end:%Y-%m-%d}起方可填报", code="period_not_open")
     number = parse_value(value, setting)
     note = note.strip()
-    current = (
-        IndicatorValue.objects.select_for_update().filter(indicator=indicator, period=period, region=region).first()
-    )
+    rows = IndicatorValue.objects.select_for_update().filter(indicator=indicator, period=period, region=region)
+    current = rows.first()
     if current is None:
-        current = IndicatorValue.objects.create(
-            indicator=indicator, period=period, region=region, value=number, note=note, updated_by=actor
-        )
-        _revise(current, actor=actor, action=ValueRevision.Action.SAVED, old=None, new=number)
-        audit.record(actor=actor, action="indicator_value.saved", target=current, changes={"value": str(number)})
-        return current
+        try:
+            with transaction.atomic():  # two clerks saving the same cell at once: one creates, the other updates
+                current = IndicatorValue.objects.create(
+                    indicator=indicator, period=period, region=region, value=number, note=note, updated_by=actor
+                )
+        except IntegrityError:
+            current = rows.get()
+        else:
+            _revise(current, actor=actor, action=ValueRevision.Action.SAVED, old=None, new=number)
+            audit.record(actor=actor, action="indicator_value.saved", target=current, changes={"value": str(number)})
+            return current
     if current.status in {IndicatorValue.Status.SUBMITTED, IndicatorValue.Status.APPROVED}:
         raise ValidationError(
             f"该数值{current.get_status_display()}，不能直接修改"
@@ -264,7 +268,7 @@ def return_value(*, actor: User, value: IndicatorValue, reason: str) -> Indicato
 def correct_value(*, actor: User, value: IndicatorValue, new_value: str | Decimal, reason: str) -> IndicatorValue:
     """更正 an approved value: a new revision with the reason; it goes back to the task force for review."""
     reason = reason.strip()
-    value = IndicatorValue.objects.select_for_update().select_related("indicator__setting").get(pk=value.pk)
+    value = IndicatorValue.objects.select_for_update(of=("self",)).select_related("indicator__setting").get(pk=value.pk)
     _check_reporter(actor, value.indicator.setting)
     if value.status != IndicatorValue.Status.APPROVED:
         raise ValidationError("只有已审核的数值需要更正；草稿和退回的数值可直接修改", code="not_approved")
