@@ -131,10 +131,13 @@ def build(stdout: TextIO | OutputWrapper) -> None:
                 )
             if is_latest:
                 values = [v for v in values if rng.random() < 0.7]  # the rest stay drafts
-            services.submit_values(actor=clerk, values=values)
+            # most departments report within the 15 days allowed; a few are late
+            delay = rng.choice([3, 6, 9, 12, 14, 14, 20, 35]) if not is_latest else 5
+            submitted = timezone.make_aware(dt.datetime.combine(ref.end + dt.timedelta(days=delay), dt.time(10)))
+            services.submit_values(actor=clerk, values=values, at=min(submitted, timezone.now()))
             for value in values:
                 if not is_latest:
-                    services.approve_value(actor=task_force, value=value)
+                    services.approve_value(actor=task_force, value=value, at=submitted + dt.timedelta(days=3))
                 elif rng.random() < 0.1:
                     services.return_value(actor=task_force, value=value, reason="与上季度相比波动过大，请核实数据来源")
     derived = sorted({Frequency(s.frequency) for s in settings if s.source == IndicatorSetting.Source.DERIVED})

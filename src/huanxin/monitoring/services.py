@@ -145,6 +145,7 @@ def _revise(
     old: Decimal | None,
     new: Decimal,
     reason: str = "",
+    at: dt.datetime | None = None,
 ) -> ValueRevision:
     number = value.revisions.count() + 1  # the value row is locked by the caller
     return ValueRevision.objects.create(
@@ -155,7 +156,7 @@ def _revise(
         new_value=new,
         reason=reason,
         actor=actor,
-        at=timezone.now(),
+        at=at or timezone.now(),
     )
 
 
@@ -213,18 +214,20 @@ def save_value(
 
 
 @transaction.atomic
-def submit_values(*, actor: User, values: Iterable[IndicatorValue]) -> int:
-    """报送 drafts and returned values. Already submitted or approved ones are left alone (a retry is a no-op)."""
+def submit_values(*, actor: User, values: Iterable[IndicatorValue], at: dt.datetime | None = None) -> int:
+    """报送 drafts and returned values. Already submitted or approved ones are left alone (a retry is a no-op).
+    `at` backdates the submission (imports of past periods, demo history); it defaults to now."""
+    at = at or timezone.now()
     submitted = 0
     for value in IndicatorValue.objects.select_for_update().filter(pk__in=[v.pk for v in values]).order_by("pk"):
         _check_reporter(actor, value.indicator.setting)
         if value.status not in {IndicatorValue.Status.DRAFT, IndicatorValue.Status.RETURNED}:
             continue
         value.status = IndicatorValue.Status.SUBMITTED
-        value.submitted_at = timezone.now()
+        value.submitted_at = at
         value.return_reason = ""
         value.save(update_fields=["status", "submitted_at", "return_reason", "updated_at"])
-        _revise(value, actor=actor, action=ValueRevision.Action.SUBMITTED, old=value.value, new=value.value)
+        _revise(value, actor=actor, action=ValueRevision.Action.SUBMITTED, old=value.value, new=value.value, at=at)
         audit.record(actor=actor, action="indicator_value.submitted", target=value, changes={"value": str(value.value)})
         submitted += 1
     return submitted
@@ -240,12 +243,12 @@ def _locked_for_review(actor: User, value: IndicatorValue) -> IndicatorValue:
 
 
 @transaction.atomic
-def approve_value(*, actor: User, value: IndicatorValue) -> IndicatorValue:
+def approve_value(*, actor: User, value: IndicatorValue, at: dt.datetime | None = None) -> IndicatorValue:
     value = _locked_for_review(actor, value)
     value.status = IndicatorValue.Status.APPROVED
-    value.approved_at = timezone.now()
+    value.approved_at = at or timezone.now()
     value.save(update_fields=["status", "approved_at", "updated_at"])
-    _revise(value, actor=actor, action=ValueRevision.Action.APPROVED, old=value.value, new=value.value)
+    _revise(value, actor=actor, action=ValueRevision.Action.APPROVED, old=value.value, new=value.value, at=at)
     audit.record(actor=actor, action="indicator_value.approved", target=value, changes={"value": str(value.value)})
     return value
 

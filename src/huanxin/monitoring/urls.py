@@ -1,10 +1,14 @@
 from django.urls import path
 
-from huanxin.monitoring import ledger_views, views
+from huanxin.monitoring import dashboard, ledger_views, reports, views
 
 app_name = "monitoring"
 
 urlpatterns = [
+    path("monitoring/", dashboard.dashboard, name="dashboard"),
+    path("monitoring/report.xlsx", reports.report_xlsx, name="report_xlsx"),
+    path("monitoring/report.docx", reports.report_docx, name="report_docx"),
+    path("monitoring/indicators/<slug:plan>/<slug:code>/", dashboard.indicator_detail, name="indicator"),
     path("monitoring/report/", views.report_sheet, name="report"),
     path("monitoring/report/template.xlsx", views.report_template, name="report_template"),
     path("monitoring/report/upload/", views.report_upload, name="report_upload"),
