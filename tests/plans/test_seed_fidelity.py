@@ -181,6 +181,8 @@ def test_the_energy_efficiency_purchase_rule(plan: Plan) -> None:
     assert "1万吨标准煤" in norm(rule.text)
     assert rule.parameters["annual_energy_tce_min"] == 10000
     assert rule.measure.code == "七（三）"
+    for other in Rule.objects.filter(plan=plan):
+        assert norm(other.text) in TEXT, other.code
 
 
 def test_plan_header_matches_the_document(plan: Plan) -> None:
