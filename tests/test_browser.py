@@ -126,13 +126,32 @@ def test_clerk_reports_task_force_returns_and_approves(plan, live_server, browse
         ("boss-e2e", Role.TASK_FORCE, "市发展和改革委员会"),
     ]:
         create_user(actor=None, username=username, password=PASSWORD, role=role, organisation=department_org(org))
+    from huanxin.core.models import Organisation, Region
+    from huanxin.core.services import create_organisation
+
+    zhangbei = create_organisation(
+        actor=None,
+        name="张北县人民政府",
+        kind=Organisation.Kind.COUNTY_GOVERNMENT,
+        region=Region.objects.get(code="130722"),
+    )
+    create_user(actor=None, username="county-e2e", password=PASSWORD, role=Role.COUNTY_OFFICER, organisation=zhangbei)
     page = browser_page
 
-    # the clerk fills two counties, one of them wrongly, and submits
+    # the county officer fills in 张北县's figure
+    login(page, live_server, "county-e2e")
+    page.get_by_role("link", name="数据填报").click()
+    assert page.get_by_label("淘汰更新改造燃气老旧管网 康保县").count() == 0  # only their own county
+    page.get_by_label("淘汰更新改造燃气老旧管网 张北县").fill("3.5")
+    page.get_by_role("button", name="保存草稿").click()
+    page.get_by_text("已保存").first.wait_for()
+    page.get_by_role("button", name="退出").click()
+
+    # the clerk finds it, fills another county, wrongly at first, and submits
     login(page, live_server, "clerk-e2e")
     page.get_by_role("link", name="数据填报").click()
     assert page.get_by_role("heading", name=f"数据填报 · {period.label}").is_visible()
-    page.get_by_label("淘汰更新改造燃气老旧管网 张北县").fill("3.5")
+    assert page.get_by_label("淘汰更新改造燃气老旧管网 张北县").input_value() == "3.5"
     page.get_by_label("淘汰更新改造燃气老旧管网 康保县").fill("-2")
     page.get_by_role("button", name="保存并报送").click()
     assert page.get_by_text("数值不能为负数").is_visible()

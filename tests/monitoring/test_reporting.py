@@ -219,3 +219,33 @@ def test_two_clerks_saving_the_same_cell_at_once_leave_one_value(plan) -> None:
     assert [r.number for r in revisions] == list(range(1, len(revisions) + 1))
     assert revisions[-1].new_value == value.value
     assert 1 <= len(revisions) <= 6
+
+
+def test_a_county_officer_fills_in_the_county_and_the_department_submits(gas, q2, zhangbei, clerk, setup) -> None:
+    from huanxin.core.models import Organisation
+    from huanxin.core.roles import Role
+    from tests.factories import UserFactory
+
+    org = Organisation.objects.create(name="张北县人民政府", kind="county_government", region=zhangbei)
+    county = UserFactory(role=Role.COUNTY_OFFICER, organisation=org)
+    value = save(county, gas, q2, zhangbei, "2.6", note="县住建局台账")
+    assert IndicatorValue.objects.visible_to(county).filter(pk=value.pk).exists()
+    with pytest.raises(PermissionDenied, match="只能填写张北县的数值"):
+        save(county, gas, q2, Region.objects.get(code="130723"), "1")
+    video = Indicator.objects.get(plan=setup, code="nev-heavy-trucks")
+    with pytest.raises(PermissionDenied):
+        services.save_value(actor=county, indicator=video, period=q2, region=zhangbei, value="1", today=AFTER_Q2)
+    with pytest.raises(PermissionDenied, match="责任单位经办人可以报送"):
+        services.submit_values(actor=county, values=[value])
+    # the city department sees the county's draft and submits it
+    assert IndicatorValue.objects.visible_to(clerk).filter(pk=value.pk, status="draft").exists()
+    assert services.submit_values(actor=clerk, values=[value]) == 1
+    assert [r.actor for r in value.revisions.order_by("number")] == [county, clerk]
+    # another county's officer sees nothing of it while it is not approved
+    other = UserFactory(
+        role=Role.COUNTY_OFFICER,
+        organisation=Organisation.objects.create(
+            name="康保县人民政府", kind="county_government", region=Region.objects.get(code="130723")
+        ),
+    )
+    assert not IndicatorValue.objects.visible_to(other).filter(pk=value.pk).exists()

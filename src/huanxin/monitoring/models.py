@@ -100,6 +100,8 @@ class ValueQuerySet(models.QuerySet["IndicatorValue"]):
             if user.organisation_id
             else Q(pk__in=[])
         )
+        if user.role == "county_officer" and user.organisation_id:
+            own |= Q(region=user.organisation.region_id)  # a county officer sees their county's values
         if reads_everything(user):
             others = ~Q(status=IndicatorValue.Status.DRAFT)
         else:

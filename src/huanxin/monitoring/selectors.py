@@ -6,11 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from huanxin.core.models import Region
 from huanxin.monitoring.models import IndicatorSetting, IndicatorValue, Period, ValueRevision
 from huanxin.monitoring.periods import Frequency, PeriodRef
+from huanxin.monitoring.services import county_of as services_county_of
 
 __all__ = ["Frequency", "PeriodRef"]
 
@@ -37,13 +38,19 @@ def latest_open_period(frequency: Frequency, today: dt.date) -> PeriodRef:
 
 
 def reporting_settings(*, user: Any) -> QuerySet[IndicatorSetting]:
-    """The indicators the user's department reports (none for anyone else)."""
+    """The indicators the user's department reports, or for a county officer the by-county indicators of the
+    county's city (none for anyone else)."""
     department = getattr(user, "department", None)
-    if department is None:
+    county = services_county_of(user)
+    if county is not None:
+        mine = Q(by_county=True, indicator__plan__region=county.parent_id)
+    elif department is not None:
+        mine = Q(reporting_department=department)
+    else:
         return IndicatorSetting.objects.none()
     return (
         IndicatorSetting.objects.visible_to(user)
-        .filter(reporting_department=department, source=IndicatorSetting.Source.REPORTED)
+        .filter(mine, source=IndicatorSetting.Source.REPORTED)
         .select_related("indicator__plan__region", "indicator__measure")
         .order_by("indicator__plan", "indicator__position")
     )
@@ -53,6 +60,7 @@ def entry_sheet(*, user: Any, period: Period | None, frequency: str | None = Non
     """One row per indicator and region the user's department reports for the period (values where entered).
     Without a Period row yet (nobody has opened it), every row is empty: pass its `frequency`."""
     frequency = period.frequency if period is not None else frequency
+    county = services_county_of(user)
     settings = list(reporting_settings(user=user).filter(frequency=frequency))
     values = {}
     if period is not None:
@@ -66,7 +74,9 @@ def entry_sheet(*, user: Any, period: Period | None, frequency: str | None = Non
     rows: list[SheetRow] = []
     for setting in settings:
         city = setting.indicator.plan.region
-        if setting.by_county:
+        if county is not None:
+            regions = [county]
+        elif setting.by_county:
             if city.pk not in counties:
                 counties[city.pk] = list(Region.objects.filter(parent=city).order_by("code"))
             regions = counties[city.pk]

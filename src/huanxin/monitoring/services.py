@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from huanxin.core import audit
-from huanxin.core.models import Department, Region, User
+from huanxin.core.models import Department, Organisation, Region, User
 from huanxin.core.roles import Role, is_task_force
 from huanxin.monitoring.models import REPORTING_WINDOW_DAYS, IndicatorSetting, IndicatorValue, Period, ValueRevision
 from huanxin.monitoring.periods import Frequency, PeriodRef
@@ -119,13 +120,34 @@ def parse_value(raw: str | Decimal | int, setting: IndicatorSetting) -> Decimal:
     return value
 
 
-def _check_reporter(actor: User, setting: IndicatorSetting) -> None:
-    if actor.role != Role.DEPARTMENT_OFFICER or actor.department is None:
-        raise PermissionDenied("只有责任单位经办人可以填报数值")
-    if setting.reporting_department_id != actor.department.pk:
-        raise PermissionDenied("本单位不是该指标的填报单位")
+def county_of(actor: Any) -> Region | None:
+    """The county-level division a county officer works for (None for everyone else)."""
+    org: Organisation | None = getattr(actor, "organisation", None)
+    if getattr(actor, "role", None) == Role.COUNTY_OFFICER and org is not None and org.region.parent_id is not None:
+        return org.region
+    return None
+
+
+def _check_reporter(
+    actor: User, setting: IndicatorSetting, region: Region | None = None, *, department_only: bool = False
+) -> None:
+    """Department clerks report their indicators; a county officer may fill in their own county's figures of
+    by-county indicators, which the department then checks and submits."""
     if setting.source != IndicatorSetting.Source.REPORTED:
         raise PermissionDenied("该指标由业务数据自动生成，无需填报")
+    county = county_of(actor)
+    if county is not None and not department_only:
+        if not setting.by_county:
+            raise PermissionDenied("该指标不分县区，由责任单位填报")
+        if region is not None and region.pk != county.pk:
+            raise PermissionDenied(f"只能填写{county.name}的数值")
+        return
+    if actor.role != Role.DEPARTMENT_OFFICER or actor.department is None:
+        raise PermissionDenied(
+            "只有责任单位经办人可以报送数值" if county is not None else "只有责任单位经办人可以填报数值"
+        )
+    if setting.reporting_department_id != actor.department.pk:
+        raise PermissionDenied("本单位不是该指标的填报单位")
 
 
 def _check_region(setting: IndicatorSetting, region: Region) -> None:
@@ -173,7 +195,7 @@ def save_value(
 ) -> IndicatorValue:
     """Enter or change a draft (or returned) value. Saving the same number again changes nothing."""
     setting = IndicatorSetting.objects.select_related("indicator__plan__region").get(indicator=indicator)
-    _check_reporter(actor, setting)
+    _check_reporter(actor, setting, region)
     _check_region(setting, region)
     if period.frequency != setting.frequency:
         raise ValidationError(f"该指标按{Frequency(setting.frequency).label}填报", code="period_frequency")
@@ -220,7 +242,7 @@ def submit_values(*, actor: User, values: Iterable[IndicatorValue], at: dt.datet
     at = at or timezone.now()
     submitted = 0
     for value in IndicatorValue.objects.select_for_update().filter(pk__in=[v.pk for v in values]).order_by("pk"):
-        _check_reporter(actor, value.indicator.setting)
+        _check_reporter(actor, value.indicator.setting, department_only=True)
         if value.status not in {IndicatorValue.Status.DRAFT, IndicatorValue.Status.RETURNED}:
             continue
         value.status = IndicatorValue.Status.SUBMITTED
@@ -272,7 +294,7 @@ def correct_value(*, actor: User, value: IndicatorValue, new_value: str | Decima
     """更正 an approved value: a new revision with the reason; it goes back to the task force for review."""
     reason = reason.strip()
     value = IndicatorValue.objects.select_for_update(of=("self",)).select_related("indicator__setting").get(pk=value.pk)
-    _check_reporter(actor, value.indicator.setting)
+    _check_reporter(actor, value.indicator.setting, department_only=True)
     if value.status != IndicatorValue.Status.APPROVED:
         raise ValidationError("只有已审核的数值需要更正；草稿和退回的数值可直接修改", code="not_approved")
     if not reason:
