@@ -10,10 +10,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 from ninja.security import django_auth
 
+from huanxin.monitoring.api import router as monitoring_router
 from huanxin.plans.api import router as plans_router
 
 
@@ -30,6 +31,7 @@ api = NinjaAPI(
     auth=django_auth,
 )
 api.add_router("/", plans_router)
+api.add_router("/", monitoring_router)
 
 
 def _error(request: HttpRequest, status: int, code: str, message: str, **extra: object) -> HttpResponse:
@@ -49,6 +51,12 @@ def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
 @api.exception_handler(PermissionDenied)
 def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
     return _error(request, 403, "permission_denied", str(exc) or "无权执行此操作")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """Services' validation errors arrive as HttpError with the service's stable code attached."""
+    return _error(request, exc.status_code, getattr(exc, "code", "error"), str(exc))
 
 
 @api.exception_handler(ValidationError)

@@ -194,7 +194,9 @@ def save_value(
     today: dt.date | None = None,
 ) -> IndicatorValue:
     """Enter or change a draft (or returned) value. Saving the same number again changes nothing."""
-    setting = IndicatorSetting.objects.select_related("indicator__plan__region").get(indicator=indicator)
+    setting = IndicatorSetting.objects.select_related("indicator__plan__region").filter(indicator=indicator).first()
+    if setting is None:
+        raise ValidationError("该指标不填报数值（定性目标或尚未设置监测）", code="not_monitored")
     _check_reporter(actor, setting, region)
     _check_region(setting, region)
     if period.frequency != setting.frequency:
