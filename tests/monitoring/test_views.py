@@ -218,3 +218,21 @@ def test_a_file_that_is_not_excel_is_refused(client: Client, setup, period) -> N
     response = client.post(f"{reverse('monitoring:report_upload')}?period={period.code}", {"file": upload})
     assert response.status_code == 400 and "无法读取文件" in response.content.decode()
     assert not IndicatorValue.objects.exists()
+
+
+def test_lists_export_to_excel(client: Client, setup, period) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    clerk = officer("市住房和城乡建设局")
+    client.force_login(clerk)
+    row = key(setup, "gas-pipeline-renewed-km", "130722")
+    client.post(f"{SHEET}?period={period.code}", {f"value-{row}": "2", "action": "submit"})
+    client.force_login(task_force())
+    response = client.get(reverse("monitoring:review"), {"format": "xlsx"})
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    assert rows[1][1:4] == ("淘汰更新改造燃气老旧管网", "张北县", 2)
+    response = client.get(reverse("plans:departments"), {"format": "xlsx", "q": "商务"})
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    assert rows[1][0] == "市商务局" and len(rows) == 2

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from huanxin.core.exports import XLSX
+from huanxin.core.exports import XLSX, xlsx_response
 from huanxin.core.roles import is_task_force
 from huanxin.core.views import get_visible_or_404
 from huanxin.monitoring import excel, selectors, services
@@ -121,6 +121,27 @@ def review(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", IndicatorValue.Status.SUBMITTED)
     period = Period.objects.filter(code=request.GET.get("period", "")).first()
     values = selectors.review_queue(user=user, period=period, status=status)
+    if request.GET.get("format") == "xlsx":
+        return xlsx_response(
+            filename=f"review-{period.code if period else 'all'}.xlsx",
+            title="数据审核",
+            headers=["期间", "指标", "地区", "数值", "单位", "填报单位", "状态", "版本", "说明", "退回原因"],
+            rows=(
+                [
+                    v.period.label,
+                    v.indicator.name,
+                    v.region.name,
+                    float(v.value),
+                    v.indicator.setting.value_unit,
+                    v.indicator.setting.reporting_department.name if v.indicator.setting.reporting_department else "",
+                    v.get_status_display(),
+                    v.revision,
+                    v.note,
+                    v.return_reason,
+                ]
+                for v in values
+            ),
+        )
     return render(
         request,
         "monitoring/review.html",

@@ -130,6 +130,16 @@ def measure_action_submit(request: HttpRequest, pk: int) -> HttpResponse:
 def department_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     departments = selectors.department_list(user=request.user, query=query).select_related("region")
+    if request.GET.get("format") == "xlsx":
+        return xlsx_response(
+            filename="departments.xlsx",
+            title="责任单位",
+            headers=["单位", "简称", "类型", "牵头举措", "涉及举措"],
+            rows=(
+                [d.name, d.short_name, d.get_kind_display(), d.n_lead, d.n_measures]  # type: ignore[attr-defined]
+                for d in departments
+            ),
+        )
     return render(request, "plans/department_list.html", {"departments": departments, "query": query})
 
 
