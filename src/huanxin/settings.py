@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "huanxin.core",
     "huanxin.plans",
     "huanxin.monitoring",
+    "huanxin.supervision",
     "huanxin.demo",
 ]
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("", include("huanxin.plans.urls")),
     path("", include("huanxin.monitoring.urls")),
+    path("", include("huanxin.supervision.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -37,7 +37,14 @@ def build_workbook(*, title: str, headers: Sequence[str], rows: Iterable[Sequenc
     return buffer.getvalue()
 
 
-def xlsx_response(*, filename: str, title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> HttpResponse:
-    response = HttpResponse(build_workbook(title=title, headers=headers, rows=rows), content_type=XLSX)
+def attachment_response(content: bytes, *, content_type: str, filename: str) -> HttpResponse:
+    """A download with a UTF-8 (Chinese) file name."""
+    response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return response
+
+
+def xlsx_response(*, filename: str, title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> HttpResponse:
+    return attachment_response(
+        build_workbook(title=title, headers=headers, rows=rows), content_type=XLSX, filename=filename
+    )

@@ -7,7 +7,6 @@ import datetime as dt
 import io
 from collections import Counter
 from typing import Any
-from urllib.parse import quote
 
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
@@ -19,7 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from huanxin.core.exports import XLSX
+from huanxin.core.exports import XLSX, attachment_response
 from huanxin.monitoring import progress, status
 from huanxin.monitoring.dashboard import _plan
 from huanxin.plans import selectors as plan_selectors
@@ -190,19 +189,13 @@ def briefing_document(*, user: Any, plan: Plan, today: dt.date) -> bytes:
     return buffer.getvalue()
 
 
-def _attachment(content: bytes, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
-
-
 def report_xlsx(request: HttpRequest) -> HttpResponse:
     plan, today = _plan(request), timezone.localdate()
     content = monthly_workbook(user=request.user, plan=plan, today=today)
-    return _attachment(content, XLSX, f"{plan.title}推进情况-{today:%Y%m}.xlsx")
+    return attachment_response(content, content_type=XLSX, filename=f"{plan.title}推进情况-{today:%Y%m}.xlsx")
 
 
 def report_docx(request: HttpRequest) -> HttpResponse:
     plan, today = _plan(request), timezone.localdate()
     content = briefing_document(user=request.user, plan=plan, today=today)
-    return _attachment(content, DOCX, f"{plan.title}推进情况简报-{today:%Y%m}.docx")
+    return attachment_response(content, content_type=DOCX, filename=f"{plan.title}推进情况简报-{today:%Y%m}.docx")

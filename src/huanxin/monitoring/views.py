@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from huanxin.core.exports import XLSX, xlsx_response
+from huanxin.core.exports import XLSX, attachment_response, xlsx_response
 from huanxin.core.roles import is_task_force
 from huanxin.core.views import get_visible_or_404
 from huanxin.monitoring import excel, selectors, services
@@ -233,28 +232,27 @@ def value_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def report_template(request: HttpRequest) -> HttpResponse:
-    """下载填报模板 for the user's department and the chosen period."""
+def _period_from_query(request: HttpRequest) -> Period:
     try:
         ref = PeriodRef.parse(request.GET.get("period", ""))
     except ValueError as exc:
         raise Http404(str(exc)) from exc
-    period = services.ensure_period(ref=ref, actor=request.user)  # type: ignore[arg-type]
-    response = HttpResponse(excel.build_template(user=request.user, period=period), content_type=XLSX)
+    return services.ensure_period(ref=ref, actor=request.user)  # type: ignore[arg-type]
+
+
+def report_template(request: HttpRequest) -> HttpResponse:
+    """下载填报模板 for the user's department and the chosen period."""
+    period = _period_from_query(request)
     department = getattr(request.user, "department", None)
     name = f"{department.short_name or department.name if department else '填报'}-{period.code}.xlsx"
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
-    return response
+    content = excel.build_template(user=request.user, period=period)
+    return attachment_response(content, content_type=XLSX, filename=name)
 
 
 @require_POST
 def report_upload(request: HttpRequest) -> HttpResponse:
     """上传填报模板: per-row results on the page; bad rows keep their reason, the rest are saved."""
-    try:
-        ref = PeriodRef.parse(request.GET.get("period", ""))
-    except ValueError as exc:
-        raise Http404(str(exc)) from exc
-    period = services.ensure_period(ref=ref, actor=request.user)  # type: ignore[arg-type]
+    period = _period_from_query(request)
     upload = request.FILES.get("file")
     results: list[excel.RowResult] = []
     if upload is None:
