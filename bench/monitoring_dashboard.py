@@ -60,7 +60,7 @@ def build() -> None:
     call_command("monitoring", "setup", stdout=StringIO())
     # the heaviest shape: every indicator monthly, in every county-level division and the city
     IndicatorSetting.objects.update(frequency=Frequency.MONTH.value, by_county=True)
-    regions = list(Region.objects.filter(parent=plan.region)) + [plan.region]
+    regions = [*Region.objects.filter(parent=plan.region), plan.region]
     rng = random.Random(7)  # noqa: S311 - benchmark data
     start = time.perf_counter()
     refs = [PeriodRef(2023 + y, Frequency.MONTH, m) for y in range(YEARS) for m in range(1, 13)]
@@ -73,9 +73,13 @@ def build() -> None:
             for region in targets:
                 values.append(
                     IndicatorValue(
-                        indicator=setting.indicator, period=period, region=region,
-                        value=Decimal(rng.randint(1, 500)), status=IndicatorValue.Status.APPROVED,
-                        submitted_at=now, approved_at=now,
+                        indicator=setting.indicator,
+                        period=period,
+                        region=region,
+                        value=Decimal(rng.randint(1, 500)),
+                        status=IndicatorValue.Status.APPROVED,
+                        submitted_at=now,
+                        approved_at=now,
                     )
                 )
     IndicatorValue.objects.bulk_create(values, batch_size=5000)
@@ -92,8 +96,12 @@ def build() -> None:
         attributes = {a["key"]: a["choices"][n % len(a["choices"])] for a in kind.attributes if a.get("choices")}
         batch.append(
             LedgerEntry(
-                kind=kind, region=regions[n % len(regions)], recorded_on=dt.date.fromordinal(first + n % span),
-                quantity=Decimal(1 + n % 9), attributes=attributes, created_by=clerk,
+                kind=kind,
+                region=regions[n % len(regions)],
+                recorded_on=dt.date.fromordinal(first + n % span),
+                quantity=Decimal(1 + n % 9),
+                attributes=attributes,
+                created_by=clerk,
             )
         )
         if len(batch) == 20000:
@@ -123,8 +131,10 @@ def main() -> None:
     )
     client = Client()
     client.force_login(boss)
-    print(f"database: {connection.vendor}; values: {IndicatorValue.objects.count():,}; "
-          f"ledger records: {LedgerEntry.objects.count():,}")
+    print(
+        f"database: {connection.vendor}; values: {IndicatorValue.objects.count():,}; "
+        f"ledger records: {LedgerEntry.objects.count():,}"
+    )
     for label, url in [
         ("dashboard", "/monitoring/"),
         ("indicator page", "/monitoring/indicators/zhangjiakou-2024/gas-pipeline-renewed-km/"),
@@ -137,8 +147,10 @@ def main() -> None:
     period = services.ensure_period(ref=PeriodRef(2027, Frequency.MONTH, 6))
     start = time.perf_counter()
     changed = services.derive_values(period=period)
-    print(f"derive one month from {LedgerEntry.objects.count():,} ledger records: "
-          f"{(time.perf_counter() - start) * 1000:.0f} ms ({changed} values)")
+    print(
+        f"derive one month from {LedgerEntry.objects.count():,} ledger records: "
+        f"{(time.perf_counter() - start) * 1000:.0f} ms ({changed} values)"
+    )
 
 
 if __name__ == "__main__":
