@@ -183,3 +183,53 @@ def test_clerk_reports_task_force_returns_and_approves(plan, live_server, browse
         assert page.get_by_role("cell", name=step, exact=True).first.is_visible(), step
     page.screenshot(path=str(ARTIFACTS / "value-history.png"), full_page=True)
     assert sorted(IndicatorValue.objects.values_list("status", flat=True)) == ["approved", "submitted"]
+
+
+def test_task_force_dashboard_draws_its_charts(plan, live_server, browser_page) -> None:
+    import datetime as dt
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from huanxin.core.models import Region
+    from huanxin.monitoring import services
+    from huanxin.monitoring.periods import PeriodRef
+    from huanxin.plans.models import Indicator
+
+    call_command("monitoring", "setup", stdout=StringIO())
+    clerk = create_user(
+        actor=None,
+        username="clerk-d",
+        password=PASSWORD,
+        role=Role.DEPARTMENT_OFFICER,
+        organisation=department_org("市住房和城乡建设局"),
+    )
+    boss = create_user(
+        actor=None,
+        username="boss-d",
+        password=PASSWORD,
+        role=Role.TASK_FORCE,
+        organisation=department_org("市发展和改革委员会"),
+    )
+    gas = Indicator.objects.get(plan=plan, code="gas-pipeline-renewed-km")
+    for code, amount in [("2025-Q1", "30"), ("2025-Q2", "40")]:
+        value = services.save_value(
+            actor=clerk,
+            indicator=gas,
+            period=services.ensure_period(ref=PeriodRef.parse(code)),
+            region=Region.objects.get(code="130722"),
+            value=amount,
+            today=dt.date(2025, 7, 1),
+        )
+        services.submit_values(actor=clerk, values=[value])
+        services.approve_value(actor=boss, value=value)
+    page = browser_page
+    login(page, live_server, "boss-d")
+    page.get_by_role("link", name="监测总览").click()
+    page.locator("#overview-chart canvas").wait_for()
+    assert page.locator("tr", has_text="淘汰更新改造燃气老旧管网").get_by_text("70.0 公里").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    page.get_by_role("link", name="淘汰更新改造燃气老旧管网").first.click()
+    page.locator("#path-chart canvas").wait_for()
+    page.locator("#county-chart canvas").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "indicator.png"), full_page=True)
