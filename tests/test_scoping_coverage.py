@@ -32,7 +32,7 @@ def test_model_has_visible_to(model) -> None:
 
 
 @pytest.mark.django_db
-def test_anonymous_sees_nothing_of_anything(plan) -> None:
+def test_anonymous_sees_nothing_of_anything(plan, settings, tmp_path) -> None:
     """One row of every model exists, and an anonymous user sees none of them."""
     OrganisationFactory()
     clerk = officer("市住房和城乡建设局")
@@ -40,13 +40,19 @@ def test_anonymous_sees_nothing_of_anything(plan) -> None:
         actor=clerk, measure=Measure.objects.get(plan=plan, code="二（二）1"), title="草稿", body="内容"
     )
     call_command("monitoring", "setup", stdout=StringIO())
-    monitoring.save_value(
+    value = monitoring.save_value(
         actor=clerk,
         indicator=Indicator.objects.get(plan=plan, code="gas-pipeline-renewed-km"),
         period=monitoring.ensure_period(ref=PeriodRef.parse("2025-Q2")),
         region=Region.objects.get(code="130722"),
         value="1",
         today=dt.date(2025, 7, 1),
+    )
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    monitoring.attach_evidence(
+        actor=clerk, value=value, upload=SimpleUploadedFile("验收单.pdf", b"%PDF", "application/pdf")
     )
     from huanxin.monitoring import ledgers
     from huanxin.monitoring.models import LedgerKind

@@ -236,3 +236,34 @@ def test_lists_export_to_excel(client: Client, setup, period) -> None:
     response = client.get(reverse("plans:departments"), {"format": "xlsx", "q": "商务"})
     rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
     assert rows[1][0] == "市商务局" and len(rows) == 2
+
+
+def test_evidence_files_are_uploaded_checked_and_served_to_those_who_may_see(
+    client: Client, setup, period, settings, tmp_path
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    clerk = officer("市住房和城乡建设局")
+    client.force_login(clerk)
+    row = key(setup, "gas-pipeline-renewed-km", "130722")
+    client.post(f"{SHEET}?period={period.code}", {f"value-{row}": "2", "action": "save"})
+    value = IndicatorValue.objects.get()
+    url = reverse("monitoring:value", args=[value.pk])
+    response = client.post(url, {"evidence": SimpleUploadedFile("run.exe", b"MZ", "application/octet-stream")})
+    assert response.status_code == 400 and "不支持的文件类型" in response.content.decode()
+    pdf = SimpleUploadedFile("燃气管网验收单.pdf", b"%PDF-1.4 acceptance", "application/pdf")
+    assert client.post(url, {"evidence": pdf}).status_code == 302
+    attachment = value.attachments.get()
+    assert attachment.name == "燃气管网验收单.pdf" and "燃气" not in attachment.file.name  # stored under our name
+    download = reverse("monitoring:evidence", args=[attachment.pk])
+    assert b"".join(client.get(download).streaming_content) == b"%PDF-1.4 acceptance"
+
+    client.force_login(task_force())
+    assert client.get(download).status_code == 404  # still a draft
+    client.force_login(clerk)
+    client.post(f"{SHEET}?period={period.code}", {"action": "submit"})
+    client.force_login(task_force())
+    assert client.get(download).status_code == 200
+    client.force_login(officer("市商务局"))
+    assert client.get(download).status_code == 404

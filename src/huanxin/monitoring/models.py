@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.db import models
@@ -253,3 +254,35 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.region} {self.recorded_on} {self.quantity}"
+
+
+class AttachmentQuerySet(models.QuerySet["ValueAttachment"]):
+    def visible_to(self, user: Any) -> AttachmentQuerySet:
+        return self.filter(value__in=IndicatorValue.objects.visible_to(user))
+
+
+def attachment_path(instance: ValueAttachment, filename: str) -> str:
+    # the stored name is ours; the uploader's file name is kept in `name` for display only
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"evidence/{instance.value.period.code}/{uuid.uuid4().hex}.{suffix}"
+
+
+class ValueAttachment(models.Model):
+    """Evidence for a reported value (an acceptance certificate, a list of projects …). Served only through a
+    scoped view, never from a public media URL."""
+
+    value = models.ForeignKey(IndicatorValue, models.PROTECT, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path)
+    name = models.CharField("文件名", max_length=200)
+    size = models.PositiveIntegerField("大小（字节）")
+    uploaded_by = models.ForeignKey(User, models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AttachmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["value", "uploaded_at"]
+        verbose_name = verbose_name_plural = "佐证材料"
+
+    def __str__(self) -> str:
+        return self.name

@@ -19,7 +19,14 @@ from django.utils import timezone
 from huanxin.core import audit
 from huanxin.core.models import Department, Organisation, Region, User
 from huanxin.core.roles import Role, is_task_force
-from huanxin.monitoring.models import REPORTING_WINDOW_DAYS, IndicatorSetting, IndicatorValue, Period, ValueRevision
+from huanxin.monitoring.models import (
+    REPORTING_WINDOW_DAYS,
+    IndicatorSetting,
+    IndicatorValue,
+    Period,
+    ValueAttachment,
+    ValueRevision,
+)
 from huanxin.monitoring.periods import Frequency, PeriodRef
 from huanxin.plans.models import Indicator
 
@@ -148,6 +155,15 @@ def _check_reporter(
         )
     if setting.reporting_department_id != actor.department.pk:
         raise PermissionDenied("本单位不是该指标的填报单位")
+
+
+def may_fill(actor: Any, value: IndicatorValue) -> bool:
+    """Whether `actor` may enter figures or evidence for this value's indicator and region."""
+    try:
+        _check_reporter(actor, value.indicator.setting, value.region)
+    except PermissionDenied:
+        return False
+    return True
 
 
 def _check_region(setting: IndicatorSetting, region: Region) -> None:
@@ -373,3 +389,30 @@ def derive_values(*, period: Period, actor: User | None = None) -> int:
             changes={"count": len(changed), "values": changed[:200]},
         )
     return len(changed)
+
+
+ATTACHMENT_TYPES = {"pdf", "jpg", "jpeg", "png", "xlsx", "xls", "docx", "doc", "zip"}
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+
+
+@transaction.atomic
+def attach_evidence(*, actor: User, value: IndicatorValue, upload: Any) -> ValueAttachment:
+    """Attach a file of evidence to a value the actor may fill in (its department, or its county's officer)."""
+    setting = value.indicator.setting
+    _check_reporter(actor, setting, value.region)
+    name = str(getattr(upload, "name", "") or "")
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix not in ATTACHMENT_TYPES:
+        raise ValidationError(f"不支持的文件类型，请上传 {'、'.join(sorted(ATTACHMENT_TYPES))}", code="file_type")
+    if (upload.size or 0) > ATTACHMENT_MAX_BYTES:
+        raise ValidationError("文件超过 10MB", code="file_too_large")
+    attachment = ValueAttachment(value=value, name=name[:200], size=upload.size, uploaded_by=actor)
+    attachment.file.save(name, upload, save=False)
+    attachment.save()
+    audit.record(
+        actor=actor,
+        action="indicator_value.evidence_attached",
+        target=value,
+        changes={"attachment": attachment.pk, "name": attachment.name, "size": attachment.size},
+    )
+    return attachment

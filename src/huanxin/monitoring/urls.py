@@ -16,6 +16,7 @@ urlpatterns = [
     path("monitoring/review/approve/", views.review_bulk, name="review_bulk"),
     path("monitoring/review/<int:pk>/", views.review_action, name="review_action"),
     path("monitoring/values/<int:pk>/", views.value_detail, name="value"),
+    path("monitoring/evidence/<int:pk>/", views.evidence_download, name="evidence"),
 ]
 
 urlpatterns += [

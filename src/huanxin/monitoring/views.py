@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +16,7 @@ from huanxin.core.exports import XLSX, attachment_response, xlsx_response
 from huanxin.core.roles import is_task_force
 from huanxin.core.views import get_visible_or_404
 from huanxin.monitoring import excel, selectors, services
-from huanxin.monitoring.models import IndicatorValue, Period
+from huanxin.monitoring.models import IndicatorValue, Period, ValueAttachment
 from huanxin.monitoring.periods import Frequency, PeriodRef
 
 
@@ -200,7 +200,15 @@ def value_detail(request: HttpRequest, pk: int) -> HttpResponse:
         IndicatorValue.objects.visible_to(user).select_related("indicator__setting", "period", "region"), pk=pk
     )
     error = ""
-    if request.method == "POST":
+    if request.method == "POST" and request.FILES.get("evidence"):
+        try:
+            services.attach_evidence(actor=user, value=value, upload=request.FILES["evidence"])  # type: ignore[arg-type]
+        except (ValidationError, PermissionDenied) as exc:
+            error = _messages_of(exc)
+        else:
+            messages.success(request, "佐证材料已上传")
+            return redirect("monitoring:value", pk=value.pk)
+    elif request.method == "POST":
         try:
             services.correct_value(
                 actor=user,  # type: ignore[arg-type]
@@ -226,10 +234,18 @@ def value_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "value": value,
             "revisions": selectors.value_history(user=user, value=value),
             "can_correct": can_correct,
+            "can_attach": services.may_fill(user, value),
+            "attachments": value.attachments.select_related("uploaded_by"),
             "error": error,
         },
         status=400 if error else 200,
     )
+
+
+def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
+    """A file of evidence, for those who may see its value only."""
+    attachment = get_visible_or_404(ValueAttachment.objects.visible_to(request.user), pk=pk)
+    return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)
 
 
 def _period_from_query(request: HttpRequest) -> Period:
