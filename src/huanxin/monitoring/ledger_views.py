@@ -15,6 +15,7 @@ from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from huanxin.core.exports import xlsx_response
@@ -82,7 +83,7 @@ def kind_detail(request: HttpRequest, plan: str, code: str) -> HttpResponse:
                 for e in entries.order_by("recorded_on", "pk")
             ),
         )
-    form = {"token": uuid.uuid4().hex, "recorded_on": dt.date.today().isoformat()}
+    form = {"token": uuid.uuid4().hex, "recorded_on": timezone.localdate().isoformat()}
     return render(request, "monitoring/ledger_detail.html", _context(request, kind, entries, filters, form))
 
 
