@@ -233,3 +233,49 @@ def test_task_force_dashboard_draws_its_charts(plan, live_server, browser_page) 
     page.locator("#path-chart canvas").wait_for()
     page.locator("#county-chart canvas").wait_for()
     page.screenshot(path=str(ARTIFACTS / "indicator.png"), full_page=True)
+
+
+def test_task_force_issues_a_notice_the_department_answers_and_it_is_closed(plan, live_server, browser_page) -> None:
+    create_user(
+        actor=None,
+        username="boss-n",
+        password=PASSWORD,
+        role=Role.TASK_FORCE,
+        organisation=department_org("市发展和改革委员会"),
+    )
+    create_user(
+        actor=None,
+        username="clerk-n",
+        password=PASSWORD,
+        role=Role.DEPARTMENT_OFFICER,
+        organisation=department_org("市住房和城乡建设局"),
+    )
+    page = browser_page
+    login(page, live_server, "boss-n")
+    page.goto(f"{live_server.url}/supervision/notices/")
+    page.get_by_role("link", name="发出督办单").click()
+    page.get_by_label("督办对象").select_option(label="市住房和城乡建设局")
+    page.get_by_label("关于举措").select_option(label="二（二）2 补齐市政设施短板")
+    page.get_by_label("督办事项").fill("排水管网更新改造进度滞后")
+    page.get_by_label("督办内容").fill("请分析原因，提出加快推进的措施和时间表。")
+    page.get_by_role("button", name="发出").click()
+    page.get_by_text("已发出").first.wait_for()
+    number = page.get_by_role("heading").first.inner_text().split(" ")[0]
+    assert number.startswith("督办〔")
+    page.get_by_role("button", name="退出").click()
+
+    login(page, live_server, "clerk-n")
+    page.get_by_role("link", name="待答复的督办单").click()
+    page.get_by_role("link", name=number).click()
+    page.get_by_label("答复内容").fill("已召开专题会，倒排工期，11月底前完成主城区段。")
+    page.get_by_role("button", name="提交答复").click()
+    page.get_by_text("答复已提交工作专班").wait_for()
+    page.get_by_role("button", name="退出").click()
+
+    login(page, live_server, "boss-n")
+    page.get_by_role("link", name="已答复待办结的督办单").click()
+    page.get_by_role("link", name=number).click()
+    page.get_by_label("办结意见").fill("措施可行，继续跟踪。")
+    page.get_by_role("button", name="办结", exact=True).click()
+    page.get_by_text(f"{number}已办结").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "notice.png"), full_page=True)

@@ -16,9 +16,9 @@ from huanxin.monitoring import services as monitoring
 from huanxin.monitoring.periods import PeriodRef
 from huanxin.plans import services as plans
 from huanxin.plans.models import Indicator, Measure
-from tests.factories import OrganisationFactory, officer
+from tests.factories import OrganisationFactory, officer, task_force
 
-OUR_APPS = ["core", "plans", "monitoring"]
+OUR_APPS = ["core", "plans", "monitoring", "supervision"]
 
 
 def our_models():
@@ -65,6 +65,20 @@ def test_anonymous_sees_nothing_of_anything(plan, settings, tmp_path) -> None:
         quantity="5",
         attributes={"fuel": "纯电动"},
     )
+    from huanxin.core.models import Department
+    from huanxin.supervision import services as supervision
+
+    measure = Measure.objects.get(plan=plan, code="二（二）1")
+    supervision.save_report(actor=clerk, measure=measure, period="2025-M06", text="进展")
+    boss = task_force()
+    housing = Department.objects.resolve("市住房和城乡建设局")
+    supervision.add_milestone(
+        actor=boss, measure=measure, department=housing, title="摸排", due_on=dt.date(2025, 6, 30)
+    )
+    notice = supervision.issue_notice(
+        actor=boss, department=housing, subject="督办", body="内容", due_on=dt.date(2099, 1, 1), measure=measure
+    )
+    supervision.answer_notice(actor=clerk, notice=notice, text="答复")
     for model in our_models():
         assert model._default_manager.exists(), f"no {model._meta.label} row to test with"
         assert not model._default_manager.visible_to(AnonymousUser()).exists(), model._meta.label

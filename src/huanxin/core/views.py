@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from huanxin.core.models import User
 from huanxin.core.roles import Role
 
 
@@ -17,6 +18,14 @@ def get_visible_or_404[M: Model](queryset: QuerySet[M], **lookup: Any) -> M:
         return queryset.get(**lookup)
     except ObjectDoesNotExist as exc:
         raise Http404("未找到，或您无权查看") from exc
+
+
+def actor(request: HttpRequest) -> User:
+    """The logged-in user (LoginRequiredMiddleware guarantees one on every page that calls this)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("请先登录")
+    return user
 
 
 def is_htmx(request: HttpRequest) -> bool:

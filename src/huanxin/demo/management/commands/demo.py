@@ -13,6 +13,7 @@ from huanxin.core import services
 from huanxin.core.models import Department, Organisation, Region, User
 from huanxin.core.roles import Role
 from huanxin.demo import monitoring as demo_monitoring
+from huanxin.demo import supervision as demo_supervision
 from huanxin.plans import services as plan_services
 from huanxin.plans.models import Measure, MeasureAction, Plan
 
@@ -130,6 +131,7 @@ class Command(BaseCommand):
                 )
         self._actions()
         demo_monitoring.build(self.stdout)
+        demo_supervision.build(self.stdout)
         self._print_accounts()
 
     def _org(self, name: str, kind: str, region: Region, department: Department | None = None) -> Organisation:
