@@ -53,6 +53,8 @@ def test_dashboard_shows_every_target_with_a_status(client: Client, data, django
     assert html.count('class="tag status-') == Indicator.objects.filter(plan=data).count()
     assert "60.0 公里" in html  # 20 + 15 + 25, summed over periods
     assert "暂无数据" in html
+    rows = {row["department"]: row for row in response.context["by_department"]}
+    assert rows["市住房和城乡建设局"]["total"] == 4  # the four pipelines; the video devices are 公安局's
 
 
 def test_only_officials_see_the_dashboard(client: Client, data) -> None:

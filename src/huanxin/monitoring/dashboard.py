@@ -57,6 +57,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     statuses = status.plan_status(user=request.user, plan=plan, today=today)
     counts = Counter(s.status for s in statuses)
     overview = [{"name": st.label, "value": counts.get(st, 0), "status": st.value} for st in progress.Status]
+    by_department: dict[str, Counter[progress.Status]] = {}
+    for s in statuses:
+        department = s.setting.reporting_department if s.setting is not None else None
+        if department is not None:
+            by_department.setdefault(department.name, Counter())[s.status] += 1
     return render(
         request,
         "monitoring/dashboard.html",
@@ -67,6 +72,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "overview": overview,
             "at_risk": [s for s in statuses if s.status == progress.Status.AT_RISK],
             "reporting": on_time_reporting(plan=plan, today=today),
+            "by_department": [
+                {"department": name, "cells": [c.get(st, 0) for st in progress.Status], "total": sum(c.values())}
+                for name, c in sorted(by_department.items(), key=lambda kv: -kv[1][progress.Status.AT_RISK])
+            ],
+            "status_labels": [st.label for st in progress.Status],
         },
     )
 

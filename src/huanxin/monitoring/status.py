@@ -81,7 +81,10 @@ def target_of(indicator: Indicator, setting: IndicatorSetting | None, plan: Plan
 def plan_status(*, user: Any, plan: Plan, today: dt.date) -> list[IndicatorStatus]:
     """Every indicator of the plan with its assessment, in the plan's order. Two queries in all."""
     indicators = list(
-        Indicator.objects.visible_to(user).filter(plan=plan).select_related("setting", "measure").order_by("position")
+        Indicator.objects.visible_to(user)
+        .filter(plan=plan)
+        .select_related("setting__reporting_department", "measure")
+        .order_by("position")
     )
     sums: dict[int, list[tuple[dt.date, Decimal]]] = defaultdict(list)
     rows = (
