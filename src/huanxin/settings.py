@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "huanxin.plans",
     "huanxin.monitoring",
     "huanxin.supervision",
+    "huanxin.recycling",
     "huanxin.demo",
 ]
 

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class RecyclingConfig(AppConfig):
+    name = "huanxin.recycling"
+    label = "recycling"
+    verbose_name = "回收网络"
+
+    def ready(self) -> None:
+        from huanxin.recycling import inbox, metrics  # noqa: F401 - register the inbox provider and the metrics

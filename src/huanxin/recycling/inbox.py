@@ -1,0 +1,1 @@
+"""Inbox items of the recycling network (filled below)."""
