@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from huanxin import views
 from huanxin.api import _open_to_anonymous, api
+from huanxin.core.token_views import token_list
 
 admin.site.site_header = "焕新 · 后台管理"
 admin.site.site_title = "焕新后台"
@@ -16,8 +17,10 @@ urlpatterns = [
     path("", include("huanxin.plans.urls")),
     path("", include("huanxin.monitoring.urls")),
     path("", include("huanxin.supervision.urls")),
+    path("", include("huanxin.recycling.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/tokens/", token_list, name="tokens"),
     path("admin/", admin.site.urls),
     path("api/v1/", (_open_to_anonymous(api_urls), app_name, namespace)),
 ]

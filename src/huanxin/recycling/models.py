@@ -28,7 +28,7 @@ def county_of(user: Any) -> Region | None:
     return user.organisation.region
 
 
-def _scoped(qs: models.QuerySet[Any], user: Any, *, org: str, region: str) -> models.QuerySet[Any]:
+def _scoped[QS: models.QuerySet[Any]](qs: QS, user: Any, *, org: str, region: str) -> QS:
     """Officials read the network (a county officer their county); a recycler its own rows; others nothing."""
     if not is_authenticated(user):
         return qs.none()
@@ -71,7 +71,11 @@ class SiteQuerySet(models.QuerySet["Site"]):
             return self.none()
         if is_official(user):
             return _scoped(self, user, org="organisation", region="region")
-        own = Q(organisation_id=user.organisation_id) if user.role == Role.RECYCLER and user.organisation_id else Q(pk__in=[])
+        own = (
+            Q(organisation_id=user.organisation_id)
+            if user.role == Role.RECYCLER and user.organisation_id
+            else Q(pk__in=[])
+        )
         return self.filter(Q(status=Site.Status.OPERATING) | own)
 
     def accepting(self, category: str) -> SiteQuerySet:
@@ -336,7 +340,9 @@ class CollectionRecord(models.Model):
     price_fen = models.BigIntegerField("收购金额（分）", default=0)
     seller_name = pii.EncryptedTextField("交售人", blank=True)  # natural persons only: encrypted
     seller_org = models.CharField("交售单位", max_length=120, blank=True)  # enterprises and institutions
-    external_ref = models.CharField("业务单号", max_length=40, blank=True)  # the recycler's own number: upload idempotency
+    external_ref = models.CharField(
+        "业务单号", max_length=40, blank=True
+    )  # the recycler's own number: upload idempotency
     created_by = models.ForeignKey(User, models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -422,7 +428,9 @@ class Certificate(models.Model):
         constraints = [
             # one scrapping certificate per VIN, ever (a revoked one still holds the VIN: reissue by correcting it)
             models.UniqueConstraint(fields=["vin"], condition=Q(kind="vehicle"), name="one_scrap_certificate_per_vin"),
-            models.CheckConstraint(condition=~Q(kind="vehicle") | Q(vin__regex=r"^[A-HJ-NPR-Z0-9]{17}$"), name="vehicle_has_vin"),
+            models.CheckConstraint(
+                condition=~Q(kind="vehicle") | Q(vin__regex=r"^[A-HJ-NPR-Z0-9]{17}$"), name="vehicle_has_vin"
+            ),
             # the same old appliance (category + serial) is handed in once
             models.UniqueConstraint(
                 fields=["category", "serial"],
@@ -434,7 +442,9 @@ class Certificate(models.Model):
                 condition=Q(kind="data_wipe") & ~Q(serial=""),
                 name="one_wipe_per_serial",
             ),
-            models.UniqueConstraint(fields=["issued_by", "token"], condition=~Q(token=""), name="certificate_token_once"),
+            models.UniqueConstraint(
+                fields=["issued_by", "token"], condition=~Q(token=""), name="certificate_token_once"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -446,7 +456,11 @@ class Certificate(models.Model):
 
     @property
     def masked_owner_id(self) -> str:
-        return pii.mask_resident_id(self.owner_id) if len(self.owner_id) == 18 else pii.mask(self.owner_id, keep_start=2, keep_end=2)
+        return (
+            pii.mask_resident_id(self.owner_id)
+            if len(self.owner_id) == 18
+            else pii.mask(self.owner_id, keep_start=2, keep_end=2)
+        )
 
     @property
     def masked_plate(self) -> str:

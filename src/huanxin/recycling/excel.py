@@ -1,0 +1,150 @@
+"""Bulk upload of collection records for large recyclers: one row per intake, each saved on its own
+(`services.record_collection`, one transaction each). A bad row comes back with its reason and the others are
+kept; a row whose 业务单号 was imported before is reported and not counted twice. The result is a workbook: the
+upload with a 结果 column."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zipfile import BadZipFile
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from huanxin.core.exports import build_workbook
+from huanxin.core.models import User
+from huanxin.recycling import categories, services
+from huanxin.recycling.models import CollectionRecord, Site
+
+HEADERS = [
+    "业务单号",
+    "回收日期",
+    "站点",
+    "来源",
+    "品类",
+    "数量（台/件）",
+    "重量（千克）",
+    "收购金额（元）",
+    "交售单位",
+]
+REQUIRED = ["回收日期", "站点", "来源", "品类"]
+MAX_ROWS = 20_000
+SOURCES = {str(s.label): s.value for s in CollectionRecord.Source if s != CollectionRecord.Source.BOOKING}
+
+
+def template(*, sites: list[Site]) -> bytes:
+    example_site = sites[0].name if sites else "（站点名称）"
+    rows = [
+        ["HS-0001", dt.date.today().isoformat(), example_site, "个人交售", "冰箱", 1, 45, "80.00", ""],
+        [
+            "HS-0002",
+            dt.date.today().isoformat(),
+            example_site,
+            "企业交售",
+            "废钢铁",
+            0,
+            "1250.5",
+            "3126.25",
+            "某某机械厂",
+        ],
+    ]
+    return build_workbook(title="回收记录", headers=HEADERS, rows=rows)
+
+
+@dataclass
+class RowResult:
+    row: int
+    ref: str
+    ok: bool
+    message: str
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = _text(value).replace("/", "-").replace(".", "-")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"回收日期“{text}”无法识别，请写成 2025-06-30", code="invalid_date") from None
+
+
+def _units(value: Any) -> int:
+    text = _text(value) or "0"
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        raise ValidationError(f"数量“{text}”不是整数", code="invalid_units") from None
+    if number != number.to_integral_value():
+        raise ValidationError(f"数量“{text}”不是整数", code="invalid_units")
+    return int(number)
+
+
+def read_rows(data: bytes) -> tuple[list[str], list[tuple[int, list[Any]]]]:
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise ValidationError("无法读取文件：请上传 .xlsx 格式的回收记录表", code="bad_file") from exc
+    ws = wb.worksheets[0]
+    rows = ws.iter_rows(values_only=True)
+    header = [_text(c) for c in next(rows, ())]
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise ValidationError(f"表头缺少：{'、'.join(missing)}（请使用本系统下载的模板）", code="bad_header")
+    body = [(number, list(cells)) for number, cells in enumerate(rows, start=2) if any(_text(c) for c in cells)]
+    return header, body
+
+
+def import_records(*, actor: User, data: bytes, today: dt.date | None = None) -> tuple[list[RowResult], bytes]:
+    """Save every row it can; return one result per row and the result workbook."""
+    header, body = read_rows(data)
+    col = {name: header.index(name) for name in HEADERS if name in header}
+    sites = {s.name: s for s in Site.objects.visible_to(actor).filter(organisation_id=actor.organisation_id or 0)}
+    results: list[RowResult] = []
+    out_rows: list[list[Any]] = []
+    for number, cells in body[:MAX_ROWS]:
+        padded = cells + [None] * len(header)
+        field = {name: padded[index] for name, index in col.items()}
+        ref = _text(field.get("业务单号"))
+        try:
+            site = sites.get(_text(field["站点"]))
+            if site is None:
+                raise ValidationError(f"站点“{_text(field['站点'])}”不是本企业的站点", code="unknown_site")
+            source = SOURCES.get(_text(field["来源"]), _text(field["来源"]))
+            category = categories.parse(_text(field["品类"]))
+            if category is None:
+                raise ValidationError(f"品类“{_text(field['品类'])}”无法识别", code="invalid_category")
+            _, created = services.record_collection(
+                actor=actor,
+                site=site,
+                received_on=_date(field["回收日期"]),
+                source=source,
+                category=category,
+                units=_units(field.get("数量（台/件）")),
+                weight_kg=services.parse_kg(field.get("重量（千克）")),
+                price_fen=services.parse_yuan(field.get("收购金额（元）")),
+                seller_org=_text(field.get("交售单位")),
+                external_ref=ref,
+                today=today,
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            message = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            results.append(RowResult(number, ref, False, message))
+        else:
+            results.append(RowResult(number, ref, True, "已导入" if created else "业务单号已导入过，未重复计入"))
+        out_rows.append([*(padded[i] for i in range(len(header))), results[-1].message])
+    if len(body) > MAX_ROWS:
+        results.append(RowResult(body[MAX_ROWS][0], "", False, f"超过{MAX_ROWS}行，其余行未处理，请分文件上传"))
+    workbook = build_workbook(title="导入结果", headers=[*header, "结果"], rows=out_rows)
+    return results, workbook
