@@ -79,6 +79,11 @@ def test_anonymous_sees_nothing_of_anything(plan, settings, tmp_path) -> None:
         actor=boss, department=housing, subject="督办", body="内容", due_on=dt.date(2099, 1, 1), measure=measure
     )
     supervision.answer_notice(actor=clerk, notice=notice, text="答复")
+    from huanxin.core import tokens
+    from huanxin.core.roles import Role
+    from tests.factories import user_with_role
+
+    tokens.issue_token(actor=user_with_role(Role.MERCHANT), name="收银系统")
     for model in our_models():
         assert model._default_manager.exists(), f"no {model._meta.label} row to test with"
         assert not model._default_manager.visible_to(AnonymousUser()).exists(), model._meta.label

@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 from ninja.security import django_auth
 
+from huanxin.core.tokens import TokenAuth
 from huanxin.monitoring.api import router as monitoring_router
 from huanxin.plans.api import router as plans_router
 
@@ -26,9 +27,12 @@ api = NinjaAPI(
     renderer=ChineseJSONRenderer(),
     title="焕新 Huanxin API",
     version="1.0.0",
-    description="大规模设备更新和消费品以旧换新工作平台。会话登录（浏览器）或 API 令牌（商户、回收企业，后续版本）。",
+    description=(
+        "大规模设备更新和消费品以旧换新工作平台。会话登录（浏览器），或 API 令牌："
+        "商户、回收企业、企业在“API 令牌”页面申请，请求头 `Authorization: Bearer hx_…`。"
+    ),
     urls_namespace="api",
-    auth=django_auth,
+    auth=[TokenAuth(), django_auth],
 )
 api.add_router("/", plans_router)
 api.add_router("/", monitoring_router)

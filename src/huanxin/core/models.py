@@ -206,3 +206,44 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def visible_to(self, user: Any) -> ApiTokenQuerySet:
+        from huanxin.core.roles import is_auditor
+
+        if is_auditor(user):
+            return self
+        if is_authenticated(user):
+            return self.filter(user_id=user.pk)
+        return self.none()
+
+
+class ApiToken(models.Model):
+    """A key for calling /api/v1/ from another system. Only the SHA-256 of the key is stored (core/tokens.py)."""
+
+    user = models.ForeignKey(User, models.CASCADE, related_name="api_tokens", verbose_name="用户")
+    name = models.CharField("名称", max_length=50)
+    prefix = models.CharField("前缀", max_length=8)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    last_used_at = models.DateTimeField("最近使用", null=True, blank=True)
+    expires_at = models.DateTimeField("到期时间", null=True, blank=True)
+    revoked_at = models.DateTimeField("吊销时间", null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = verbose_name_plural = "API 令牌"
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.prefix}…）"
+
+    def status_at(self, now: Any) -> str:
+        """One of: revoked, expired, active."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
