@@ -18,7 +18,7 @@ from huanxin.plans import services as plans
 from huanxin.plans.models import Indicator, Measure
 from tests.factories import OrganisationFactory, officer, task_force
 
-OUR_APPS = ["core", "plans", "monitoring", "supervision"]
+OUR_APPS = ["core", "plans", "monitoring", "supervision", "recycling"]
 
 
 def our_models():
@@ -84,6 +84,80 @@ def test_anonymous_sees_nothing_of_anything(plan, settings, tmp_path) -> None:
     from tests.factories import user_with_role
 
     tokens.issue_token(actor=user_with_role(Role.MERCHANT), name="收银系统")
+    _recycling_rows()
     for model in our_models():
         assert model._default_manager.exists(), f"no {model._meta.label} row to test with"
         assert not model._default_manager.visible_to(AnonymousUser()).exists(), model._meta.label
+
+
+def _recycling_rows() -> None:
+    """One row of every recycling model, made through the services."""
+    import random
+
+    from django.utils import timezone
+
+    from huanxin.core.models import Organisation
+    from huanxin.core.roles import Role
+    from huanxin.demo import identities
+    from huanxin.recycling import services as recycling
+    from huanxin.recycling.models import PickupSlot, ReverseInvoice
+    from tests.factories import UserFactory
+
+    county = Region.objects.get(code="130722")
+    recycling.load_townships(actor=None, data={"130722": ["张北镇"]})
+    org = Organisation.objects.create(name="回收公司", kind=Organisation.Kind.RECYCLER, region=county)
+    recycler = UserFactory(role=Role.RECYCLER, organisation=org)
+    site = recycling.save_site(
+        actor=recycler,
+        organisation=org,
+        name="拆解厂",
+        kind="dismantler",
+        region=county,
+        address="张北县工业园区1号",
+        categories=["car", "refrigerator"],
+        qualification_no="001",
+        offers_pickup=True,
+    )
+    start = timezone.now() + dt.timedelta(days=1)
+    slot = PickupSlot.objects.create(site=site, starts_at=start, ends_at=start + dt.timedelta(hours=2), capacity=3)
+    recycling.book_pickup(
+        actor=UserFactory(role=Role.CITIZEN),
+        slot=slot,
+        region=county,
+        items=[recycling.ItemIn("refrigerator", 1)],
+        contact_name="李明",
+        phone="13812345678",
+        address="张北县幸福小区1号楼",
+    )
+    recycling.record_collection(
+        actor=recycler, site=site, received_on=timezone.localdate(), source="person", category="refrigerator", units=1
+    )
+    rng = random.Random(1)
+    owner = identities.resident_id(rng)
+    recycling.issue_certificate(
+        actor=recycler,
+        kind="vehicle",
+        site=site,
+        category="car",
+        owner_name="赵某",
+        owner_id=owner,
+        vin=identities.vin(rng),
+        plate="冀G12345",
+        fuel="petrol",
+        registered_on=dt.date(2010, 1, 1),
+    )
+    ReverseInvoice.objects.create(
+        number="FK2025000001",
+        organisation=org,
+        region=county,
+        seller_name="赵某",
+        seller_id=owner,
+        seller_id_hash="x",
+        sold_on=dt.date(2025, 6, 1),
+        category="scrap_steel",
+        amount_fen=100,
+        vat_fen=0,
+        iit_fen=1,
+        rule=recycling.ensure_default_tax_rule(),
+        created_by=recycler,
+    )

@@ -34,6 +34,7 @@ from huanxin.recycling.models import (
     NumberSequence,
     PickupSlot,
     Site,
+    TaxRule,
     Township,
 )
 
@@ -776,3 +777,54 @@ def revoke_certificate(*, actor: User, certificate: Certificate, reason: str) ->
         actor=actor, action="recycling.certificate_revoked", target=certificate, changes={"reason": reason.strip()}
     )
     return certificate
+
+
+# --- townships --------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def load_townships(*, actor: User | None, data: dict[str, list[str]]) -> int:
+    """Add the townships of each county (keyed by region code) that are not there yet; returns how many were
+    added. Unknown county codes are refused before anything is written."""
+    regions = {r.code: r for r in Region.objects.filter(code__in=[str(c) for c in data])}
+    unknown = [str(code) for code in data if str(code) not in regions]
+    if unknown:
+        raise _invalid(f"未知的县区代码：{'、'.join(unknown)}", "unknown_region")
+    added = 0
+    for code, names in data.items():
+        region = regions[str(code)]
+        for name in names:
+            _, created = Township.objects.get_or_create(region=region, name=str(name).strip())
+            added += created
+    if added:
+        audit.record(
+            actor=actor,
+            action="recycling.townships_loaded",
+            object_type="recycling.township",
+            changes={"added": added, "counties": sorted(str(c) for c in data)},
+        )
+    return added
+
+
+# --- the reverse-invoicing rule ----------------------------------------------------------------------------
+
+DEFAULT_TAX_RULE: dict[str, Any] = {
+    "effective_from": dt.date(2024, 4, 29),
+    "name": "资源回收企业向自然人报废产品出售者“反向开票”",
+    "rolling_cap_fen": 5_000_000 * 100,
+    "vat_free_monthly_fen": 100_000 * 100,
+    "vat_rate_bp": 100,
+    "iit_rate_bp": 50,
+    "source": "国家税务总局公告2024年第5号",
+}
+
+
+@transaction.atomic
+def ensure_default_tax_rule(*, actor: User | None = None) -> TaxRule:
+    """The rule of 国家税务总局公告2024年第5号 (the first migration adds it; this restores it on an emptied
+    database, e.g. after a test that flushes the tables)."""
+    fields = dict(DEFAULT_TAX_RULE)
+    rule, created = TaxRule.objects.get_or_create(effective_from=fields.pop("effective_from"), defaults=fields)
+    if created:
+        audit.record(actor=actor, action="recycling.tax_rule_added", target=rule, changes={"source": rule.source})
+    return rule
