@@ -8,6 +8,7 @@ from huanxin.core.models import User
 from huanxin.core.roles import Role
 from huanxin.monitoring.models import IndicatorValue
 from huanxin.plans.models import MeasureAction
+from huanxin.recycling.models import Booking, Certificate, ReverseInvoice, Site
 
 pytestmark = pytest.mark.django_db
 
@@ -17,14 +18,29 @@ def test_demo_creates_a_user_for_every_role_and_runs_twice(plan) -> None:
     call_command("demo", stdout=out)
     assert "huanxin-demo-2024" in out.getvalue()
     assert {u.role for u in User.objects.all()} == set(Role.values)
-    counts = (User.objects.count(), MeasureAction.objects.count())
+    counts = (User.objects.count(), MeasureAction.objects.count(), Site.objects.count(), Certificate.objects.count())
     call_command("demo", stdout=StringIO())
-    assert (User.objects.count(), MeasureAction.objects.count()) == counts
+    assert (
+        User.objects.count(),
+        MeasureAction.objects.count(),
+        Site.objects.count(),
+        Certificate.objects.count(),
+    ) == counts
     assert MeasureAction.objects.filter(status="draft").exists()
     assert MeasureAction.objects.filter(status="submitted").exists()
     # the reporting history: approved quarters, and the latest one half-done for the review queue
     statuses = set(IndicatorValue.objects.values_list("status", flat=True))
     assert statuses == {"approved", "submitted", "returned", "draft"}
+
+    # the recycling network: every kind of site, bookings in every state, certificates, invoices; the plan's
+    # scrapped-car and appliance indicators are derived from it, not typed in
+    assert set(Site.objects.values_list("kind", flat=True)) == set(Site.Kind.values)
+    assert set(Booking.objects.values_list("status", flat=True)) == set(Booking.Status.values)
+    assert set(Certificate.objects.values_list("kind", flat=True)) == set(Certificate.Kind.values)
+    assert ReverseInvoice.objects.exists()
+    for code in ("scrapped-cars-collected-growth", "appliances-collected-growth", "recycling-sorting-centres"):
+        values = IndicatorValue.objects.filter(indicator__code=code)
+        assert values.exists() and all(v.derived for v in values), code
 
     # the printed password works
     client = Client()

@@ -36,7 +36,7 @@ def create_user(
     *,
     actor: User | None,
     username: str,
-    password: str,
+    password: str | None,
     role: Role | str,
     organisation: Organisation | None = None,
     display_name: str = "",
@@ -54,9 +54,12 @@ def create_user(
         is_superuser=is_superuser,
         **_phone_fields(phone),
     )
-    if check_password:
-        validate_password(password, user)
-    user.set_password(password)
+    if password is None:
+        user.set_unusable_password()  # signs in only after an administrator sets a password
+    else:
+        if check_password:
+            validate_password(password, user)
+        user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()
     audit.record(

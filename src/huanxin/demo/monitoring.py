@@ -28,7 +28,7 @@ DEMO_PASSWORD = "huanxin-demo-2024"  # noqa: S105 - demo accounts only
 EXISTING_CLERKS = {"drc": "fagai", "commerce": "shangwu", "miit": "gongxin", "housing": "zhujian"}
 BASELINES = {  # invented 2023 amounts for the growth targets
     "equipment-investment-growth": Decimal(420),
-    "scrapped-cars-collected-growth": Decimal(5200),
+    "scrapped-cars-collected-growth": Decimal(400),  # the recycling demo issues certificates at this rate
     "used-car-trades-growth": Decimal(48000),
     "appliances-collected-growth": Decimal(86000),
 }

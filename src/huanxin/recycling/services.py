@@ -53,11 +53,10 @@ def _invalid(message: str, code: str, field: str | None = None) -> ValidationErr
 
 def draw_number(key: str) -> int:
     """The next value of the counter `key`, under a row lock (gap-free within committed transactions)."""
-    NumberSequence.objects.bulk_create([NumberSequence(key=key)], ignore_conflicts=True)
-    sequence = NumberSequence.objects.select_for_update().get(key=key)
-    sequence.last += 1
-    sequence.save(update_fields=["last"])
-    return sequence.last
+    if not NumberSequence.objects.filter(key=key).update(last=F("last") + 1):  # the row lock is taken here
+        NumberSequence.objects.bulk_create([NumberSequence(key=key)], ignore_conflicts=True)
+        NumberSequence.objects.filter(key=key).update(last=F("last") + 1)
+    return NumberSequence.objects.values_list("last", flat=True).get(key=key)
 
 
 def _recycler_of(actor: User, organisation: Organisation) -> None:
