@@ -35,6 +35,7 @@ from huanxin.recycling.categories import BOOKABLE, DATA_BEARING, TAKE_BACK, Cate
 from huanxin.recycling.models import Booking, Certificate, CollectionRecord, PickupSlot, Site, Township
 
 PER_PAGE = 30
+SLOTS_SHOWN = 12  # the earliest open slots; a phone screen shows them without endless scrolling
 
 
 def _errors(exc: ValidationError | PermissionDenied) -> dict[str, str]:
@@ -412,7 +413,7 @@ def _open_slots(region: Region | None, categories: list[str]) -> list[PickupSlot
     if region is None or not categories:
         return []
     slots = PickupSlot.objects.open_for(region=region, category=categories[0], now=timezone.now())
-    return [s for s in slots[:200] if all(c in s.site.categories for c in categories)][:40]
+    return [s for s in slots[:200] if all(c in s.site.categories for c in categories)][:SLOTS_SHOWN]
 
 
 def book_slots(request: HttpRequest) -> HttpResponse:
