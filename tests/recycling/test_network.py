@@ -223,3 +223,29 @@ def test_sorting_centres_are_counted_from_their_opening(recycler, zhangbei) -> N
     compute = metrics.get("recycling.sorting-centres").compute
     assert compute(dt.date(2025, 1, 1), dt.date(2025, 2, 28)) == {}
     assert compute(dt.date(2025, 1, 1), dt.date(2025, 3, 31)) == {zhangbei.pk: 1, zhangbei.parent_id: 1}
+
+
+def test_the_tax_rule_is_edited_in_the_back_office_and_audited(tax_rule) -> None:
+    from django.test import Client
+
+    from huanxin.core.models import AuditEvent
+    from tests.factories import UserFactory
+
+    admin_user = UserFactory(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin_user)
+    url = f"/admin/recycling/taxrule/{tax_rule.pk}/change/"
+    assert client.get(url).status_code == 200
+    data = {
+        "name": tax_rule.name,
+        "effective_from": "2024-04-29",
+        "rolling_cap_fen": 600_000_000,
+        "vat_free_monthly_fen": tax_rule.vat_free_monthly_fen,
+        "vat_rate_bp": 100,
+        "iit_rate_bp": 50,
+        "source": tax_rule.source,
+    }
+    assert client.post(url, data).status_code == 302
+    event = AuditEvent.objects.filter(action="taxrule.updated").get()
+    assert event.changes["rolling_cap_fen"] == [500_000_000, 600_000_000]
+    assert client.get("/admin/recycling/site/").status_code == 200
