@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class ProjectsConfig(AppConfig):
+    name = "huanxin.projects"
+    label = "projects"
+    verbose_name = "设备更新项目"
+
+    def ready(self) -> None:
+        from huanxin.projects import inbox, metrics  # noqa: F401 - register the inbox provider and the metrics
