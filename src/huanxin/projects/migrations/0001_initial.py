@@ -7,233 +7,408 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0003_apitoken'),
+        ("core", "0003_apitoken"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProjectSequence',
+            name="ProjectSequence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveSmallIntegerField(unique=True)),
-                ('last', models.PositiveIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("year", models.PositiveSmallIntegerField(unique=True)),
+                ("last", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='Enterprise',
+            name="Enterprise",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uscc', models.CharField(max_length=18, unique=True, verbose_name='统一社会信用代码')),
-                ('name', models.CharField(max_length=120, verbose_name='企业名称')),
-                ('field', models.CharField(max_length=20, verbose_name='领域')),
-                ('industry', models.CharField(blank=True, max_length=60, verbose_name='行业')),
-                ('above_designated_size', models.BooleanField(default=False, verbose_name='规模以上')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organisation', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='enterprise', to='core.organisation', verbose_name='账号所属组织')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='enterprises', to='core.region', verbose_name='县区')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("uscc", models.CharField(max_length=18, unique=True, verbose_name="统一社会信用代码")),
+                ("name", models.CharField(max_length=120, verbose_name="企业名称")),
+                ("field", models.CharField(max_length=20, verbose_name="领域")),
+                ("industry", models.CharField(blank=True, max_length=60, verbose_name="行业")),
+                ("above_designated_size", models.BooleanField(default=False, verbose_name="规模以上")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organisation",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="enterprise",
+                        to="core.organisation",
+                        verbose_name="账号所属组织",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="enterprises",
+                        to="core.region",
+                        verbose_name="县区",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '企业',
-                'verbose_name_plural': '企业',
-                'ordering': ['region__code', 'name'],
+                "verbose_name": "企业",
+                "verbose_name_plural": "企业",
+                "ordering": ["region__code", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True, verbose_name='项目编号')),
-                ('field', models.CharField(max_length=20, verbose_name='领域')),
-                ('title', models.CharField(max_length=120, verbose_name='项目名称')),
-                ('summary', models.TextField(blank=True, verbose_name='建设内容')),
-                ('total_investment_fen', models.BigIntegerField(verbose_name='总投资（分）')),
-                ('equipment_investment_fen', models.BigIntegerField(verbose_name='设备投资（分）')),
-                ('starts_on', models.DateField(verbose_name='开工日期')),
-                ('ends_on', models.DateField(verbose_name='竣工日期')),
-                ('annual_energy_tce', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='年综合能耗（吨标准煤）')),
-                ('seeks_central_funds', models.BooleanField(default=False, verbose_name='申请中央资金')),
-                ('seeks_loan', models.BooleanField(default=False, verbose_name='有融资需求')),
-                ('loan_wanted_fen', models.BigIntegerField(default=0, verbose_name='拟融资额（分）')),
-                ('status', models.CharField(choices=[('draft', '草稿'), ('submitted', '待县区审核'), ('county_approved', '待市级审核'), ('returned', '退回修改'), ('approved', '已入库'), ('rejected', '不予入库')], default='draft', max_length=20, verbose_name='状态')),
-                ('exemption', models.TextField(blank=True, verbose_name='能效要求豁免理由')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('token', models.CharField(blank=True, max_length=64)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='projects', to='projects.enterprise', verbose_name='企业')),
-                ('exempted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.region', verbose_name='县区')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=20, unique=True, verbose_name="项目编号")),
+                ("field", models.CharField(max_length=20, verbose_name="领域")),
+                ("title", models.CharField(max_length=120, verbose_name="项目名称")),
+                ("summary", models.TextField(blank=True, verbose_name="建设内容")),
+                ("total_investment_fen", models.BigIntegerField(verbose_name="总投资（分）")),
+                ("equipment_investment_fen", models.BigIntegerField(verbose_name="设备投资（分）")),
+                ("starts_on", models.DateField(verbose_name="开工日期")),
+                ("ends_on", models.DateField(verbose_name="竣工日期")),
+                (
+                    "annual_energy_tce",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=12, verbose_name="年综合能耗（吨标准煤）"
+                    ),
+                ),
+                ("seeks_central_funds", models.BooleanField(default=False, verbose_name="申请中央资金")),
+                ("seeks_loan", models.BooleanField(default=False, verbose_name="有融资需求")),
+                ("loan_wanted_fen", models.BigIntegerField(default=0, verbose_name="拟融资额（分）")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "草稿"),
+                            ("submitted", "待县区审核"),
+                            ("county_approved", "待市级审核"),
+                            ("returned", "退回修改"),
+                            ("approved", "已入库"),
+                            ("rejected", "不予入库"),
+                        ],
+                        default="draft",
+                        max_length=20,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("exemption", models.TextField(blank=True, verbose_name="能效要求豁免理由")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                ("token", models.CharField(blank=True, max_length=64)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="projects",
+                        to="projects.enterprise",
+                        verbose_name="企业",
+                    ),
+                ),
+                (
+                    "exempted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="core.region",
+                        verbose_name="县区",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '设备更新项目',
-                'verbose_name_plural': '设备更新项目',
-                'ordering': ['-created_at'],
+                "verbose_name": "设备更新项目",
+                "verbose_name_plural": "设备更新项目",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Loan',
+            name="Loan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bank', models.CharField(max_length=80, verbose_name='贷款银行')),
-                ('amount_fen', models.BigIntegerField(verbose_name='贷款金额（分）')),
-                ('rate_bp', models.PositiveIntegerField(verbose_name='年利率（基点，1%=100）')),
-                ('term_months', models.PositiveSmallIntegerField(verbose_name='期限（月）')),
-                ('relending', models.BooleanField(default=False, verbose_name='纳入科技创新和技术改造再贷款')),
-                ('granted_on', models.DateField(verbose_name='放款日期')),
-                ('interest_subsidy_fen', models.BigIntegerField(default=0, verbose_name='财政贴息（分）')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='loans', to='projects.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("bank", models.CharField(max_length=80, verbose_name="贷款银行")),
+                ("amount_fen", models.BigIntegerField(verbose_name="贷款金额（分）")),
+                ("rate_bp", models.PositiveIntegerField(verbose_name="年利率（基点，1%=100）")),
+                ("term_months", models.PositiveSmallIntegerField(verbose_name="期限（月）")),
+                ("relending", models.BooleanField(default=False, verbose_name="纳入科技创新和技术改造再贷款")),
+                ("granted_on", models.DateField(verbose_name="放款日期")),
+                ("interest_subsidy_fen", models.BigIntegerField(default=0, verbose_name="财政贴息（分）")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="loans", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '项目贷款',
-                'verbose_name_plural': '项目贷款',
-                'ordering': ['-granted_on'],
+                "verbose_name": "项目贷款",
+                "verbose_name_plural": "项目贷款",
+                "ordering": ["-granted_on"],
             },
         ),
         migrations.CreateModel(
-            name='InvestmentReport',
+            name="InvestmentReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period', models.CharField(max_length=10, verbose_name='季度')),
-                ('completed_fen', models.BigIntegerField(verbose_name='完成投资（分）')),
-                ('equipment_fen', models.BigIntegerField(verbose_name='其中设备投资（分）')),
-                ('note', models.CharField(blank=True, max_length=200, verbose_name='说明')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reports', to='projects.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("period", models.CharField(max_length=10, verbose_name="季度")),
+                ("completed_fen", models.BigIntegerField(verbose_name="完成投资（分）")),
+                ("equipment_fen", models.BigIntegerField(verbose_name="其中设备投资（分）")),
+                ("note", models.CharField(blank=True, max_length=200, verbose_name="说明")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="reports", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '投资完成情况',
-                'verbose_name_plural': '投资完成情况',
-                'ordering': ['period'],
+                "verbose_name": "投资完成情况",
+                "verbose_name_plural": "投资完成情况",
+                "ordering": ["period"],
             },
         ),
         migrations.CreateModel(
-            name='EquipmentItem',
+            name="EquipmentItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80, verbose_name='设备名称')),
-                ('model', models.CharField(blank=True, max_length=80, verbose_name='型号')),
-                ('quantity', models.PositiveIntegerField(verbose_name='数量')),
-                ('unit_price_fen', models.BigIntegerField(verbose_name='单价（分）')),
-                ('category', models.CharField(max_length=40, verbose_name='产品类别')),
-                ('grade', models.CharField(blank=True, max_length=20, verbose_name='能效等级')),
-                ('standard', models.CharField(blank=True, max_length=40, verbose_name='依据标准')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='projects.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=80, verbose_name="设备名称")),
+                ("model", models.CharField(blank=True, max_length=80, verbose_name="型号")),
+                ("quantity", models.PositiveIntegerField(verbose_name="数量")),
+                ("unit_price_fen", models.BigIntegerField(verbose_name="单价（分）")),
+                ("category", models.CharField(max_length=40, verbose_name="产品类别")),
+                ("grade", models.CharField(blank=True, max_length=20, verbose_name="能效等级")),
+                ("standard", models.CharField(blank=True, max_length=40, verbose_name="依据标准")),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '设备清单',
-                'verbose_name_plural': '设备清单',
-                'ordering': ['pk'],
+                "verbose_name": "设备清单",
+                "verbose_name_plural": "设备清单",
+                "ordering": ["pk"],
             },
         ),
         migrations.CreateModel(
-            name='ProjectEvent',
+            name="ProjectEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('draft', '草稿'), ('submitted', '待县区审核'), ('county_approved', '待市级审核'), ('returned', '退回修改'), ('approved', '已入库'), ('rejected', '不予入库')], max_length=20)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('note', models.TextField(blank=True)),
-                ('actor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='projects.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "草稿"),
+                            ("submitted", "待县区审核"),
+                            ("county_approved", "待市级审核"),
+                            ("returned", "退回修改"),
+                            ("approved", "已入库"),
+                            ("rejected", "不予入库"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("note", models.TextField(blank=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '项目进程',
-                'verbose_name_plural': '项目进程',
-                'ordering': ['at', 'pk'],
+                "verbose_name": "项目进程",
+                "verbose_name_plural": "项目进程",
+                "ordering": ["at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Recognition',
+            name="Recognition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.CharField(choices=[('national', '国家级专精特新“小巨人”'), ('provincial', '省级专精特新中小企业'), ('municipal', '市级专精特新中小企业')], max_length=20, verbose_name='级别')),
-                ('year', models.PositiveSmallIntegerField(verbose_name='认定年度')),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recognitions', to='projects.enterprise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("national", "国家级专精特新“小巨人”"),
+                            ("provincial", "省级专精特新中小企业"),
+                            ("municipal", "市级专精特新中小企业"),
+                        ],
+                        max_length=20,
+                        verbose_name="级别",
+                    ),
+                ),
+                ("year", models.PositiveSmallIntegerField(verbose_name="认定年度")),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recognitions",
+                        to="projects.enterprise",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '专精特新认定',
-                'verbose_name_plural': '专精特新认定',
-                'ordering': ['-year'],
+                "verbose_name": "专精特新认定",
+                "verbose_name_plural": "专精特新认定",
+                "ordering": ["-year"],
             },
         ),
         migrations.CreateModel(
-            name='Survey',
+            name="Survey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveSmallIntegerField(verbose_name='年度')),
-                ('digital_rd_tools', models.BooleanField(verbose_name='使用数字化研发设计工具')),
-                ('nc_rate', models.DecimalField(decimal_places=1, max_digits=5, verbose_name='关键工序数控化率（%）')),
-                ('capacity', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='产能')),
-                ('benchmark_capacity', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='达到能效标杆水平的产能')),
-                ('capacity_unit', models.CharField(blank=True, max_length=20, verbose_name='产能单位')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='surveys', to='projects.enterprise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("year", models.PositiveSmallIntegerField(verbose_name="年度")),
+                ("digital_rd_tools", models.BooleanField(verbose_name="使用数字化研发设计工具")),
+                ("nc_rate", models.DecimalField(decimal_places=1, max_digits=5, verbose_name="关键工序数控化率（%）")),
+                ("capacity", models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="产能")),
+                (
+                    "benchmark_capacity",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=14, verbose_name="达到能效标杆水平的产能"
+                    ),
+                ),
+                ("capacity_unit", models.CharField(blank=True, max_length=20, verbose_name="产能单位")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="surveys", to="projects.enterprise"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '企业年度调查',
-                'verbose_name_plural': '企业年度调查',
-                'ordering': ['-year'],
+                "verbose_name": "企业年度调查",
+                "verbose_name_plural": "企业年度调查",
+                "ordering": ["-year"],
             },
         ),
         migrations.AddIndex(
-            model_name='project',
-            index=models.Index(fields=['status', 'field'], name='projects_pr_status_b65d92_idx'),
+            model_name="project",
+            index=models.Index(fields=["status", "field"], name="projects_pr_status_b65d92_idx"),
         ),
         migrations.AddIndex(
-            model_name='project',
-            index=models.Index(fields=['region', 'status'], name='projects_pr_region__09db89_idx'),
+            model_name="project",
+            index=models.Index(fields=["region", "status"], name="projects_pr_region__09db89_idx"),
         ),
         migrations.AddConstraint(
-            model_name='project',
-            constraint=models.CheckConstraint(condition=models.Q(('total_investment_fen__gt', 0), ('equipment_investment_fen__gte', 0), ('equipment_investment_fen__lte', models.F('total_investment_fen'))), name='project_investment_consistent'),
+            model_name="project",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("total_investment_fen__gt", 0),
+                    ("equipment_investment_fen__gte", 0),
+                    ("equipment_investment_fen__lte", models.F("total_investment_fen")),
+                ),
+                name="project_investment_consistent",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='project',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_on__gte', models.F('starts_on'))), name='project_dates_ordered'),
+            model_name="project",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_on__gte", models.F("starts_on"))), name="project_dates_ordered"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='project',
-            constraint=models.UniqueConstraint(condition=models.Q(('token', ''), _negated=True), fields=('created_by', 'token'), name='project_token_once'),
+            model_name="project",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("token", ""), _negated=True),
+                fields=("created_by", "token"),
+                name="project_token_once",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='loan',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_fen__gt', 0)), name='loan_amount_positive'),
+            model_name="loan",
+            constraint=models.CheckConstraint(condition=models.Q(("amount_fen__gt", 0)), name="loan_amount_positive"),
         ),
         migrations.AddConstraint(
-            model_name='investmentreport',
-            constraint=models.UniqueConstraint(fields=('project', 'period'), name='report_once_a_quarter'),
+            model_name="investmentreport",
+            constraint=models.UniqueConstraint(fields=("project", "period"), name="report_once_a_quarter"),
         ),
         migrations.AddConstraint(
-            model_name='investmentreport',
-            constraint=models.CheckConstraint(condition=models.Q(('completed_fen__gte', 0), ('equipment_fen__gte', 0), ('equipment_fen__lte', models.F('completed_fen'))), name='report_amounts_consistent'),
+            model_name="investmentreport",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("completed_fen__gte", 0),
+                    ("equipment_fen__gte", 0),
+                    ("equipment_fen__lte", models.F("completed_fen")),
+                ),
+                name="report_amounts_consistent",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='equipmentitem',
-            constraint=models.CheckConstraint(condition=models.Q(('unit_price_fen__gte', 0)), name='item_price_not_negative'),
+            model_name="equipmentitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("unit_price_fen__gte", 0)), name="item_price_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='recognition',
-            constraint=models.UniqueConstraint(fields=('enterprise', 'level', 'year'), name='recognition_once'),
+            model_name="recognition",
+            constraint=models.UniqueConstraint(fields=("enterprise", "level", "year"), name="recognition_once"),
         ),
         migrations.AddConstraint(
-            model_name='survey',
-            constraint=models.UniqueConstraint(fields=('enterprise', 'year'), name='survey_once_a_year'),
+            model_name="survey",
+            constraint=models.UniqueConstraint(fields=("enterprise", "year"), name="survey_once_a_year"),
         ),
         migrations.AddConstraint(
-            model_name='survey',
-            constraint=models.CheckConstraint(condition=models.Q(('nc_rate__gte', 0), ('nc_rate__lte', 100)), name='survey_nc_rate_pct'),
+            model_name="survey",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("nc_rate__gte", 0), ("nc_rate__lte", 100)), name="survey_nc_rate_pct"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='survey',
-            constraint=models.CheckConstraint(condition=models.Q(('benchmark_capacity__lte', models.F('capacity'))), name='survey_benchmark_within_capacity'),
+            model_name="survey",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("benchmark_capacity__lte", models.F("capacity"))),
+                name="survey_benchmark_within_capacity",
+            ),
         ),
     ]
