@@ -18,7 +18,7 @@ from huanxin.plans import services as plans
 from huanxin.plans.models import Indicator, Measure
 from tests.factories import OrganisationFactory, officer, task_force
 
-OUR_APPS = ["core", "plans", "monitoring", "supervision", "recycling"]
+OUR_APPS = ["core", "plans", "monitoring", "supervision", "recycling", "projects"]
 
 
 def our_models():
@@ -85,6 +85,7 @@ def test_anonymous_sees_nothing_of_anything(plan, settings, tmp_path) -> None:
 
     tokens.issue_token(actor=user_with_role(Role.MERCHANT), name="收银系统")
     _recycling_rows()
+    _projects_rows()
     for model in our_models():
         assert model._default_manager.exists(), f"no {model._meta.label} row to test with"
         assert not model._default_manager.visible_to(AnonymousUser()).exists(), model._meta.label
@@ -161,3 +162,53 @@ def _recycling_rows() -> None:
         rule=recycling.ensure_default_tax_rule(),
         created_by=recycler,
     )
+
+
+def _projects_rows() -> None:
+    """One row of every projects model, made through the services."""
+    from decimal import Decimal
+
+    from huanxin.core.models import Organisation
+    from huanxin.core.roles import Role
+    from huanxin.projects import services as projects
+    from tests.factories import UserFactory, officer
+    from tests.projects.conftest import credit_code
+
+    county = Region.objects.get(code="130705")
+    org = Organisation.objects.create(name="装备公司", kind=Organisation.Kind.ENTERPRISE, region=county)
+    boss = task_force()
+    enterprise, _ = projects.register_enterprise(
+        actor=boss, uscc=credit_code(99), name="装备公司", region=county, field="industry", organisation=org
+    )
+    owner = UserFactory(role=Role.ENTERPRISE, organisation=org)
+    projects.add_recognition(actor=boss, enterprise=enterprise, level="municipal", year=2024)
+    projects.save_survey(actor=owner, enterprise=enterprise, year=2024, digital_rd_tools=True, nc_rate=Decimal(70))
+    project = projects.save_project(
+        actor=owner,
+        enterprise=enterprise,
+        title="改造",
+        field="industry",
+        total_investment_fen=10**10,
+        equipment_investment_fen=10**9,
+        starts_on=dt.date(2025, 1, 1),
+        ends_on=dt.date(2025, 12, 31),
+    )
+    projects.save_item(
+        actor=owner, project=project, name="电机", quantity=1, unit_price_fen=10**6, category="motor", grade="1级"
+    )
+    projects.submit_project(actor=owner, project=project)
+    gov = Organisation.objects.create(name="宣化区政府", kind=Organisation.Kind.COUNTY_GOVERNMENT, region=county)
+    projects.review_project(
+        actor=UserFactory(role=Role.COUNTY_OFFICER, organisation=gov), project=project, decision="approve"
+    )
+    project = projects.review_project(actor=officer("市工业和信息化局"), project=project, decision="approve")
+    projects.record_loan(
+        actor=owner,
+        project=project,
+        bank="银行",
+        amount_fen=10**8,
+        rate_bp=300,
+        term_months=12,
+        granted_on=dt.date(2025, 6, 1),
+    )
+    projects.report_investment(actor=owner, project=project, period="2025-Q2", completed_fen=10**8, equipment_fen=10**7)
