@@ -18,7 +18,7 @@ from huanxin.plans import services as plans
 from huanxin.plans.models import Indicator, Measure
 from tests.factories import OrganisationFactory, officer, task_force
 
-OUR_APPS = ["core", "plans", "monitoring", "supervision", "recycling", "projects"]
+OUR_APPS = ["core", "plans", "monitoring", "supervision", "recycling", "subsidies", "projects"]
 
 
 def our_models():
@@ -85,6 +85,7 @@ def test_anonymous_sees_nothing_of_anything(plan, settings, tmp_path) -> None:
 
     tokens.issue_token(actor=user_with_role(Role.MERCHANT), name="收银系统")
     _recycling_rows()
+    _subsidies_rows()
     _projects_rows()
     for model in our_models():
         assert model._default_manager.exists(), f"no {model._meta.label} row to test with"
@@ -212,3 +213,22 @@ def _projects_rows() -> None:
         granted_on=dt.date(2025, 6, 1),
     )
     projects.report_investment(actor=owner, project=project, period="2025-Q2", completed_fen=10**8, equipment_fen=10**7)
+
+
+def _subsidies_rows() -> None:
+    """A programme with its accounts and entries (funding, a reservation), made through the ledger's services."""
+    from huanxin.subsidies import ledger
+
+    programme = ledger.create_programme(
+        actor=task_force(),
+        code="appliance-scoping",
+        name="2025年家电以旧换新补贴",
+        category="appliance",
+        region=Region.objects.get(code="130700"),
+        opens_on=dt.date(2000, 1, 1),
+        closes_on=dt.date(2099, 12, 31),
+        status="open",
+        budget_fen=100_000,
+        stripes=2,
+    )
+    ledger.reserve(actor=None, programme=programme, reference="APP-1", amount_fen=10_000)

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "huanxin.monitoring",
     "huanxin.supervision",
     "huanxin.recycling",
+    "huanxin.subsidies",
     "huanxin.projects",
     "huanxin.demo",
 ]

@@ -1,0 +1,585 @@
+"""Writes of the budget ledger (see docs/budget-ledger.md). Each function is one transaction with its audit event;
+refusals are `ValidationError`s with a stable code and a Chinese message, raised before anything is written.
+
+Money moves only by `Entry` rows, and every balance change goes with one. Writers lock the account rows they move
+money between in primary-key order (within a stripe: funding, available, reserved, paid, clawed back), and take
+the audit log's lock last, so they never wait for each other in a circle; on PostgreSQL a deadlock or a
+serialization failure is still retried a few times (`MAX_ATTEMPTS`) when the caller is not inside a transaction.
+
+`reserve` is the hot path. It tries one stripe with enough money, chosen at random among those no other
+transaction holds (`SELECT … FOR UPDATE SKIP LOCKED`); only when none qualifies does it lock every stripe of the
+programme (blocking, in key order), refuse if the programme as a whole lacks the amount, and otherwise move the
+shortfall from the richest stripes into one (`rebalance` entries) before reserving there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg.errors
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from huanxin.core import audit
+from huanxin.core.models import Region, User
+from huanxin.subsidies.models import KIND_ORDER, MAX_STRIPES, Account, Entry, Programme
+
+MAX_ATTEMPTS = 5
+RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+_QUOTA_LOCK_CLASS = 0x6878  # first key of the per-programme advisory lock that serialises the daily-quota check
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,59}$")
+STATUS_CHANGES: dict[str, set[str]] = {
+    Programme.Status.DRAFT: {Programme.Status.OPEN, Programme.Status.CLOSED},
+    Programme.Status.OPEN: {Programme.Status.PAUSED, Programme.Status.CLOSED},
+    Programme.Status.PAUSED: {Programme.Status.OPEN, Programme.Status.CLOSED},
+    Programme.Status.CLOSED: set(),
+}
+
+
+def _refuse(message: str, code: str, field: str | None = None) -> ValidationError:
+    return ValidationError(
+        {field: ValidationError(message, code=code)} if field else ValidationError(message, code=code)
+    )
+
+
+def yuan(fen: int) -> str:
+    """Fen as yuan for messages: 1234567 → "12,345.67"."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole:,}.{cents:02d}"
+
+
+def _retrying[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
+    """Run `fn` again (after a short random pause) when PostgreSQL aborts it for a deadlock or a serialization
+    failure. Inside a caller's transaction nothing can be retried, so the error goes up at once."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        attempt = 1
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except OperationalError as exc:
+                if connection.in_atomic_block or attempt >= MAX_ATTEMPTS or not isinstance(exc.__cause__, RETRYABLE):
+                    raise
+            time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - jitter, not a secret
+            attempt += 1
+
+    return wrapper
+
+
+def _amount(value: Any, field: str = "amount_fen") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise _refuse("金额必须是大于零的整数（单位：分）", "invalid_amount", field)
+    return value
+
+
+def _reference(value: Any) -> str:
+    reference = str(value or "").strip()
+    if not reference or len(reference) > 64:
+        raise _refuse("业务编号不能为空，且不超过 64 个字符", "invalid_reference", "reference")
+    return reference
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or timezone.now()
+
+
+def _accounts(programme: Programme, kind: str) -> Any:
+    return Account.objects.filter(programme=programme, kind=kind)
+
+
+def _account(programme: Programme, stripe: int, kind: str) -> Account:
+    return Account.objects.get(programme=programme, stripe=stripe, kind=kind)
+
+
+def _lock(*accounts: Account) -> list[Account]:
+    """Lock the accounts' rows in key order (FOR NO KEY UPDATE: inserts of entries that refer to them still pass)."""
+    return list(Account.objects.filter(pk__in=[a.pk for a in accounts]).order_by("pk").select_for_update(no_key=True))
+
+
+def _move(*, credit: Account, debit: Account, amount_fen: int) -> None:
+    """Keep the balances in step with an entry just written (the caller holds both rows or takes them here)."""
+    Account.objects.filter(pk=credit.pk).update(balance_fen=F("balance_fen") - amount_fen)
+    Account.objects.filter(pk=debit.pk).update(balance_fen=F("balance_fen") + amount_fen)
+
+
+def _entry(programme: Programme, kind: str, reference: str) -> Entry | None:
+    return (
+        Entry.objects.select_related("debit", "credit")
+        .filter(programme=programme, kind=kind, reference=reference)
+        .first()
+    )
+
+
+# --- programmes -------------------------------------------------------------------------------------------------
+
+
+def create_programme(
+    *,
+    actor: User | None,
+    code: str,
+    name: str,
+    category: str,
+    region: Region,
+    opens_on: dt.date,
+    closes_on: dt.date,
+    budget_fen: int = 0,
+    on_exhaustion: str = Programme.OnExhaustion.REFUSE,
+    daily_quota_fen: int | None = None,
+    stripes: int = 32,
+    parameters: dict[str, Any] | None = None,
+    status: str = Programme.Status.DRAFT,
+) -> Programme:
+    """A programme with its accounts (every kind in every stripe); `budget_fen`, when given, is funded at once."""
+    errors: dict[str, ValidationError] = {}
+
+    def bad(field: str, message: str, code: str) -> None:
+        errors[field] = ValidationError(message, code=code)
+
+    if not SLUG.match(code or ""):
+        bad("code", "代码只能由小写字母、数字和连字符组成（2–60 个字符）", "invalid_code")
+    elif Programme.objects.filter(code=code).exists():
+        bad("code", f"代码 {code} 已被使用", "programme_code_taken")
+    if not (name or "").strip():
+        bad("name", "请填写项目名称", "required")
+    if category not in Programme.Category.values:
+        bad("category", "类别不在可选范围内", "invalid_choice")
+    if on_exhaustion not in Programme.OnExhaustion.values:
+        bad("on_exhaustion", "额度用尽时的处理方式不在可选范围内", "invalid_choice")
+    if status not in Programme.Status.values:
+        bad("status", "状态不在可选范围内", "invalid_choice")
+    if closes_on < opens_on:
+        bad("closes_on", "受理截止日期不能早于开始日期", "dates_out_of_order")
+    if isinstance(budget_fen, bool) or not isinstance(budget_fen, int) or budget_fen < 0:
+        bad("budget_fen", "额度必须是不小于零的整数（单位：分）", "invalid_amount")
+    if daily_quota_fen is not None and (
+        isinstance(daily_quota_fen, bool) or not isinstance(daily_quota_fen, int) or daily_quota_fen <= 0
+    ):
+        bad("daily_quota_fen", "每日额度上限必须是大于零的整数（单位：分），或不设", "invalid_amount")
+    if isinstance(stripes, bool) or not isinstance(stripes, int) or not 1 <= stripes <= MAX_STRIPES:
+        bad("stripes", f"子额度池数应在 1–{MAX_STRIPES} 之间", "invalid_stripes")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        programme = Programme.objects.create(
+            code=code,
+            name=name.strip(),
+            category=category,
+            region=region,
+            opens_on=opens_on,
+            closes_on=closes_on,
+            status=status,
+            on_exhaustion=on_exhaustion,
+            daily_quota_fen=daily_quota_fen,
+            stripes=stripes,
+            parameters=parameters or {},
+        )
+        # created stripe by stripe in KIND_ORDER, so key order is the lock order the writers rely on
+        Account.objects.bulk_create(
+            [Account(programme=programme, stripe=s, kind=kind) for s in range(stripes) for kind in KIND_ORDER]
+        )
+        if budget_fen:
+            _spread(actor=actor, programme=programme, amount_fen=budget_fen, note="初始额度")
+            Programme.objects.filter(pk=programme.pk).update(budget_fen=budget_fen)
+            programme.budget_fen = budget_fen
+        audit.record(
+            actor=actor,
+            action="subsidies.programme_created",
+            target=programme,
+            changes={
+                "code": code,
+                "category": category,
+                "region": region.code,
+                "opens_on": opens_on,
+                "closes_on": closes_on,
+                "status": status,
+                "budget_fen": budget_fen,
+                "daily_quota_fen": daily_quota_fen,
+                "on_exhaustion": on_exhaustion,
+                "stripes": stripes,
+            },
+        )
+    return programme
+
+
+def change_status(*, actor: User | None, programme: Programme, status: str, reason: str = "") -> Programme:
+    """Open, pause, resume or close a programme. Closing is final."""
+    with transaction.atomic():
+        programme = Programme.objects.select_for_update(no_key=True).get(pk=programme.pk)
+        if status == programme.status:
+            return programme
+        if status not in STATUS_CHANGES.get(programme.status, set()):
+            raise _refuse(
+                f"项目状态不能从“{programme.get_status_display()}”改为该状态", "invalid_status_change", "status"
+            )
+        old = programme.status
+        programme.status = status
+        programme.save(update_fields=["status"])
+        audit.record(
+            actor=actor,
+            action="subsidies.programme_status_changed",
+            target=programme,
+            changes={"status": [old, status], "reason": reason},
+        )
+    return programme
+
+
+# --- funding ----------------------------------------------------------------------------------------------------
+
+
+def _spread(*, actor: User | None, programme: Programme, amount_fen: int, note: str) -> list[Entry]:
+    """funding → available in every stripe: equal shares, the remainder one fen each to the first stripes."""
+    share, remainder = divmod(amount_fen, programme.stripes)
+    funding = {a.stripe: a for a in _accounts(programme, Account.Kind.FUNDING)}
+    available = {a.stripe: a for a in _accounts(programme, Account.Kind.AVAILABLE)}
+    entries = []
+    for stripe in range(programme.stripes):
+        amount = share + (1 if stripe < remainder else 0)
+        if not amount:
+            continue
+        entries.append(
+            Entry(
+                programme=programme,
+                kind=Entry.Kind.FUND,
+                debit=available[stripe],
+                credit=funding[stripe],
+                amount_fen=amount,
+                note=note[:200],
+                actor=actor,
+            )
+        )
+        _move(credit=funding[stripe], debit=available[stripe], amount_fen=amount)
+    Entry.objects.bulk_create(entries)
+    return entries
+
+
+@_retrying
+def fund(*, actor: User | None, programme: Programme, amount_fen: int, note: str) -> list[Entry]:
+    """Put money into a programme (追加额度), spread over its stripes. Returns the entries, one per stripe."""
+    _amount(amount_fen)
+    with transaction.atomic():
+        programme = Programme.objects.select_for_update(no_key=True).get(pk=programme.pk)
+        if programme.status == Programme.Status.CLOSED:
+            raise _refuse("项目已结束，不能再拨入额度", "programme_closed")
+        entries = _spread(actor=actor, programme=programme, amount_fen=amount_fen, note=note)
+        old = programme.budget_fen
+        programme.budget_fen = old + amount_fen
+        programme.save(update_fields=["budget_fen"])
+        audit.record(
+            actor=actor,
+            action="subsidies.funded",
+            target=programme,
+            changes={"amount_fen": amount_fen, "budget_fen": [old, programme.budget_fen], "note": note},
+        )
+    return entries
+
+
+# --- reservations -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reservation:
+    reference: str
+    amount_fen: int
+    stripe: int
+    entry: Entry
+    created: bool  # False when an earlier call had already reserved for this reference
+    status: str = "reserved"  # reserved | paid | clawed_back
+
+
+def _existing_reservation(programme: Programme, entry: Entry, amount_fen: int) -> Reservation:
+    if entry.amount_fen != amount_fen:
+        raise _refuse(
+            f"业务编号 {entry.reference} 已预留 {yuan(entry.amount_fen)} 元，与本次金额不一致",
+            "reference_conflict",
+            "reference",
+        )
+    kinds = set(
+        Entry.objects.filter(programme=programme, reference=entry.reference)
+        .exclude(kind=Entry.Kind.REBALANCE)
+        .values_list("kind", flat=True)
+    )
+    if Entry.Kind.RELEASE in kinds:
+        raise _refuse(f"业务编号 {entry.reference} 的预留已释放，不能再次预留", "reservation_released", "reference")
+    status = "clawed_back" if Entry.Kind.CLAWBACK in kinds else "paid" if Entry.Kind.PAY in kinds else "reserved"
+    return Reservation(entry.reference, entry.amount_fen, entry.debit.stripe, entry, created=False, status=status)
+
+
+def _check_open(programme: Programme, now: dt.datetime) -> None:
+    today = timezone.localdate(now)
+    if programme.status != Programme.Status.OPEN:
+        raise _refuse(f"该补贴项目当前{programme.get_status_display()}，不受理申请", "programme_not_open")
+    if not programme.opens_on <= today <= programme.closes_on:
+        raise _refuse(
+            f"该补贴项目的受理期为 {programme.opens_on:%Y-%m-%d} 至 {programme.closes_on:%Y-%m-%d}",
+            "programme_not_open",
+        )
+
+
+def _check_daily_quota(programme: Programme, amount_fen: int, now: dt.datetime) -> None:
+    """Reservations made today (Asia/Shanghai) plus this one stay within the daily cap. Serialised per programme
+    on PostgreSQL by an advisory lock (on SQLite every write transaction already is)."""
+    assert programme.daily_quota_fen is not None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_QUOTA_LOCK_CLASS, programme.pk % 2**31])
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    used = (
+        Entry.objects.filter(
+            programme=programme, kind=Entry.Kind.RESERVE, at__gte=start, at__lt=start + dt.timedelta(days=1)
+        ).aggregate(total=Sum("amount_fen"))["total"]
+        or 0
+    )
+    if used + amount_fen > programme.daily_quota_fen:
+        raise _refuse(
+            f"今日补贴额度已用完（每日上限 {yuan(programme.daily_quota_fen)} 元，今日已预留 {yuan(used)} 元），"
+            "请明日再申请",
+            "daily_quota_reached",
+        )
+
+
+def _exhausted(programme: Programme, total_fen: int) -> ValidationError:
+    if programme.on_exhaustion == Programme.OnExhaustion.QUEUE:
+        tail = "申请将排队等待追加额度。"
+    else:
+        tail = "暂不受理新的申请。"
+    return _refuse(f"本批次补贴额度已用完（剩余 {yuan(total_fen)} 元，不足本次申请），{tail}", "budget_exhausted")
+
+
+def _pick_stripe(
+    *, actor: User | None, programme: Programme, amount_fen: int, reference: str, now: dt.datetime
+) -> tuple[Account, list[dict[str, int]]]:
+    """A locked available account holding at least `amount_fen`, and the rebalancing moves made to get it."""
+    available = _accounts(programme, Account.Kind.AVAILABLE)
+    account = (
+        available.filter(balance_fen__gte=amount_fen)
+        .order_by("?")
+        .select_for_update(no_key=True, skip_locked=True)
+        .first()
+    )
+    if account is not None:
+        return account, []
+    # No free stripe has enough: look at the whole programme, waiting for the stripes others hold.
+    accounts = list(available.order_by("pk").select_for_update(no_key=True))
+    total = sum(a.balance_fen for a in accounts)
+    if total < amount_fen:
+        raise _exhausted(programme, total)
+    accounts.sort(key=lambda a: (-a.balance_fen, a.stripe))
+    target, moves = accounts[0], []
+    for donor in accounts[1:]:
+        shortfall = amount_fen - target.balance_fen
+        if shortfall <= 0:
+            break
+        take = min(donor.balance_fen, shortfall)
+        Entry.objects.create(
+            programme=programme,
+            kind=Entry.Kind.REBALANCE,
+            debit=target,
+            credit=donor,
+            amount_fen=take,
+            reference=reference,
+            note="子池余额不足，自其他子池调剂",
+            actor=actor,
+            at=now,
+        )
+        _move(credit=donor, debit=target, amount_fen=take)
+        target.balance_fen += take
+        moves.append({"from": donor.stripe, "to": target.stripe, "amount_fen": take})
+    return target, moves
+
+
+@_retrying
+def _reserve(
+    *, actor: User | None, programme: Programme, reference: str, amount_fen: int, now: dt.datetime
+) -> Reservation:
+    with transaction.atomic():
+        programme = Programme.objects.get(pk=programme.pk)
+        first = _entry(programme, Entry.Kind.RESERVE, reference)
+        if first is not None:
+            return _existing_reservation(programme, first, amount_fen)
+        _check_open(programme, now)
+        if programme.daily_quota_fen is not None:
+            _check_daily_quota(programme, amount_fen, now)
+        available, moves = _pick_stripe(
+            actor=actor, programme=programme, amount_fen=amount_fen, reference=reference, now=now
+        )
+        reserved = _account(programme, available.stripe, Account.Kind.RESERVED)
+        entry = Entry.objects.create(
+            programme=programme,
+            kind=Entry.Kind.RESERVE,
+            debit=reserved,
+            credit=available,
+            amount_fen=amount_fen,
+            reference=reference,
+            actor=actor,
+            at=now,
+        )
+        _move(credit=available, debit=reserved, amount_fen=amount_fen)
+        changes: dict[str, Any] = {
+            "programme": programme.code,
+            "reference": reference,
+            "amount_fen": amount_fen,
+            "stripe": available.stripe,
+        }
+        if moves:
+            changes["rebalanced"] = moves
+        audit.record(actor=actor, action="subsidies.reserved", target=entry, changes=changes)
+    return Reservation(reference, amount_fen, available.stripe, entry, created=True)
+
+
+def reserve(
+    *,
+    actor: User | None,
+    programme: Programme,
+    reference: str,
+    amount_fen: int,
+    now: dt.datetime | None = None,
+) -> Reservation:
+    """Set `amount_fen` aside for the application `reference`. A second call with the same reference returns the
+    first reservation (`created=False`); with another amount it is refused (`reference_conflict`)."""
+    reference = _reference(reference)
+    _amount(amount_fen)
+    at = _now(now)
+    try:
+        return _reserve(actor=actor, programme=programme, reference=reference, amount_fen=amount_fen, now=at)
+    except IntegrityError:
+        # A parallel call with the same reference committed first (the unique constraint refused ours, and our
+        # whole transaction, rebalancing included, was rolled back): its reservation stands.
+        if connection.in_atomic_block:
+            raise
+        first = _entry(programme, Entry.Kind.RESERVE, reference)
+        if first is None:
+            raise
+        return _existing_reservation(programme, first, amount_fen)
+
+
+def _reservation_of(programme: Programme, reference: str) -> Entry:
+    entry = _entry(programme, Entry.Kind.RESERVE, _reference(reference))
+    if entry is None:
+        raise _refuse(f"业务编号 {reference} 没有预留额度", "not_reserved", "reference")
+    return entry
+
+
+@_retrying
+def release(*, actor: User | None, programme: Programme, reference: str, reason: str = "") -> Entry:
+    """Give a reservation back to the available money (the application was withdrawn or refused). Once: a second
+    call returns the first release; a paid reservation cannot be released."""
+    with transaction.atomic():
+        reservation = _reservation_of(programme, reference)
+        reserved = reservation.debit
+        available = _account(programme, reserved.stripe, Account.Kind.AVAILABLE)
+        _lock(available, reserved)
+        done = _entry(programme, Entry.Kind.RELEASE, reservation.reference)
+        if done is not None:
+            return done
+        if _entry(programme, Entry.Kind.PAY, reservation.reference) is not None:
+            raise _refuse(f"业务编号 {reference} 已兑付，不能释放预留", "already_paid", "reference")
+        entry = Entry.objects.create(
+            programme=programme,
+            kind=Entry.Kind.RELEASE,
+            debit=available,
+            credit=reserved,
+            amount_fen=reservation.amount_fen,
+            reference=reservation.reference,
+            note=reason[:200],
+            actor=actor,
+        )
+        _move(credit=reserved, debit=available, amount_fen=reservation.amount_fen)
+        audit.record(
+            actor=actor,
+            action="subsidies.released",
+            target=entry,
+            changes={
+                "programme": programme.code,
+                "reference": reservation.reference,
+                "amount_fen": reservation.amount_fen,
+                "reason": reason,
+            },
+        )
+    return entry
+
+
+@_retrying
+def pay(*, actor: User | None, programme: Programme, reference: str) -> Entry:
+    """Turn a reservation into a payment (reserved → paid). Once: a second call returns the first payment."""
+    with transaction.atomic():
+        reservation = _reservation_of(programme, reference)
+        reserved = reservation.debit
+        paid = _account(programme, reserved.stripe, Account.Kind.PAID)
+        _lock(reserved, paid)  # parallel calls for one reference queue here, then see the first one's entry
+        done = _entry(programme, Entry.Kind.PAY, reservation.reference)
+        if done is not None:
+            return done
+        if _entry(programme, Entry.Kind.RELEASE, reservation.reference) is not None:
+            raise _refuse(f"业务编号 {reference} 的预留已释放，不能兑付", "reservation_released", "reference")
+        entry = Entry.objects.create(
+            programme=programme,
+            kind=Entry.Kind.PAY,
+            debit=paid,
+            credit=reserved,
+            amount_fen=reservation.amount_fen,
+            reference=reservation.reference,
+            actor=actor,
+        )
+        _move(credit=reserved, debit=paid, amount_fen=reservation.amount_fen)
+        audit.record(
+            actor=actor,
+            action="subsidies.paid",
+            target=entry,
+            changes={
+                "programme": programme.code,
+                "reference": reservation.reference,
+                "amount_fen": reservation.amount_fen,
+            },
+        )
+    return entry
+
+
+@_retrying
+def clawback(*, actor: User | None, programme: Programme, reference: str, reason: str) -> Entry:
+    """Record money recovered after payment (paid → clawed back), with its reason. Once per reference."""
+    if not (reason or "").strip():
+        raise _refuse("请填写追回原因", "required", "reason")
+    with transaction.atomic():
+        payment = _entry(programme, Entry.Kind.PAY, _reference(reference))
+        if payment is None:
+            raise _refuse(f"业务编号 {reference} 尚未兑付，不能追回", "not_paid", "reference")
+        paid = payment.debit
+        clawed_back = _account(programme, paid.stripe, Account.Kind.CLAWED_BACK)
+        _lock(paid, clawed_back)
+        done = _entry(programme, Entry.Kind.CLAWBACK, payment.reference)
+        if done is not None:
+            return done
+        entry = Entry.objects.create(
+            programme=programme,
+            kind=Entry.Kind.CLAWBACK,
+            debit=clawed_back,
+            credit=paid,
+            amount_fen=payment.amount_fen,
+            reference=payment.reference,
+            note=reason.strip()[:200],
+            actor=actor,
+        )
+        _move(credit=paid, debit=clawed_back, amount_fen=payment.amount_fen)
+        audit.record(
+            actor=actor,
+            action="subsidies.clawed_back",
+            target=entry,
+            changes={
+                "programme": programme.code,
+                "reference": payment.reference,
+                "amount_fen": payment.amount_fen,
+                "reason": reason.strip(),
+            },
+        )
+    return entry

@@ -1,0 +1,196 @@
+"""Trade-in subsidy programmes and their budget ledger (see docs/budget-ledger.md).
+
+A programme's money is a double-entry ledger. Each programme has `stripes` sub-pools; each stripe has one account
+of every kind. Money only moves by an `Entry`, which takes `amount_fen` from its `credit` account and adds it to
+its `debit` account, so the balances of a programme always sum to zero: the funding accounts go negative by what
+was put in, and funded = available + reserved + paid + clawed back. Entries are never changed or deleted
+(a PostgreSQL trigger refuses it); balances are kept in step with them and checked by `huanxin ledger verify`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from huanxin.core.models import Region, User
+from huanxin.core.roles import Role, is_authenticated, reads_everything
+
+MAX_STRIPES = 256
+
+
+def sees_whole_ledger(user: Any) -> bool:
+    """The task force, finance officers, auditors and reviewers read every programme and its ledger."""
+    return reads_everything(user) or (is_authenticated(user) and user.role in {Role.FINANCE_OFFICER, Role.REVIEWER})
+
+
+class ProgrammeQuerySet(models.QuerySet["Programme"]):
+    def visible_to(self, user: Any) -> ProgrammeQuerySet:
+        """Published programmes (anything but a draft) to every logged-in user; drafts to those who run them."""
+        if not is_authenticated(user):
+            return self.none()
+        if sees_whole_ledger(user):
+            return self
+        return self.exclude(status=Programme.Status.DRAFT)
+
+
+class Programme(models.Model):
+    """一个补贴项目（批次）: a category of trade-in in a region, with its dates, its budget and its rules."""
+
+    class Category(models.TextChoices):
+        CAR_SCRAP = "car_scrap", "汽车报废更新"
+        CAR_REPLACE = "car_replace", "汽车置换更新"
+        APPLIANCE = "appliance", "家电"
+        DIGITAL = "digital", "数码产品"
+        EBIKE = "ebike", "电动自行车"
+        HOME = "home", "家装厨卫"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "草稿"
+        OPEN = "open", "受理中"
+        PAUSED = "paused", "暂停"
+        CLOSED = "closed", "已结束"
+
+    class OnExhaustion(models.TextChoices):
+        REFUSE = "refuse", "额度用尽即拒绝"
+        QUEUE = "queue", "排队等待追加额度"
+
+    code = models.SlugField("代码", max_length=60, unique=True)
+    name = models.CharField("名称", max_length=100)
+    category = models.CharField("类别", max_length=20, choices=Category.choices)
+    region = models.ForeignKey(Region, models.PROTECT, related_name="programmes", verbose_name="实施地区")
+    opens_on = models.DateField("受理开始日期")
+    closes_on = models.DateField("受理截止日期")
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.DRAFT)
+    budget_fen = models.BigIntegerField("已拨付额度（分）", default=0)  # = what was funded; kept in step by fund()
+    on_exhaustion = models.CharField(
+        "额度用尽时", max_length=10, choices=OnExhaustion.choices, default=OnExhaustion.REFUSE
+    )
+    daily_quota_fen = models.BigIntegerField("每日额度上限（分）", null=True, blank=True)
+    stripes = models.PositiveSmallIntegerField("子额度池数", default=32)
+    parameters = models.JSONField("规则参数", default=dict, blank=True)
+    created_at = models.DateTimeField("创建时间", default=timezone.now)
+
+    objects = ProgrammeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opens_on", "code"]
+        verbose_name = verbose_name_plural = "补贴项目"
+        constraints = [
+            models.CheckConstraint(condition=Q(closes_on__gte=models.F("opens_on")), name="programme_dates_ordered"),
+            models.CheckConstraint(condition=Q(budget_fen__gte=0), name="programme_budget_not_negative"),
+            models.CheckConstraint(
+                condition=Q(daily_quota_fen__isnull=True) | Q(daily_quota_fen__gt=0), name="programme_quota_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(stripes__gte=1, stripes__lte=MAX_STRIPES), name="programme_stripes_in_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LedgerQuerySet[M: models.Model](models.QuerySet[M]):
+    def visible_to(self, user: Any) -> LedgerQuerySet[M]:
+        """Accounts and entries: the task force, finance, auditors and reviewers; nobody else reads them raw."""
+        return self if sees_whole_ledger(user) else self.none()
+
+
+class Account(models.Model):
+    """One account of one stripe of a programme. `balance_fen` is the sum of its entries (debits minus credits)."""
+
+    class Kind(models.TextChoices):
+        FUNDING = "funding", "资金来源"
+        AVAILABLE = "available", "可用额度"
+        RESERVED = "reserved", "已预留"
+        PAID = "paid", "已兑付"
+        CLAWED_BACK = "clawed_back", "已追回"
+
+    programme = models.ForeignKey(Programme, models.PROTECT, related_name="accounts", verbose_name="补贴项目")
+    stripe = models.PositiveSmallIntegerField("子额度池")
+    kind = models.CharField("科目", max_length=12, choices=Kind.choices)
+    balance_fen = models.BigIntegerField("余额（分）", default=0)
+
+    objects = LedgerQuerySet["Account"].as_manager()
+
+    class Meta:
+        ordering = ["programme", "stripe", "pk"]
+        verbose_name = verbose_name_plural = "额度账户"
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "stripe", "kind"], name="account_unique_per_stripe"),
+            # the funding account is the source: it goes negative by what was put in; every other never below 0
+            models.CheckConstraint(
+                condition=(Q(kind="funding") & Q(balance_fen__lte=0)) | (~Q(kind="funding") & Q(balance_fen__gte=0)),
+                name="account_balance_sign",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.programme_id}#{self.stripe} {self.get_kind_display()}"
+
+
+# The order accounts are created in, and so locked in (by primary key) within a stripe: no two writers wait for
+# each other's rows in opposite orders.
+KIND_ORDER = [
+    Account.Kind.FUNDING,
+    Account.Kind.AVAILABLE,
+    Account.Kind.RESERVED,
+    Account.Kind.PAID,
+    Account.Kind.CLAWED_BACK,
+]
+
+
+class Entry(models.Model):
+    """One movement of money: `amount_fen` leaves `credit` and arrives in `debit`. Immutable."""
+
+    class Kind(models.TextChoices):
+        FUND = "fund", "拨入额度"  # funding → available
+        RESERVE = "reserve", "预留"  # available → reserved
+        RELEASE = "release", "释放"  # reserved → available
+        PAY = "pay", "兑付"  # reserved → paid
+        CLAWBACK = "clawback", "追回"  # paid → clawed back
+        REBALANCE = "rebalance", "子池调剂"  # available (one stripe) → available (another)
+
+    programme = models.ForeignKey(Programme, models.PROTECT, related_name="entries", verbose_name="补贴项目")
+    kind = models.CharField("类型", max_length=10, choices=Kind.choices)
+    debit = models.ForeignKey(Account, models.PROTECT, related_name="debits", verbose_name="借方（转入）")
+    credit = models.ForeignKey(Account, models.PROTECT, related_name="credits", verbose_name="贷方（转出）")
+    amount_fen = models.BigIntegerField("金额（分）")
+    reference = models.CharField("业务编号", max_length=64, blank=True)  # the application, e.g. APP-123
+    note = models.CharField("说明", max_length=200, blank=True)
+    actor = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="+", verbose_name="操作人")
+    at = models.DateTimeField("时间", default=timezone.now)
+
+    objects = LedgerQuerySet["Entry"].as_manager()
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = verbose_name_plural = "额度分录"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="entry_amount_positive"),
+            models.CheckConstraint(condition=~Q(debit=models.F("credit")), name="entry_moves_between_accounts"),
+            # an application reserves once, is released once, paid once, clawed back once
+            models.UniqueConstraint(
+                fields=["programme", "kind", "reference"],
+                condition=Q(kind__in=["reserve", "release", "pay", "clawback"]),
+                name="entry_once_per_reference",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["programme", "kind", "at"], name="entry_programme_kind_at"),
+            models.Index(fields=["programme", "reference"], name="entry_programme_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.reference} {self.amount_fen}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise RuntimeError("额度分录不可修改")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("额度分录不可删除")
