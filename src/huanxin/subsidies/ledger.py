@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import random
 import re
 import time
@@ -32,6 +33,8 @@ from django.utils import timezone
 from huanxin.core import audit
 from huanxin.core.models import Region, User
 from huanxin.subsidies.models import KIND_ORDER, MAX_STRIPES, Account, Entry, Programme
+
+logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
@@ -71,6 +74,7 @@ def _retrying[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
             except OperationalError as exc:
                 if connection.in_atomic_block or attempt >= MAX_ATTEMPTS or not isinstance(exc.__cause__, RETRYABLE):
                     raise
+                logger.warning("%s: %s, retrying (attempt %d)", fn.__name__, type(exc.__cause__).__name__, attempt)
             time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - jitter, not a secret
             attempt += 1
 
