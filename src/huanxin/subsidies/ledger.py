@@ -27,7 +27,7 @@ from typing import Any
 import psycopg.errors
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import F, Sum
+from django.db.models import Case, F, OuterRef, Subquery, Sum, Value, When
 from django.utils import timezone
 
 from huanxin.core import audit
@@ -111,10 +111,14 @@ def _lock(*accounts: Account) -> list[Account]:
     return list(Account.objects.filter(pk__in=[a.pk for a in accounts]).order_by("pk").select_for_update(no_key=True))
 
 
-def _move(*, credit: Account, debit: Account, amount_fen: int) -> None:
-    """Keep the balances in step with an entry just written (the caller holds both rows or takes them here)."""
-    Account.objects.filter(pk=credit.pk).update(balance_fen=F("balance_fen") - amount_fen)
-    Account.objects.filter(pk=debit.pk).update(balance_fen=F("balance_fen") + amount_fen)
+def _move(*, credit: Account | int, debit: Account | int, amount_fen: int) -> None:
+    """Keep the balances in step with an entry just written, in one statement (the caller holds both rows, or
+    only the credited one and nobody else waits for it while holding the debited one)."""
+    credit_id = credit if isinstance(credit, int) else credit.pk
+    debit_id = debit if isinstance(debit, int) else debit.pk
+    Account.objects.filter(pk__in=[credit_id, debit_id]).update(
+        balance_fen=F("balance_fen") + Case(When(pk=credit_id, then=Value(-amount_fen)), default=Value(amount_fen))
+    )
 
 
 def _entry(programme: Programme, kind: str, reference: str) -> Entry | None:
@@ -363,8 +367,12 @@ def _exhausted(programme: Programme, total_fen: int) -> ValidationError:
 def _pick_stripe(
     *, actor: User | None, programme: Programme, amount_fen: int, reference: str, now: dt.datetime
 ) -> tuple[Account, list[dict[str, int]]]:
-    """A locked available account holding at least `amount_fen`, and the rebalancing moves made to get it."""
-    available = _accounts(programme, Account.Kind.AVAILABLE)
+    """A locked available account holding at least `amount_fen` (annotated with its stripe's `reserved_id`, which
+    saves a query), and the rebalancing moves made to get it."""
+    reserved = Account.objects.filter(
+        programme=OuterRef("programme"), stripe=OuterRef("stripe"), kind=Account.Kind.RESERVED
+    ).values("pk")[:1]
+    available = _accounts(programme, Account.Kind.AVAILABLE).annotate(reserved_id=Subquery(reserved))
     account = (
         available.filter(balance_fen__gte=amount_fen)
         .order_by("?")
@@ -417,18 +425,18 @@ def _reserve(
         available, moves = _pick_stripe(
             actor=actor, programme=programme, amount_fen=amount_fen, reference=reference, now=now
         )
-        reserved = _account(programme, available.stripe, Account.Kind.RESERVED)
+        reserved_id: int = available.reserved_id  # type: ignore[attr-defined]  # annotated by _pick_stripe
         entry = Entry.objects.create(
             programme=programme,
             kind=Entry.Kind.RESERVE,
-            debit=reserved,
+            debit_id=reserved_id,
             credit=available,
             amount_fen=amount_fen,
             reference=reference,
             actor=actor,
             at=now,
         )
-        _move(credit=available, debit=reserved, amount_fen=amount_fen)
+        _move(credit=available, debit=reserved_id, amount_fen=amount_fen)
         changes: dict[str, Any] = {
             "programme": programme.code,
             "reference": reference,
