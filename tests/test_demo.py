@@ -8,6 +8,7 @@ from huanxin.core.models import User
 from huanxin.core.roles import Role
 from huanxin.monitoring.models import IndicatorValue
 from huanxin.plans.models import MeasureAction
+from huanxin.projects.models import InvestmentReport, Loan, Project
 from huanxin.recycling.models import Booking, Certificate, ReverseInvoice, Site
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +40,15 @@ def test_demo_creates_a_user_for_every_role_and_runs_twice(plan) -> None:
     assert set(Certificate.objects.values_list("kind", flat=True)) == set(Certificate.Kind.values)
     assert ReverseInvoice.objects.exists()
     for code in ("scrapped-cars-collected-growth", "appliances-collected-growth", "recycling-sorting-centres"):
+        values = IndicatorValue.objects.filter(indicator__code=code)
+        assert values.exists() and all(v.derived for v in values), code
+
+    # the project library: every state, flagged and exempted projects, loans and investment reports
+    assert set(Project.objects.values_list("status", flat=True)) == set(Project.Status.values)
+    assert (
+        Project.objects.exclude(exemption="").exists() and Loan.objects.exists() and InvestmentReport.objects.exists()
+    )
+    for code in ("specialised-sme-enterprises", "digital-rd-tools-rate", "key-process-nc-rate"):
         values = IndicatorValue.objects.filter(indicator__code=code)
         assert values.exists() and all(v.derived for v in values), code
 

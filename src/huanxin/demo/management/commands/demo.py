@@ -13,6 +13,7 @@ from huanxin.core import services
 from huanxin.core.models import Department, Organisation, Region, User
 from huanxin.core.roles import Role
 from huanxin.demo import monitoring as demo_monitoring
+from huanxin.demo import projects as demo_projects
 from huanxin.demo import recycling as demo_recycling
 from huanxin.demo import supervision as demo_supervision
 from huanxin.plans import services as plan_services
@@ -131,7 +132,8 @@ class Command(BaseCommand):
                     phone=f"1380313{len(username):02d}{ord(username[0]) % 100:02d}",
                 )
         self._actions()
-        demo_recycling.build(self.stdout)  # before monitoring: some indicators are derived from it
+        demo_recycling.build(self.stdout)  # before monitoring: some indicators are derived from these two
+        demo_projects.build(self.stdout)
         demo_monitoring.build(self.stdout)
         demo_supervision.build(self.stdout)
         self._print_accounts()
