@@ -17,6 +17,7 @@ from ninja.security import django_auth
 from huanxin.core.tokens import TokenAuth
 from huanxin.monitoring.api import router as monitoring_router
 from huanxin.plans.api import router as plans_router
+from huanxin.projects.api import router as projects_router
 from huanxin.recycling.api import router as recycling_router
 
 
@@ -38,6 +39,7 @@ api = NinjaAPI(
 api.add_router("/", plans_router)
 api.add_router("/", monitoring_router)
 api.add_router("/", recycling_router)
+api.add_router("/", projects_router)
 
 
 def _error(request: HttpRequest, status: int, code: str, message: str, **extra: object) -> HttpResponse:
