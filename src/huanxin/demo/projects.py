@@ -274,7 +274,8 @@ def _projects(enterprises: list[Enterprise], rng: random.Random, today: dt.date)
         owner = _owner(enterprise, n)
         starts = dt.date(2024, 6, 1) + dt.timedelta(days=rng.randrange(0, 700))
         equipment = sum(price * qty for _, _, _, price, qty in items) * 100
-        big = field == "industry" and rng.random() < 0.5
+        low_item = state in ("submitted", "returned") or (state == "approved" and n % 6 == 0)
+        big = low_item or (field == "industry" and rng.random() < 0.5)  # low items matter where the rule applies
         project = services.save_project(
             actor=owner,
             enterprise=enterprise,
@@ -291,7 +292,6 @@ def _projects(enterprises: list[Enterprise], rng: random.Random, today: dt.date)
             loan_wanted_fen=int(equipment * rng.uniform(0.3, 0.7)),
         )
         made += 1
-        low_item = state in ("submitted", "returned") or (state == "approved" and n % 6 == 0)
         for k, (name, category, grade, price, qty) in enumerate(items):
             kind = reference.efficiency()[category]
             if low_item and k == len(items) - 1 and kind.labelled:

@@ -134,11 +134,11 @@ class Survey(models.Model):
 class ProjectQuerySet(models.QuerySet["Project"]):
     def visible_to(self, user: Any) -> ProjectQuerySet:
         """An enterprise its own; a county officer its county's; a department officer its fields' projects once
-        the county has passed them, and the approved library; the task force and auditors all."""
+        the county has passed them, and the approved library; the task force and auditors all but drafts."""
         if not is_authenticated(user):
             return self.none()
         if reads_everything(user):
-            return self
+            return self.exclude(status=Project.Status.DRAFT)  # a draft is the enterprise's until it submits
         if user.role == Role.ENTERPRISE:
             return (
                 self.filter(enterprise__organisation_id=user.organisation_id) if user.organisation_id else self.none()

@@ -180,18 +180,26 @@ def project_list(request: HttpRequest) -> HttpResponse:
             "counties": Region.objects.filter(parent__isnull=False).order_by("code") if is_official(user) else None,
             "enterprise": _my_enterprise(user),
             "totals": totals,
-            "by_field": list(
-                Project.objects.visible_to(user)
-                .filter(status=Project.Status.APPROVED)
-                .values("field")
-                .annotate(n=Count("pk"), equipment=Sum("equipment_investment_fen"))
-                .order_by("field")
-            )
-            if is_official(user)
-            else [],
+            "by_field": _by_field(user) if is_official(user) else [],
             "field_names": {f.code: f.name for f in reference.fields().values()},
         },
     )
+
+
+def _by_field(user: Any) -> list[dict[str, Any]]:
+    """Approved projects per field: how many, planned equipment investment, and equipment investment completed
+    this year (the library's side of the +25% equipment-investment target; the official figure is reported)."""
+    from huanxin.projects.models import InvestmentReport
+
+    year = str(timezone.localdate().year)
+    approved = Project.objects.visible_to(user).filter(status=Project.Status.APPROVED)
+    done = dict(
+        InvestmentReport.objects.filter(project__in=approved, period__startswith=year)
+        .values_list("project__field")
+        .annotate(total=Sum("equipment_fen"))
+    )
+    rows = approved.values("field").annotate(n=Count("pk"), equipment=Sum("equipment_investment_fen")).order_by("field")
+    return [{**row, "done": done.get(row["field"], 0)} for row in rows]
 
 
 def financing(request: HttpRequest) -> HttpResponse:
