@@ -217,7 +217,15 @@ def _projects_rows() -> None:
 
 def _subsidies_rows() -> None:
     """A programme with its accounts and entries (funding, a reservation), made through the ledger's services."""
-    from huanxin.subsidies import ledger
+    import random
+
+    from django.utils import timezone
+
+    from huanxin.core.roles import Role
+    from huanxin.demo import identities
+    from huanxin.subsidies import ledger, rules
+    from huanxin.subsidies.applications import ItemIn, submit_application
+    from tests.factories import UserFactory
 
     programme = ledger.create_programme(
         actor=task_force(),
@@ -228,7 +236,25 @@ def _subsidies_rows() -> None:
         opens_on=dt.date(2000, 1, 1),
         closes_on=dt.date(2099, 12, 31),
         status="open",
-        budget_fen=100_000,
+        budget_fen=1_000_000,
         stripes=2,
+        parameters={**rules.DEFAULTS["appliance"], "sample_pct": 0},
     )
     ledger.reserve(actor=None, programme=programme, reference="APP-1", amount_fen=10_000)
+    submit_application(
+        actor=UserFactory(role=Role.CITIZEN),
+        programme=programme,
+        applicant_name="林芳",
+        applicant_id=identities.resident_id(random.Random(3)),
+        phone="13912345678",
+        items=[
+            ItemIn(
+                kind="tv",
+                invoice_no="INV1",
+                invoice_date=timezone.localdate(),
+                price_fen=300_000,
+                grade="1",
+                serial="S1",
+            )
+        ],
+    )

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from huanxin.core import pii
 from huanxin.core.models import Region, User
 from huanxin.core.roles import Role, is_authenticated, reads_everything
 
@@ -194,3 +195,177 @@ class Entry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("额度分录不可删除")
+
+
+# --- applications ---------------------------------------------------------------------------------------------
+
+
+class ApplicationQuerySet(models.QuerySet["Application"]):
+    def visible_to(self, user: Any) -> ApplicationQuerySet:
+        """The applicant; the merchant that filed it; reviewers, finance and the task force all (a county officer
+        its county); nobody else."""
+        if not is_authenticated(user):
+            return self.none()
+        if sees_whole_ledger(user):
+            return self
+        if user.role == Role.COUNTY_OFFICER and user.organisation_id:
+            return self.filter(region_id=user.organisation.region_id)
+        if user.role == Role.MERCHANT and user.organisation_id:
+            return self.filter(merchant_id=user.organisation_id)
+        return self.filter(applicant_user=user)
+
+
+class Application(models.Model):
+    """一份补贴申请: one applicant's claim in one programme, with its items, checks, amount and history."""
+
+    class Status(models.TextChoices):
+        RESERVED = "reserved", "已受理（额度已预留）"
+        IN_REVIEW = "in_review", "人工审核中"
+        QUEUED = "queued", "排队等待额度"
+        APPROVED = "approved", "审核通过"
+        REJECTED = "rejected", "未通过"
+        PAID = "paid", "已发放"
+        CLAWED_BACK = "clawed_back", "已追回"
+
+    class Channel(models.TextChoices):
+        CITIZEN = "citizen", "个人线上申请"
+        MERCHANT = "merchant", "商户代办"
+        BATCH = "batch", "商户批量导入"
+
+    number = models.CharField("申请编号", max_length=20, unique=True)
+    programme = models.ForeignKey(Programme, models.PROTECT, related_name="applications", verbose_name="补贴项目")
+    region = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name="县区")
+    channel = models.CharField("渠道", max_length=10, choices=Channel.choices)
+    merchant = models.ForeignKey(
+        "core.Organisation", models.PROTECT, null=True, blank=True, related_name="+", verbose_name="商户"
+    )
+    applicant_user = models.ForeignKey(
+        "core.User", models.PROTECT, null=True, blank=True, related_name="subsidy_applications"
+    )
+    applicant_name = pii.EncryptedTextField("申请人")
+    applicant_id = pii.EncryptedTextField("身份证号码")
+    applicant_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    phone = pii.EncryptedTextField("手机号码")
+    status = models.CharField("状态", max_length=20, choices=Status.choices)
+    amount_fen = models.BigIntegerField("补贴金额（分）")
+    risk_score = models.PositiveSmallIntegerField("风险分", default=0)
+    risk_reasons = models.JSONField("风险提示", default=list)
+    created_by = models.ForeignKey("core.User", models.PROTECT, related_name="+")
+    created_at = models.DateTimeField("提交时间", default=timezone.now)
+    idempotency_key = models.CharField(max_length=64, blank=True)
+
+    objects = ApplicationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = verbose_name_plural = "补贴申请"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"], condition=~Q(idempotency_key=""), name="application_once"
+            ),
+            models.CheckConstraint(condition=Q(amount_fen__gte=0), name="application_amount_not_negative"),
+        ]
+        indexes = [models.Index(fields=["programme", "status"]), models.Index(fields=["applicant_hash", "programme"])]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def masked_name(self) -> str:
+        return pii.mask_name(self.applicant_name)
+
+
+class _ThroughApplication(models.QuerySet[Any]):
+    def visible_to(self, user: Any) -> models.QuerySet[Any]:
+        return self.filter(application__in=Application.objects.visible_to(user))
+
+
+class ApplicationItem(models.Model):
+    application = models.ForeignKey(Application, models.CASCADE, related_name="items")
+    kind = models.CharField("品类", max_length=30)  # refrigerator, phone, car …
+    brand_model = models.CharField("品牌型号", max_length=80, blank=True)
+    serial = models.CharField("序列号/IMEI", max_length=40, blank=True)
+    vin = models.CharField("车辆识别代号", max_length=17, blank=True)
+    invoice_no = models.CharField("发票号码", max_length=40)
+    invoice_date = models.DateField("开票日期")
+    price_fen = models.BigIntegerField("成交价（分）")
+    grade = models.CharField("能效等级", max_length=10, blank=True)
+    certificate_no = models.CharField("回收证明编号", max_length=24, blank=True)
+    amount_fen = models.BigIntegerField("补贴金额（分）")
+    explanation = models.CharField("计算依据", max_length=200)
+
+    objects = _ThroughApplication.as_manager()
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = verbose_name_plural = "申请明细"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.invoice_no}"
+
+
+class Claim(models.Model):
+    """An identifier an application has used — a VIN, an invoice, a serial or IMEI, a recycling certificate. The
+    unique index is the guarantee that the same one is never subsidised twice, whatever the concurrency. A claim is
+    let go (active=False) only when its application is rejected for a reason that is not fraud."""
+
+    class Kind(models.TextChoices):
+        VIN = "vin", "车辆识别代号"
+        INVOICE = "invoice", "发票"
+        SERIAL = "serial", "序列号/IMEI"
+        CERTIFICATE = "certificate", "回收证明"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    value = models.CharField(max_length=60)
+    application = models.ForeignKey(Application, models.PROTECT, related_name="claims")
+    active = models.BooleanField(default=True)
+
+    objects = _ThroughApplication.as_manager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "已使用的凭证"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], condition=Q(active=True), name="claim_used_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class CheckResult(models.Model):
+    """The outcome of one named automatic check, kept with the application (review shows them side by side)."""
+
+    class Outcome(models.TextChoices):
+        PASSED = "passed", "通过"
+        FLAGGED = "flagged", "提示风险"
+
+    application = models.ForeignKey(Application, models.CASCADE, related_name="checks")
+    name = models.CharField("检查项", max_length=40)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.CharField("说明", max_length=200)
+
+    objects = _ThroughApplication.as_manager()
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = verbose_name_plural = "自动检查结果"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.outcome}"
+
+
+class ApplicationEvent(models.Model):
+    application = models.ForeignKey(Application, models.CASCADE, related_name="events")
+    status = models.CharField(max_length=20, choices=Application.Status.choices)
+    actor = models.ForeignKey("core.User", models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=200, blank=True)
+
+    objects = _ThroughApplication.as_manager()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = verbose_name_plural = "申请进程"
+
+    def __str__(self) -> str:
+        return f"{self.application} {self.status}"

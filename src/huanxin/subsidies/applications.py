@@ -1,0 +1,316 @@
+"""Submitting a subsidy application: one service for every channel (a citizen on the web, a merchant at the till,
+a merchant's batch), with the idempotency key of the caller, the named automatic checks, the amount from the
+programme's rules, the identifiers claimed once (by the database), and the money reserved in the budget ledger —
+all in one transaction: an application that got a success answer is whole in the database, a refused one left
+nothing behind.
+
+Checks either refuse (the application is not created; the error names the check and the reason) or flag (the
+application is created and routed to manual review with its risk reasons).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from huanxin.core import audit, pii
+from huanxin.core.models import User
+from huanxin.core.roles import Role
+from huanxin.core.validators import clean_resident_id, clean_vin
+from huanxin.recycling import selectors as recycling
+from huanxin.recycling.services import draw_number
+from huanxin.subsidies import ledger, rules
+from huanxin.subsidies.models import Application, ApplicationEvent, ApplicationItem, CheckResult, Claim, Programme
+
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+PRICE_SAMPLE_MIN = 5  # prices of the same model needed before one is judged against them
+PRICE_FLAG_RATIO = 1.5  # a price this far above the model's median is flagged
+_sampler = random.SystemRandom()
+
+
+@dataclass(frozen=True)
+class ItemIn:
+    kind: str
+    invoice_no: str
+    invoice_date: dt.date
+    price_fen: int
+    brand_model: str = ""
+    serial: str = ""
+    grade: str = ""
+    certificate_no: str = ""
+    vin: str = ""  # car scrap: the old car's VIN
+    new_fuel: str = ""  # car scrap: nev | fuel
+
+
+@dataclass
+class Checked:
+    amount: rules.Amount
+    claims: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _refuse(check: str, message: str, code: str) -> ValidationError:
+    return ValidationError(f"{check}：{message}", code=code)
+
+
+def _check_identity(applicant_id: str, phone: str, name: str) -> str:
+    if not name.strip():
+        raise _refuse("身份核验", "请填写申请人姓名", "name_required")
+    try:
+        clean = clean_resident_id(applicant_id.strip().upper())
+    except ValidationError:
+        raise _refuse("身份核验", "居民身份证号码无效（校验位或出生日期不符）", "invalid_resident_id") from None
+    if not PHONE.match("".join(phone.split())):
+        raise _refuse("身份核验", "请填写11位手机号码", "invalid_phone")
+    return clean
+
+
+def _check_window(programme: Programme, item: ItemIn, today: dt.date) -> None:
+    if not programme.opens_on <= item.invoice_date <= min(programme.closes_on, today):
+        raise _refuse(
+            "开票日期",
+            f"发票{item.invoice_no}开票日期{item.invoice_date}不在本批次受理期（{programme.opens_on}至{programme.closes_on}）内",
+            "invoice_outside_window",
+        )
+
+
+def _used_before(programme: Programme, applicant_hash: str, kind: str) -> int:
+    return (
+        ApplicationItem.objects.filter(
+            application__programme=programme,
+            application__applicant_hash=applicant_hash,
+            kind=kind,
+        )
+        .exclude(application__status=Application.Status.REJECTED)
+        .count()
+    )
+
+
+def _priced(compute: Any, params: Any, **kwargs: Any) -> rules.Amount:
+    """The rule's amount; its refusal named as the 补贴标准 check like every other."""
+    try:
+        return compute(params, **kwargs)
+    except ValidationError as exc:
+        raise _refuse("补贴标准", exc.messages[0], exc.error_list[0].code or "not_eligible") from None
+
+
+def _check_item(
+    programme: Programme, params: Any, item: ItemIn, applicant_hash: str, counts: dict[str, int]
+) -> Checked:
+    if not item.invoice_no.strip():
+        raise _refuse("凭证", "请填写发票号码", "invoice_required")
+    if item.price_fen <= 0:
+        raise _refuse("成交价", "成交价应大于0", "invalid_price")
+    counts[item.kind] = counts.get(item.kind, 0) + 1
+    claims: list[tuple[str, str]] = [(Claim.Kind.INVOICE, item.invoice_no.strip().upper())]
+    if programme.category == "appliance":
+        kind = params.kinds.get(item.kind)
+        if kind is None:
+            raise _refuse("补贴范围", f"品类“{item.kind}”不在本批次补贴范围", "kind_not_eligible")
+        limit = kind.per_person
+        amount = _priced(rules.appliance_amount, params, price_fen=item.price_fen, grade=item.grade)
+        if params.requires_take_back:
+            certificate = recycling.take_back_certificate(item.certificate_no) if item.certificate_no else None
+            if certificate is None or certificate.kind != "take_back" or certificate.category != item.kind:
+                raise _refuse(
+                    "收旧凭证",
+                    f"未找到有效的{kind.label}收旧凭证（编号{item.certificate_no or '未填'}）",
+                    "certificate_missing",
+                )
+            claims.append((Claim.Kind.CERTIFICATE, certificate.number))
+        label = kind.label
+    elif programme.category == "digital":
+        label = params.kinds.get(item.kind)
+        if label is None:
+            raise _refuse("补贴范围", f"品类“{item.kind}”不在本批次补贴范围", "kind_not_eligible")
+        limit = params.per_person_per_kind
+        amount = _priced(rules.digital_amount, params, price_fen=item.price_fen)
+        if not item.serial.strip():
+            raise _refuse("凭证", "数码产品须填写序列号或IMEI", "serial_required")
+    elif programme.category == "car_scrap":
+        label, limit = "报废更新", params.per_person_per_year
+        try:
+            vin = clean_vin(item.vin)
+        except ValidationError as exc:
+            raise _refuse("车辆识别代号", exc.messages[0], "invalid_vin") from None
+        certificate = recycling.scrap_certificate_for_vin(vin)
+        if certificate is None:
+            raise _refuse("报废机动车回收证明", f"车辆识别代号{vin}没有有效的报废机动车回收证明", "certificate_missing")
+        if certificate.owner_id_hash != applicant_hash:
+            raise _refuse("报废机动车回收证明", "回收证明上的车辆所有人与申请人不一致", "certificate_owner_mismatch")
+        cutoff = params.registered_by.get(certificate.fuel or "other")
+        if certificate.registered_on and cutoff and certificate.registered_on > cutoff:
+            raise _refuse(
+                "旧车条件",
+                f"旧车初次登记日期{certificate.registered_on}晚于{cutoff}，不符合报废更新条件",
+                "old_car_too_new",
+            )
+        amount = _priced(rules.car_scrap_amount, params, new_fuel=item.new_fuel)
+        claims += [(Claim.Kind.VIN, vin), (Claim.Kind.CERTIFICATE, certificate.number)]
+    else:  # pragma: no cover - rules.validate refuses the others first
+        raise _refuse("补贴范围", "该类别尚未上线", "category_not_supported")
+    if item.serial.strip():
+        claims.append((Claim.Kind.SERIAL, f"{item.kind}:{item.serial.strip().upper()}"))
+    if _used_before(programme, applicant_hash, item.kind) + counts[item.kind] > limit:
+        raise _refuse("每人限额", f"{label}每人限补{limit}件，您已达到上限", "per_person_limit")
+    return Checked(amount, claims)
+
+
+def _price_flag(programme: Programme, item: ItemIn) -> str:
+    """A price far above what others paid for the same model is flagged (prices raised before the discount)."""
+    if not item.brand_model.strip():
+        return ""
+    prices = list(
+        ApplicationItem.objects.filter(application__programme=programme, brand_model=item.brand_model.strip())
+        .order_by("-pk")
+        .values_list("price_fen", flat=True)[:200]
+    )
+    if len(prices) < PRICE_SAMPLE_MIN:
+        return ""
+    middle = median(prices)
+    if item.price_fen > middle * PRICE_FLAG_RATIO:
+        price, typical = item.price_fen / 100, middle / 100
+        return f"{item.brand_model}成交价{price:.2f}元，高于同型号中位价{typical:.2f}元的{PRICE_FLAG_RATIO:g}倍"
+    return ""
+
+
+@transaction.atomic
+def submit_application(
+    *,
+    actor: User,
+    programme: Programme,
+    applicant_name: str,
+    applicant_id: str,
+    phone: str,
+    items: list[ItemIn],
+    idempotency_key: str = "",
+    channel: str = "",
+    now: dt.datetime | None = None,
+) -> Application:
+    """Check, price and reserve one application. A retry with the same idempotency key returns the first result."""
+    now = now or timezone.now()
+    key = idempotency_key.strip()[:64]
+    if key and (existing := Application.objects.filter(created_by=actor, idempotency_key=key).first()):
+        return existing
+    if actor.role not in (Role.CITIZEN, Role.MERCHANT):
+        raise PermissionDenied("补贴由居民本人申请，或由商户在销售时代为提交")
+    channel = channel or (Application.Channel.MERCHANT if actor.role == Role.MERCHANT else Application.Channel.CITIZEN)
+    params = rules.validate(programme.category, programme.parameters)
+    today = timezone.localdate(now)
+    if programme.status != Programme.Status.OPEN or not programme.opens_on <= today <= programme.closes_on:
+        raise _refuse("受理状态", f"{programme.name}当前不在受理期", "programme_not_open")
+    if not items:
+        raise _refuse("申请明细", "请至少填写一件商品", "no_items")
+    clean_id = _check_identity(applicant_id, phone, applicant_name)
+    applicant_hash = pii.lookup_hash(clean_id, purpose="resident_id")
+    counts: dict[str, int] = {}
+    checked = []
+    for item in items:
+        _check_window(programme, item, today)
+        checked.append(_check_item(programme, params, item, applicant_hash, counts))
+    claims = [claim for c in checked for claim in c.claims]
+    if len(set(claims)) != len(claims):
+        raise _refuse("凭证唯一", "同一申请中有重复的发票、序列号或证明", "duplicate_in_application")
+    for kind, value in claims:
+        if Claim.objects.filter(kind=kind, value=value, active=True).exists():
+            raise _refuse(
+                "凭证唯一", f"{Claim.Kind(kind).label}{value.split(':')[-1]}已用于其他补贴申请", f"{kind}_already_used"
+            )
+    flags = [reason for item in items if (reason := _price_flag(programme, item))]
+    sample_pct = params.sample_pct
+    sampled = _sampler.random() * 100 < sample_pct
+    total = sum(c.amount.fen for c in checked)
+    day = timezone.localdate(now)
+    application = Application.objects.create(
+        number=f"BT{day:%y%m%d}{draw_number(f'application-{day:%Y%m%d}'):06d}",
+        programme=programme,
+        region=programme.region,
+        channel=channel,
+        merchant=actor.organisation if actor.role == Role.MERCHANT else None,
+        applicant_user=actor if actor.role == Role.CITIZEN else None,
+        applicant_name=applicant_name.strip(),
+        applicant_id=clean_id,
+        applicant_hash=applicant_hash,
+        phone="".join(phone.split()),
+        status=Application.Status.RESERVED,
+        amount_fen=total,
+        risk_score=min(100, 40 * len(flags) + (10 if sampled else 0)),
+        risk_reasons=flags + (["随机抽查"] if sampled else []),
+        created_by=actor,
+        created_at=now,
+        idempotency_key=key,
+    )
+    ApplicationItem.objects.bulk_create(
+        [
+            ApplicationItem(
+                application=application,
+                kind=item.kind,
+                brand_model=item.brand_model.strip(),
+                serial=item.serial.strip().upper(),
+                vin=item.vin.strip().upper(),
+                invoice_no=item.invoice_no.strip().upper(),
+                invoice_date=item.invoice_date,
+                price_fen=item.price_fen,
+                grade=item.grade,
+                certificate_no=item.certificate_no.strip().upper(),
+                amount_fen=c.amount.fen,
+                explanation=c.amount.explanation,
+            )
+            for item, c in zip(items, checked, strict=True)
+        ]
+    )
+    try:
+        with transaction.atomic():  # the database's word on "never twice", also under concurrent submissions
+            Claim.objects.bulk_create([Claim(kind=k, value=v, application=application) for k, v in claims])
+    except IntegrityError:
+        raise _refuse(
+            "凭证唯一", "发票、序列号、车辆识别代号或回收证明已用于其他补贴申请", "identifier_already_used"
+        ) from None
+    results = [("身份核验", "passed", "身份证号码和手机号码有效"), ("受理期与开票日期", "passed", "在受理期内")]
+    results += [("每人限额", "passed", "未超过每人限额"), ("凭证唯一", "passed", f"{len(claims)}项凭证均未使用过")]
+    results += [("价格合理性", "flagged", f) for f in flags] or [("价格合理性", "passed", "未见异常")]
+    if sampled:
+        results.append(("随机抽查", "flagged", f"按{sample_pct}%比例随机抽中，转人工审核"))
+    CheckResult.objects.bulk_create(
+        [CheckResult(application=application, name=n, outcome=o, reason=r) for n, o, r in results]
+    )
+    try:
+        ledger.reserve(actor=actor, programme=programme, reference=application.number, amount_fen=total, now=now)
+    except ValidationError as exc:
+        code = exc.error_list[0].code if hasattr(exc, "error_list") else None
+        if code == "budget_exhausted" and programme.on_exhaustion == Programme.OnExhaustion.QUEUE:
+            application.status = Application.Status.QUEUED
+        else:
+            raise
+    if application.status == Application.Status.RESERVED and application.risk_reasons:
+        application.status = Application.Status.IN_REVIEW
+    application.save(update_fields=["status"])
+    note = {
+        "reserved": "额度已预留，等待审核",
+        "in_review": "转人工审核：" + "；".join(application.risk_reasons),
+        "queued": "额度已用完，排队等待追加",
+    }
+    ApplicationEvent.objects.create(
+        application=application, status=application.status, actor=actor, at=now, note=note[application.status][:200]
+    )
+    audit.record(
+        actor=actor,
+        action="subsidies.application_submitted",
+        target=application,
+        changes={
+            "number": application.number,
+            "programme": programme.code,
+            "amount_fen": total,
+            "status": application.status,
+            "risk": application.risk_score,
+            "claims": [f"{k}:{v}" for k, v in claims],
+        },
+    )
+    return application
