@@ -19,6 +19,7 @@ from huanxin.monitoring.api import router as monitoring_router
 from huanxin.plans.api import router as plans_router
 from huanxin.projects.api import router as projects_router
 from huanxin.recycling.api import router as recycling_router
+from huanxin.subsidies.api import router as subsidies_router
 
 
 class ChineseJSONRenderer(JSONRenderer):
@@ -40,6 +41,7 @@ api.add_router("/", plans_router)
 api.add_router("/", monitoring_router)
 api.add_router("/", recycling_router)
 api.add_router("/", projects_router)
+api.add_router("/", subsidies_router)
 
 
 def _error(request: HttpRequest, status: int, code: str, message: str, **extra: object) -> HttpResponse:

@@ -1,0 +1,155 @@
+"""Subsidies API (/api/v1/subsidies/…): a merchant's till (API token) or a citizen's session submits an application
+with an `Idempotency-Key` — a retry, or a second click, submits once; anyone checks progress by number and the
+phone's last four digits; officials read each programme's money."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema, Status
+from ninja.errors import HttpError
+
+from huanxin.core.views import actor
+from huanxin.subsidies import selectors
+from huanxin.subsidies.applications import ItemIn, submit_application
+from huanxin.subsidies.models import Application, Programme, sees_whole_ledger
+
+router = Router(tags=["以旧换新补贴"])
+
+
+def _refused(exc: ValidationError) -> HttpError:
+    first = next(iter(exc.error_dict.values()))[0] if hasattr(exc, "error_dict") else exc.error_list[0]
+    error = HttpError(422, "；".join(exc.messages))
+    error.code = first.code or "invalid"  # type: ignore[attr-defined]
+    return error
+
+
+class ItemSchema(Schema):
+    kind: str
+    invoice_no: str
+    invoice_date: dt.date
+    price_fen: int
+    brand_model: str = ""
+    serial: str = ""
+    grade: str = ""
+    certificate_no: str = ""
+    vin: str = ""
+    new_fuel: str = ""
+
+
+class ApplicationIn(Schema):
+    programme: str
+    applicant_name: str
+    applicant_id: str
+    phone: str
+    items: list[ItemSchema]
+
+
+class ApplicationOut(Schema):
+    number: str
+    programme: str
+    status: str
+    status_label: str
+    amount_fen: int
+    risk_reasons: list[str]
+    created_at: dt.datetime
+
+
+def _out(a: Application) -> ApplicationOut:
+    return ApplicationOut(
+        number=a.number,
+        programme=a.programme.code,
+        status=a.status,
+        status_label=a.get_status_display(),
+        amount_fen=a.amount_fen,
+        risk_reasons=a.risk_reasons,
+        created_at=a.created_at,
+    )
+
+
+@router.post(
+    "/subsidies/applications", response={201: ApplicationOut}, summary="提交补贴申请（居民或商户；Idempotency-Key）"
+)
+def submit(request: HttpRequest, payload: ApplicationIn) -> Status:
+    user = actor(request)
+    programme = get_object_or_404(Programme.objects.visible_to(user), code=payload.programme)
+    try:
+        application = submit_application(
+            actor=user,
+            programme=programme,
+            applicant_name=payload.applicant_name,
+            applicant_id=payload.applicant_id,
+            phone=payload.phone,
+            items=[ItemIn(**item.dict()) for item in payload.items],
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+        )
+    except ValidationError as exc:
+        raise _refused(exc) from exc
+    return Status(201, _out(application))
+
+
+@router.get("/subsidies/applications/{number}", response=ApplicationOut, summary="一份申请（按权限）")
+def get_application(request: HttpRequest, number: str) -> ApplicationOut:
+    return _out(
+        get_object_or_404(Application.objects.visible_to(request.user).select_related("programme"), number=number)
+    )
+
+
+class StatusOut(Schema):
+    number: str
+    programme: str
+    status: str
+    status_label: str
+    amount_fen: int
+    submitted_at: dt.datetime
+
+
+@router.get("/subsidies/status", response=StatusOut, auth=None, summary="申请进度（公开：申请编号 + 手机尾号四位）")
+def public_status(request: HttpRequest, number: str, phone4: str) -> StatusOut:
+    a = Application.objects.select_related("programme").filter(number=number.strip().upper()).first()
+    if a is None or len(phone4) != 4 or not a.phone.endswith(phone4):
+        error = HttpError(404, "未找到：请核对申请编号和手机号码后四位")
+        error.code = "application_not_found"  # type: ignore[attr-defined]
+        raise error
+    return StatusOut(
+        number=a.number,
+        programme=a.programme.name,
+        status=a.status,
+        status_label=a.get_status_display(),
+        amount_fen=a.amount_fen,
+        submitted_at=a.created_at,
+    )
+
+
+class ProgrammeOut(Schema):
+    code: str
+    name: str
+    category: str
+    status: str
+    opens_on: dt.date
+    closes_on: dt.date
+    funded_fen: int | None = None
+    available_fen: int | None = None
+    reserved_fen: int | None = None
+    paid_fen: int | None = None
+    burn_fen_per_day: int | None = None
+    runs_out_on: dt.date | None = None
+
+
+@router.get("/subsidies/programmes", response=list[ProgrammeOut], summary="补贴批次（工作人员可见资金情况）")
+def programmes(request: HttpRequest) -> list[ProgrammeOut]:
+    rows = []
+    for p in Programme.objects.visible_to(request.user):
+        row = ProgrammeOut(
+            code=p.code, name=p.name, category=p.category, status=p.status, opens_on=p.opens_on, closes_on=p.closes_on
+        )
+        if sees_whole_ledger(request.user):
+            f = selectors.forecast(p)
+            row.funded_fen, row.available_fen = f.balances.funded_fen, f.balances.available_fen
+            row.reserved_fen, row.paid_fen = f.balances.reserved_fen, f.balances.paid_fen
+            row.burn_fen_per_day, row.runs_out_on = f.burn_fen_per_day, f.runs_out_on
+        rows.append(row)
+    return rows

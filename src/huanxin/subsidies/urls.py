@@ -1,0 +1,13 @@
+from django.urls import path
+
+from huanxin.subsidies import views
+
+app_name = "subsidies"
+
+urlpatterns = [
+    path("subsidies/", views.home, name="home"),
+    path("subsidies/status/", views.status, name="status"),
+    path("subsidies/apply/<slug:code>/", views.apply, name="apply"),
+    path("subsidies/applications/<str:number>/", views.application_detail, name="application"),
+    path("subsidies/programmes/<slug:code>/", views.programme_detail, name="programme"),
+]

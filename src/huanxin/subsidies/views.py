@@ -1,0 +1,219 @@
+"""Subsidy pages: citizens and merchants apply (mobile-first), everyone follows an application on the public status
+page by its number and the phone's last four digits (no personal data shown), officials watch each programme's
+money — balances, burn rate, the date it runs out at the current pace."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from huanxin.core import pii
+from huanxin.core.roles import Role, is_official
+from huanxin.core.views import actor, get_visible_or_404
+from huanxin.subsidies import rules, selectors
+from huanxin.subsidies.applications import ItemIn, submit_application
+from huanxin.subsidies.models import Application, Entry, Programme, sees_whole_ledger
+
+ITEM_ROWS = 3  # item lines on the form (a family replacing a fridge, a TV and an air conditioner at once)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    programmes = Programme.objects.visible_to(user).select_related("region")
+    if sees_whole_ledger(user) or is_official(user):
+        rows = [(p, selectors.forecast(p)) for p in programmes]
+        counts = dict(Application.objects.visible_to(user).values_list("status").annotate(n=Count("pk")))
+        return render(
+            request, "subsidies/overview.html", {"rows": rows, "counts": counts, "statuses": Application.Status.choices}
+        )
+    applications = Application.objects.visible_to(user).select_related("programme")
+    page = Paginator(applications, 20).get_page(request.GET.get("page"))
+    today = timezone.localdate()
+    open_now = [p for p in programmes if p.status == Programme.Status.OPEN and p.opens_on <= today <= p.closes_on]
+    return render(
+        request,
+        "subsidies/mine.html",
+        {"page": page, "programmes": open_now, "merchant": getattr(user, "role", None) == Role.MERCHANT},
+    )
+
+
+def _fen(text: str, field: str) -> int:
+    try:
+        value = Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        raise ValidationError(f"{field}“{text}”不是金额", code="invalid_price") from None
+    if not value.is_finite() or value != value.quantize(Decimal("0.01")) or value <= 0:
+        raise ValidationError(f"{field}应为大于0、最多两位小数的金额", code="invalid_price")
+    return int(value * 100)
+
+
+def _items(post: Any, category: str) -> list[ItemIn]:
+    items = []
+    for n in range(ITEM_ROWS):
+        kind = post.get(f"kind_{n}", "").strip() if category != "car_scrap" else ("car" if n == 0 else "")
+        invoice = post.get(f"invoice_{n}", "").strip()
+        if not kind or (category != "car_scrap" and not invoice and not post.get(f"price_{n}", "").strip()):
+            continue
+        invoice_date = post.get(f"date_{n}", "").strip()
+        try:
+            day = dt.date.fromisoformat(invoice_date)
+        except ValueError:
+            raise ValidationError(f"第{n + 1}件：请填写开票日期", code="invalid_date") from None
+        items.append(
+            ItemIn(
+                kind=kind,
+                invoice_no=invoice,
+                invoice_date=day,
+                price_fen=_fen(post.get(f"price_{n}", ""), f"第{n + 1}件成交价"),
+                brand_model=post.get(f"model_{n}", "").strip(),
+                serial=post.get(f"serial_{n}", "").strip(),
+                grade=post.get(f"grade_{n}", "").strip(),
+                certificate_no=post.get(f"certificate_{n}", "").strip(),
+                vin=post.get(f"vin_{n}", "").strip(),
+                new_fuel=post.get(f"fuel_{n}", "").strip(),
+            )
+        )
+    return items
+
+
+def apply(request: HttpRequest, code: str) -> HttpResponse:
+    """申请补贴 (citizen) or 代为申请 at the till (merchant): one form, one service."""
+    user = actor(request)
+    if user.role not in (Role.CITIZEN, Role.MERCHANT):
+        raise PermissionDenied("补贴由居民本人申请，或由商户在销售时代为提交")
+    programme = get_visible_or_404(Programme.objects.visible_to(user), code=code)
+    try:
+        params = rules.validate(programme.category, programme.parameters)
+    except ValidationError as exc:
+        raise PermissionDenied(exc.messages[0]) from exc
+    form: dict[str, Any] = {
+        "token": uuid.uuid4().hex,
+        "applicant_name": "" if user.role == Role.MERCHANT else user.display_name,
+    }
+    error = ""
+    if request.method == "POST":
+        form = request.POST.dict()
+        try:
+            application = submit_application(
+                actor=user,
+                programme=programme,
+                applicant_name=form.get("applicant_name", ""),
+                applicant_id=form.get("applicant_id", ""),
+                phone=form.get("phone", ""),
+                items=_items(request.POST, programme.category),
+                idempotency_key=form.get("token", ""),
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            error = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        else:
+            messages.success(
+                request, f"申请已提交，申请编号 {application.number}，补贴 {application.amount_fen / 100:.2f} 元"
+            )
+            return redirect("subsidies:application", number=application.number)
+    kinds = list(getattr(params, "kinds", {}).items())
+    return render(
+        request,
+        "subsidies/apply.html",
+        {
+            "programme": programme,
+            "params": params,
+            "kinds": [(k, v if isinstance(v, str) else v.label) for k, v in kinds],
+            "grades": sorted(getattr(params, "rate_pct_by_grade", {}).items()),
+            "rows": range(ITEM_ROWS) if programme.category != "car_scrap" else range(1),
+            "form": form,
+            "error": error,
+            "merchant": user.role == Role.MERCHANT,
+            "today": timezone.localdate().isoformat(),
+        },
+    )
+
+
+def application_detail(request: HttpRequest, number: str) -> HttpResponse:
+    application = get_visible_or_404(
+        Application.objects.visible_to(request.user).select_related("programme"), number=number
+    )
+    own = application.applicant_user_id == request.user.pk
+    return render(
+        request,
+        "subsidies/application.html",
+        {
+            "a": application,
+            "items": application.items.all(),
+            "checks": application.checks.all(),
+            "events": application.events.select_related("actor"),
+            "name": application.applicant_name if own else application.masked_name,
+            "id_number": pii.mask_resident_id(application.applicant_id),
+        },
+    )
+
+
+@login_not_required
+def status(request: HttpRequest) -> HttpResponse:
+    """Anyone follows an application with its number and the last four digits of the phone it was filed with."""
+    number = request.GET.get("number", "").strip().upper()
+    tail = request.GET.get("phone4", "").strip()
+    found = None
+    if number and tail:
+        candidate = Application.objects.select_related("programme").filter(number=number).first()
+        if candidate is not None and len(tail) == 4 and candidate.phone.endswith(tail):
+            found = candidate
+    return render(
+        request,
+        "subsidies/status.html",
+        {
+            "number": number,
+            "phone4": tail,
+            "a": found,
+            "checked": bool(number and tail),
+            "events": found.events.all() if found else [],
+        },
+    )
+
+
+def programme_detail(request: HttpRequest, code: str) -> HttpResponse:
+    if not sees_whole_ledger(request.user) and not is_official(request.user):
+        raise PermissionDenied("补贴资金情况仅供政府工作人员查看")
+    programme = get_visible_or_404(Programme.objects.visible_to(request.user), code=code)
+    today = timezone.localdate()
+    start = today - dt.timedelta(days=29)
+    daily = _daily(programme, start)
+    series = [
+        {"day": (start + dt.timedelta(days=n)).isoformat(), "yuan": daily.get(start + dt.timedelta(days=n), 0) / 100}
+        for n in range(30)
+    ]
+    counts = dict(programme.applications.values_list("status").annotate(n=Count("pk")))
+    return render(
+        request,
+        "subsidies/programme.html",
+        {
+            "programme": programme,
+            "forecast": selectors.forecast(programme),
+            "series": series,
+            "counts": [(label, counts.get(value, 0)) for value, label in Application.Status.choices],
+            "params": programme.parameters,
+        },
+    )
+
+
+def _daily(programme: Programme, start: dt.date) -> dict[dt.date, int]:
+    """Money reserved per day since `start` (Asia/Shanghai days)."""
+    out: dict[dt.date, int] = {}
+    for at, amount in Entry.objects.filter(
+        programme=programme,
+        kind=Entry.Kind.RESERVE,
+        at__gte=timezone.make_aware(dt.datetime.combine(start, dt.time.min)),
+    ).values_list("at", "amount_fen"):
+        day = timezone.localdate(at)
+        out[day] = out.get(day, 0) + amount
+    return out
