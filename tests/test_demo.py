@@ -10,6 +10,8 @@ from huanxin.monitoring.models import IndicatorValue
 from huanxin.plans.models import MeasureAction
 from huanxin.projects.models import InvestmentReport, Loan, Project
 from huanxin.recycling.models import Booking, Certificate, ReverseInvoice, Site
+from huanxin.subsidies import selectors
+from huanxin.subsidies.models import Application, Programme
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +53,12 @@ def test_demo_creates_a_user_for_every_role_and_runs_twice(plan) -> None:
     for code in ("specialised-sme-enterprises", "digital-rd-tools-rate", "key-process-nc-rate"):
         values = IndicatorValue.objects.filter(indicator__code=code)
         assert values.exists() and all(v.derived for v in values), code
+
+    # subsidies: open programmes with money reserved, applications reserved and in review, car ones among them
+    assert set(Programme.objects.values_list("category", flat=True)) == {"appliance", "digital", "car_scrap"}
+    assert {"reserved", "in_review"} <= set(Application.objects.values_list("status", flat=True))
+    assert Application.objects.filter(programme__category="car_scrap").exists()
+    assert all(selectors.check_ledger(p).problems == [] for p in Programme.objects.all())
 
     # the printed password works
     client = Client()

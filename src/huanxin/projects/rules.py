@@ -29,7 +29,7 @@ def applicability(project: Project) -> Applicability:
     threshold = Decimal(str(rule.parameters.get("annual_energy_tce_min", 10000)))
     reasons = []
     if project.annual_energy_tce >= threshold:
-        reasons.append(f"年综合能耗{project.annual_energy_tce:g}吨标准煤，达到{threshold:g}吨")
+        reasons.append(f"年综合能耗{project.annual_energy_tce.normalize():f}吨标准煤，达到{threshold:g}吨")
     if project.seeks_central_funds and rule.parameters.get("applies_to_central_funds", True):
         reasons.append("申请中央财政资金")
     if not reasons:

@@ -15,6 +15,7 @@ from huanxin.core.roles import Role
 from huanxin.demo import monitoring as demo_monitoring
 from huanxin.demo import projects as demo_projects
 from huanxin.demo import recycling as demo_recycling
+from huanxin.demo import subsidies as demo_subsidies
 from huanxin.demo import supervision as demo_supervision
 from huanxin.plans import services as plan_services
 from huanxin.plans.models import Measure, MeasureAction, Plan
@@ -134,6 +135,7 @@ class Command(BaseCommand):
         self._actions()
         demo_recycling.build(self.stdout)  # before monitoring: some indicators are derived from these two
         demo_projects.build(self.stdout)
+        demo_subsidies.build(self.stdout)  # after recycling: car applications use its scrapping certificates
         demo_monitoring.build(self.stdout)
         demo_supervision.build(self.stdout)
         self._print_accounts()
