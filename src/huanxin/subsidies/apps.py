@@ -5,3 +5,6 @@ class SubsidiesConfig(AppConfig):
     name = "huanxin.subsidies"
     label = "subsidies"
     verbose_name = "以旧换新补贴"
+
+    def ready(self) -> None:
+        from huanxin.subsidies import metrics  # noqa: F401 - registers the subsidy metrics

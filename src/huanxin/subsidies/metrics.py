@@ -1,0 +1,90 @@
+"""What the subsidies feed into monitoring: applications and amounts per period and county, cars scrapped and
+renewed with a subsidy, and the NEV share of the new cars (方案 三（一）)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from huanxin.core import metrics
+from huanxin.core.metrics import Metric, Values
+from huanxin.core.models import Region
+from huanxin.subsidies.models import Application, ApplicationItem
+
+COUNTED = [
+    Application.Status.RESERVED,
+    Application.Status.IN_REVIEW,
+    Application.Status.APPROVED,
+    Application.Status.PAID,
+]  # what is (still) granted: not rejected, queued or clawed back
+
+
+def _window(start: dt.date, end: dt.date, prefix: str = "") -> Q:
+    """Submitted within [start, end], Asia/Shanghai days."""
+    tz = timezone.get_current_timezone()
+    return Q(**{f"{prefix}created_at__gte": dt.datetime.combine(start, dt.time.min, tz)}) & Q(
+        **{f"{prefix}created_at__lt": dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tz)}
+    )
+
+
+def _with_cities(rows: dict[int, Decimal]) -> Values:
+    out: dict[int, Decimal] = defaultdict(Decimal, rows)
+    parents = dict(Region.objects.filter(pk__in=list(rows), parent__isnull=False).values_list("pk", "parent_id"))
+    for region, value in rows.items():
+        if parent := parents.get(region):
+            out[parent] += value
+    return dict(out)
+
+
+def applications(start: dt.date, end: dt.date) -> Values:
+    rows = Application.objects.filter(_window(start, end), status__in=COUNTED).values("region").annotate(n=Count("pk"))
+    return _with_cities({r["region"]: Decimal(r["n"]) for r in rows})
+
+
+def amount_wan(start: dt.date, end: dt.date) -> Values:
+    rows = (
+        Application.objects.filter(_window(start, end), status__in=COUNTED)
+        .values("region")
+        .annotate(t=Sum("amount_fen"))
+    )
+    return _with_cities({r["region"]: Decimal(r["t"] or 0) / 1_000_000 for r in rows})
+
+
+def _cars(start: dt.date, end: dt.date) -> dict[int, tuple[int, int]]:
+    items = ApplicationItem.objects.filter(
+        _window(start, end, "application__"), kind="car", application__status__in=COUNTED
+    )
+    out: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for region, explanation in items.values_list("application__region", "explanation"):
+        out[region][0] += 1
+        out[region][1] += "新能源" in explanation  # rules.car_scrap_amount names the new car's kind
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def cars_renewed(start: dt.date, end: dt.date) -> Values:
+    return _with_cities({k: Decimal(total) for k, (total, _) in _cars(start, end).items()})
+
+
+def nev_share(start: dt.date, end: dt.date) -> Values:
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    cars = _cars(start, end)
+    parents = dict(Region.objects.filter(pk__in=list(cars), parent__isnull=False).values_list("pk", "parent_id"))
+    for region, (total, nev) in cars.items():
+        for key in (region, parents.get(region)):
+            if key is not None:
+                totals[key][0] += total
+                totals[key][1] += nev
+    return {k: (Decimal(nev * 100) / total).quantize(Decimal("0.1")) for k, (total, nev) in totals.items() if total}
+
+
+for metric in (
+    Metric("subsidies.applications", "以旧换新补贴申请", "份", "sum", applications),
+    Metric("subsidies.amount", "以旧换新补贴金额", "万元", "sum", amount_wan),
+    Metric("subsidies.cars-renewed", "享受报废更新补贴的汽车", "辆", "sum", cars_renewed),
+    Metric("subsidies.nev-share", "报废更新新购车中新能源车占比", "%", "ratio", nev_share),
+):
+    metrics.register(metric)

@@ -1,0 +1,103 @@
+"""Car scrap-and-renew against the recycling network's certificates, and the subsidy metrics for monitoring."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from huanxin.core import metrics
+from huanxin.core.models import Organisation, Region
+from huanxin.core.roles import Role
+from huanxin.demo import identities
+from huanxin.recycling import services as recycling
+from huanxin.subsidies import rules
+from huanxin.subsidies.applications import ItemIn, submit_application
+from tests.factories import UserFactory
+from tests.subsidies.conftest import make_programme
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+
+
+@pytest.fixture
+def dismantler(plan):
+    county = Region.objects.get(code="130722")
+    org = Organisation.objects.create(name="拆解公司", kind="recycler", region=county)
+    clerk = UserFactory(role=Role.RECYCLER, organisation=org)
+    site = recycling.save_site(
+        actor=clerk, organisation=org, name="张北拆解厂", kind="dismantler", region=county, address="张北县工业园区1号",
+        categories=["car"], qualification_no="001",
+    )  # fmt: skip
+    return clerk, site
+
+
+def scrap(dismantler, owner_id: str, registered_on: dt.date, vin: str, fuel: str = "petrol"):
+    clerk, site = dismantler
+    return recycling.issue_certificate(
+        actor=clerk, kind="vehicle", site=site, category="car", owner_name="赵建国", owner_id=owner_id, vin=vin,
+        plate="冀G12345", fuel=fuel, registered_on=registered_on,
+    )  # fmt: skip
+
+
+def car(vin: str, fuel: str = "nev") -> ItemIn:
+    return ItemIn(
+        kind="car",
+        invoice_no=f"CAR{random.randrange(10**9)}",
+        invoice_date=TODAY,
+        price_fen=150_000_00,
+        vin=vin,
+        new_fuel=fuel,
+    )
+
+
+def test_car_scrap_renewal_needs_the_certificate_of_the_same_owner(dismantler, boss) -> None:
+    programme = make_programme(
+        boss,
+        code="cars",
+        category="car_scrap",
+        parameters={**rules.DEFAULTS["car_scrap"], "sample_pct": 0},
+        budget_fen=1_000_000_00,
+    )
+    rng = random.Random(4)
+    owner_id, vin = identities.resident_id(rng), identities.vin(rng)
+    citizen = UserFactory(role=Role.CITIZEN)
+
+    def apply(applicant_id: str, item: ItemIn):
+        return submit_application(
+            actor=citizen,
+            programme=programme,
+            applicant_name="赵建国",
+            applicant_id=applicant_id,
+            phone="13912345678",
+            items=[item],
+        )
+
+    with pytest.raises(ValidationError) as exc:
+        apply(owner_id, car(vin))
+    assert exc.value.error_list[0].code == "certificate_missing"
+    scrap(dismantler, owner_id, dt.date(2010, 5, 1), vin)
+    with pytest.raises(ValidationError) as exc:
+        apply(identities.resident_id(rng), car(vin))
+    assert exc.value.error_list[0].code == "certificate_owner_mismatch"
+    application = apply(owner_id, car(vin))
+    assert application.amount_fen == 20_000_00 and "新能源乘用车" in application.items.get().explanation
+    with pytest.raises(ValidationError) as exc:
+        apply(owner_id, car(vin, "fuel"))
+    assert exc.value.error_list[0].code in {"per_person_limit", "vin_already_used"}
+    young_vin, other = identities.vin(rng), identities.resident_id(rng)
+    scrap(dismantler, other, dt.date(2016, 1, 1), young_vin)  # a petrol car registered after 2012-06-30
+    with pytest.raises(ValidationError) as exc:
+        apply(other, car(young_vin))
+    assert exc.value.error_list[0].code == "old_car_too_new"
+
+    start, end = TODAY.replace(day=1), TODAY
+    city = Region.objects.get(code="130700")
+    assert metrics.get("subsidies.cars-renewed").compute(start, end)[city.pk] == 1
+    assert metrics.get("subsidies.nev-share").compute(start, end)[city.pk] == Decimal("100.0")
+    assert metrics.get("subsidies.applications").compute(start, end)[city.pk] == 1
+    assert metrics.get("subsidies.amount").compute(start, end)[city.pk] == Decimal(2)  # 2万元
