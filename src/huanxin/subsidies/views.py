@@ -4,6 +4,7 @@ money — balances, burn rate, the date it runs out at the current pace."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from decimal import Decimal, InvalidOperation
@@ -19,8 +20,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from huanxin.core import pii
+from huanxin.core.exports import XLSX, attachment_response
 from huanxin.core.roles import Role, is_official
 from huanxin.core.views import actor, get_visible_or_404
+from huanxin.subsidies import batch as batch_import
 from huanxin.subsidies import rules, selectors
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, Entry, Programme, sees_whole_ledger
@@ -217,3 +220,34 @@ def _daily(programme: Programme, start: dt.date) -> dict[dt.date, int]:
         day = timezone.localdate(at)
         out[day] = out.get(day, 0) + amount
     return out
+
+
+def batch(request: HttpRequest) -> HttpResponse:
+    """A merchant uploads many sales at once; each row is one application with its own result."""
+    user = actor(request)
+    if user.role != Role.MERCHANT:
+        raise PermissionDenied("批量申请由商户提交")
+    context: dict[str, Any] = {}
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        try:
+            if upload is None:
+                raise ValidationError("请选择要上传的文件", code="no_file")
+            if upload.size and upload.size > 20 * 1024 * 1024:
+                raise ValidationError("文件超过20MB，请分文件上传", code="file_too_large")
+            results, workbook = batch_import.import_batch(actor=user, data=upload.read(), filename=upload.name or "")
+        except ValidationError as exc:
+            context["error"] = "；".join(exc.messages)
+        else:
+            context.update(
+                results=results,
+                failed=[r for r in results if not r.ok],
+                ok=sum(1 for r in results if r.ok),
+                workbook=base64.b64encode(workbook).decode(),
+                xlsx=XLSX,
+            )
+    return render(request, "subsidies/batch.html", context)
+
+
+def batch_template(request: HttpRequest) -> HttpResponse:
+    return attachment_response(batch_import.template(), content_type=XLSX, filename="补贴批量申请模板.xlsx")

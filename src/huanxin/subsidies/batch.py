@@ -1,0 +1,181 @@
+"""A merchant's batch: thousands of sales in one Excel or CSV file, one application per row, each through the same
+`submit_application` (one transaction per row). A bad row comes back with its reason and the others are kept;
+the merchant's 订单号 is the row's idempotency key, so uploading the same file again submits nothing twice."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zipfile import BadZipFile
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from huanxin.core.exports import build_workbook
+from huanxin.core.models import User
+from huanxin.core.roles import Role
+from huanxin.subsidies.applications import ItemIn, submit_application
+from huanxin.subsidies.models import Application, Programme
+
+HEADERS = [
+    "订单号",
+    "补贴项目代码",
+    "申请人姓名",
+    "身份证号码",
+    "手机号码",
+    "品类",
+    "品牌型号",
+    "序列号",
+    "能效等级",
+    "发票号码",
+    "开票日期",
+    "成交价（元）",
+]
+REQUIRED = [
+    "订单号",
+    "补贴项目代码",
+    "申请人姓名",
+    "身份证号码",
+    "手机号码",
+    "品类",
+    "发票号码",
+    "开票日期",
+    "成交价（元）",
+]
+MAX_ROWS = 20_000
+
+
+@dataclass
+class RowResult:
+    row: int
+    order: str
+    ok: bool
+    number: str
+    message: str
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Excel turns long digit strings into numbers
+    return "" if value is None else str(value).strip()
+
+
+def _rows(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, list[Any]]]]:
+    if filename.lower().endswith(".csv"):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("gb18030", errors="replace")  # files saved by Chinese Excel
+        reader = csv.reader(io.StringIO(text))
+        header = [_text(c) for c in next(reader, [])]
+        body = [(n, list(r)) for n, r in enumerate(reader, start=2)]
+    else:
+        try:
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
+            raise ValidationError("无法读取文件：请上传 .xlsx 或 .csv 文件", code="bad_file") from exc
+        rows = wb.worksheets[0].iter_rows(values_only=True)
+        header = [_text(c) for c in next(rows, ())]
+        body = [(n, list(r)) for n, r in enumerate(rows, start=2)]
+    if missing := [h for h in REQUIRED if h not in header]:
+        raise ValidationError(f"表头缺少：{'、'.join(missing)}（请使用本系统下载的模板）", code="bad_header")
+    return header, [(n, r) for n, r in body if any(_text(c) for c in r)]
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(_text(value).replace("/", "-"))
+    except ValueError:
+        raise ValidationError(f"开票日期“{_text(value)}”无法识别，请写成 2025-06-30", code="invalid_date") from None
+
+
+def _fen(value: Any) -> int:
+    try:
+        amount = Decimal(_text(value).replace(",", ""))
+    except InvalidOperation:
+        raise ValidationError(f"成交价“{_text(value)}”不是金额", code="invalid_price") from None
+    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+        raise ValidationError("成交价最多保留两位小数", code="invalid_price")
+    return int(amount * 100)
+
+
+def template() -> bytes:
+    today = dt.date.today().isoformat()
+    rows = [
+        [
+            "DD20250001",
+            "appliance-2025",
+            "张三",
+            "（18位身份证号码）",
+            "13800000000",
+            "refrigerator",
+            "海尔BCD-501",
+            "SN0001",
+            "1",
+            "12345678901",
+            today,
+            "4999.00",
+        ]
+    ]
+    return build_workbook(title="批量申请", headers=HEADERS, rows=rows)
+
+
+def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowResult], bytes]:
+    if actor.role != Role.MERCHANT:
+        raise PermissionDenied("批量申请由商户提交")
+    header, body = _rows(data, filename)
+    col = {name: header.index(name) for name in HEADERS if name in header}
+    programmes = {p.code: p for p in Programme.objects.visible_to(actor)}
+    results: list[RowResult] = []
+    out: list[list[Any]] = []
+    for number, cells in body[:MAX_ROWS]:
+        padded = list(cells) + [None] * len(header)
+        get = {name: padded[index] for name, index in col.items()}
+        order = _text(get["订单号"])
+        try:
+            if not order:
+                raise ValidationError("请填写订单号（用于防止重复提交）", code="order_required")
+            programme = programmes.get(_text(get["补贴项目代码"]))
+            if programme is None:
+                raise ValidationError(f"补贴项目代码“{_text(get['补贴项目代码'])}”不存在", code="unknown_programme")
+            key = f"batch:{order}"[:64]
+            existed = Application.objects.filter(created_by=actor, idempotency_key=key).exists()
+            application = submit_application(
+                actor=actor,
+                programme=programme,
+                applicant_name=_text(get["申请人姓名"]),
+                applicant_id=_text(get["身份证号码"]),
+                phone=_text(get["手机号码"]),
+                items=[
+                    ItemIn(
+                        kind=_text(get["品类"]),
+                        invoice_no=_text(get["发票号码"]),
+                        invoice_date=_date(get["开票日期"]),
+                        price_fen=_fen(get["成交价（元）"]),
+                        brand_model=_text(get.get("品牌型号")),
+                        serial=_text(get.get("序列号")),
+                        grade=_text(get.get("能效等级")),
+                    )
+                ],
+                idempotency_key=key,
+                channel=Application.Channel.BATCH,
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            message = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            results.append(RowResult(number, order, False, "", message))
+        else:
+            note = "此前已提交，未重复申请" if existed else f"已受理，补贴{application.amount_fen / 100:.2f}元"
+            results.append(RowResult(number, order, True, application.number, note))
+        out.append([*(padded[i] for i in range(len(header))), results[-1].number, results[-1].message])
+    if len(body) > MAX_ROWS:
+        results.append(RowResult(body[MAX_ROWS][0], "", False, "", f"超过{MAX_ROWS}行，其余行未处理，请分文件上传"))
+    return results, build_workbook(title="导入结果", headers=[*header, "申请编号", "结果"], rows=out)

@@ -1,0 +1,90 @@
+"""A merchant's batch of sales: each row one application through the same service; bad rows come back with their
+reasons, good rows are kept, and uploading the same file again submits nothing twice."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from openpyxl import Workbook, load_workbook
+
+from huanxin.core.models import Organisation, Region
+from huanxin.core.roles import Role
+from huanxin.demo import identities
+from huanxin.subsidies import batch, rules
+from huanxin.subsidies.models import Application
+from tests.factories import UserFactory
+from tests.subsidies.conftest import make_programme
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def merchant(plan):
+    store = Organisation.objects.create(name="焕新家电商行", kind="merchant", region=Region.objects.get(code="130702"))
+    return UserFactory(role=Role.MERCHANT, organisation=store)
+
+
+def rows(programme_code: str, n: int) -> list[list]:
+    rng = random.Random(7)
+    today = timezone.localdate().isoformat()
+    person = [(identities.name(rng), identities.resident_id(rng)) for _ in range(n)]
+    return [
+        [f"DD{i:05d}", programme_code, *person[i], "13800001111", "tv", "海信65E5N", f"SN{i:06d}", "1", f"INV{i:08d}"]
+        + [today, "3999.00"]
+        for i in range(n)
+    ]
+
+
+def xlsx(data: list[list]) -> bytes:
+    wb = Workbook()
+    wb.active.append(batch.HEADERS)
+    for row in data:
+        wb.active.append(row)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_batch_keeps_good_rows_gives_reasons_and_never_applies_twice(merchant, boss) -> None:
+    programme = make_programme(
+        boss, parameters={**rules.DEFAULTS["appliance"], "sample_pct": 0}, budget_fen=1_000_000_00
+    )
+    data = rows(programme.code, 50)
+    data[3][3] = "130722199001011234"  # invalid ID
+    data[7][9] = data[6][9]  # the same invoice as the row before
+    data[9][11] = "39.999"  # three decimals
+    data[11][1] = "no-such-programme"
+    data[13][10] = "上周"  # a date nobody can read
+    results, result_file = batch.import_batch(actor=merchant, data=xlsx(data), filename="sales.xlsx")
+    failed = {r.order: r.message for r in results if not r.ok}
+    assert set(failed) == {"DD00003", "DD00007", "DD00009", "DD00011", "DD00013"}
+    assert "居民身份证号码无效" in failed["DD00003"] and "已用于其他补贴申请" in failed["DD00007"]
+    assert "两位小数" in failed["DD00009"] and "不存在" in failed["DD00011"] and "无法识别" in failed["DD00013"]
+    assert Application.objects.filter(channel="batch").count() == 45
+    sheet = load_workbook(io.BytesIO(result_file)).active
+    assert sheet.cell(1, len(batch.HEADERS) + 1).value == "申请编号"
+    assert sheet.cell(2, len(batch.HEADERS) + 1).value.startswith("BT")
+    again, _ = batch.import_batch(actor=merchant, data=xlsx(data), filename="sales.xlsx")
+    assert sum(1 for r in again if r.ok and r.message == "此前已提交，未重复申请") == 45
+    assert Application.objects.count() == 45
+
+
+def test_a_csv_from_chinese_excel_and_the_upload_page(merchant, boss) -> None:
+    programme = make_programme(
+        boss, parameters={**rules.DEFAULTS["appliance"], "sample_pct": 0}, budget_fen=1_000_000_00
+    )
+    text = ",".join(batch.HEADERS) + "\n" + "\n".join(",".join(map(str, r)) for r in rows(programme.code, 3))
+    client = Client()
+    client.force_login(merchant)
+    upload = io.BytesIO(text.encode("gb18030"))
+    upload.name = "sales.csv"
+    page = client.post("/subsidies/batch/", {"file": upload}).content.decode()
+    assert "3</b> 行已受理" in page
+    assert Application.objects.count() == 3
+    citizen = Client()
+    citizen.force_login(UserFactory(role=Role.CITIZEN))
+    assert citizen.get("/subsidies/batch/").status_code == 403
