@@ -32,9 +32,20 @@ def rows(programme_code: str, n: int) -> list[list]:
     rng = random.Random(7)
     today = timezone.localdate().isoformat()
     person = [(identities.name(rng), identities.resident_id(rng)) for _ in range(n)]
+    tail = [today, "3999.00"]
     return [
-        [f"DD{i:05d}", programme_code, *person[i], "13800001111", "tv", "海信65E5N", f"SN{i:06d}", "1", f"INV{i:08d}"]
-        + [today, "3999.00"]
+        [
+            f"DD{i:05d}",
+            programme_code,
+            *person[i],
+            "13800001111",
+            "tv",
+            "海信65E5N",
+            f"SN{i:06d}",
+            "1",
+            f"INV{i:08d}",
+            *tail,
+        ]
         for i in range(n)
     ]
 
