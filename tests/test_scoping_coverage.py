@@ -216,7 +216,8 @@ def _projects_rows() -> None:
 
 
 def _subsidies_rows() -> None:
-    """A programme with its accounts and entries (funding, a reservation), made through the ledger's services."""
+    """A programme with its accounts and entries, an application reviewed (more material, approval) and put into
+    a payment batch, made through the services."""
     import random
 
     from django.utils import timezone
@@ -241,8 +242,9 @@ def _subsidies_rows() -> None:
         parameters={**rules.DEFAULTS["appliance"], "sample_pct": 0},
     )
     ledger.reserve(actor=None, programme=programme, reference="APP-1", amount_fen=10_000)
-    submit_application(
-        actor=UserFactory(role=Role.CITIZEN),
+    citizen = UserFactory(role=Role.CITIZEN)
+    application = submit_application(
+        actor=citizen,
         programme=programme,
         applicant_name="林芳",
         applicant_id=identities.resident_id(random.Random(3)),
@@ -258,3 +260,11 @@ def _subsidies_rows() -> None:
             )
         ],
     )
+    from huanxin.subsidies import payments, review
+    from tests.factories import user_with_role
+
+    reviewer = user_with_role(Role.REVIEWER)
+    review.decide(actor=reviewer, application=application, decision="more", reason="请补充旧机照片")
+    review.supply_material(actor=citizen, application=application, note="已补充")
+    review.decide(actor=reviewer, application=application, decision="approve")
+    payments.create_batch(actor=user_with_role(Role.FINANCE_OFFICER), programme=programme)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from huanxin.core import pii
 from huanxin.core.models import Region, User
-from huanxin.core.roles import Role, is_authenticated, reads_everything
+from huanxin.core.roles import Role, is_authenticated, is_official, reads_everything
 
 MAX_STRIPES = 256
 
@@ -369,3 +369,139 @@ class ApplicationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application} {self.status}"
+
+
+# --- review (see docs/subsidy-review-and-payments.md) -----------------------------------------------------------
+
+
+class _OfficialsThroughApplication(models.QuerySet[Any]):
+    def visible_to(self, user: Any) -> models.QuerySet[Any]:
+        """Officials who see the application; applicants and merchants read the outcome in its events instead."""
+        if not is_official(user):
+            return self.none()
+        return self.filter(application__in=Application.objects.visible_to(user))
+
+
+class ReviewDecision(models.Model):
+    """One reviewer's decision on an application. Above the programme's two-person amount an approval needs two
+    of them, by two different people; the first leaves the application in review (待复核)."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "通过"
+        REJECT = "reject", "不通过"
+        MORE = "more", "补充材料"
+
+    application = models.ForeignKey(Application, models.PROTECT, related_name="decisions")
+    actor = models.ForeignKey("core.User", models.PROTECT, related_name="+", verbose_name="审核人")
+    decision = models.CharField("审核意见", max_length=10, choices=Decision.choices)
+    reason = models.CharField("理由", max_length=200, blank=True)
+    fraud = models.BooleanField("认定骗补", default=False)
+    at = models.DateTimeField("时间", default=timezone.now)
+
+    objects = _OfficialsThroughApplication.as_manager()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = verbose_name_plural = "审核意见"
+
+    def __str__(self) -> str:
+        return f"{self.application} {self.decision}"
+
+
+class MaterialRequest(models.Model):
+    """A reviewer asks for more material; the application stays in review but leaves the queue until the
+    applicant answers (`supplied_at`). The answer is free text from the applicant, so it is encrypted."""
+
+    application = models.ForeignKey(Application, models.PROTECT, related_name="material_requests")
+    asked_by = models.ForeignKey("core.User", models.PROTECT, related_name="+", verbose_name="审核人")
+    question = models.CharField("需补充的材料", max_length=200)
+    asked_at = models.DateTimeField("提出时间", default=timezone.now)
+    answer = pii.EncryptedTextField("补充说明", blank=True, default="")
+    supplied_by = models.ForeignKey(
+        "core.User", models.PROTECT, null=True, blank=True, related_name="+", verbose_name="补充人"
+    )
+    supplied_at = models.DateTimeField("补充时间", null=True, blank=True)
+
+    objects = _ThroughApplication.as_manager()
+
+    class Meta:
+        ordering = ["asked_at", "pk"]
+        verbose_name = verbose_name_plural = "补充材料"
+        constraints = [
+            # at most one open request per application
+            models.UniqueConstraint(
+                fields=["application"], condition=Q(supplied_at__isnull=True), name="material_request_one_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application} {self.question}"
+
+
+# --- payments -----------------------------------------------------------------------------------------------
+
+
+class PaymentQuerySet[M: models.Model](models.QuerySet[M]):
+    def visible_to(self, user: Any) -> PaymentQuerySet[M]:
+        """Payment batches and payments: those who read the whole ledger (task force, finance, auditors,
+        reviewers)."""
+        return self if sees_whole_ledger(user) else self.none()
+
+
+class PaymentBatch(models.Model):
+    """一个发放批次: approved applications of one programme sent to the bank in one file."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "待导出"
+        EXPORTED = "exported", "已导出，待银行回单"
+        SETTLED = "settled", "已结清"
+
+    number = models.CharField("批次编号", max_length=20, unique=True)
+    programme = models.ForeignKey(Programme, models.PROTECT, related_name="payment_batches", verbose_name="补贴项目")
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey("core.User", models.PROTECT, related_name="+", verbose_name="创建人")
+    created_at = models.DateTimeField("创建时间", default=timezone.now)
+    exported_at = models.DateTimeField("导出时间", null=True, blank=True)
+    settled_at = models.DateTimeField("结清时间", null=True, blank=True)
+
+    objects = PaymentQuerySet["PaymentBatch"].as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = verbose_name_plural = "发放批次"
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Payment(models.Model):
+    """One application's payment in a batch. An application has at most one payment pending or paid (database
+    constraint): it is never paid twice; a failed payment lets it go into a later batch."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待银行处理"
+        PAID = "paid", "已到账"
+        FAILED = "failed", "失败"
+
+    batch = models.ForeignKey(PaymentBatch, models.PROTECT, related_name="payments", verbose_name="发放批次")
+    application = models.ForeignKey(Application, models.PROTECT, related_name="payments", verbose_name="补贴申请")
+    amount_fen = models.BigIntegerField("金额（分）")
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.PENDING)
+    bank_reference = models.CharField("银行流水号", max_length=64, blank=True)
+    failure_reason = models.CharField("失败原因", max_length=200, blank=True)
+    paid_at = models.DateTimeField("到账时间", null=True, blank=True)
+
+    objects = PaymentQuerySet["Payment"].as_manager()
+
+    class Meta:
+        ordering = ["batch", "pk"]
+        verbose_name = verbose_name_plural = "补贴发放"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application"], condition=Q(status__in=["pending", "paid"]), name="payment_once_per_application"
+            ),
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="payment_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch} {self.application}"
