@@ -1,0 +1,392 @@
+"""Paying approved subsidies (see docs/subsidy-review-and-payments.md).
+
+Finance officers (and the task force) put a programme's approved applications into a payment batch, export the
+bank's payment file (CSV, UTF-8 with BOM), and import the bank's result file row by row: a success pays the
+reservation in the budget ledger (`ledger.pay`) and marks the application paid; a failure sends the application
+back to approved, so the next batch takes it again. A paid application is never paid again: an application has
+at most one payment pending or paid (a partial unique index), `ledger.pay` pays a reference once, and each result
+row locks its payment before looking at it, so the same file imported twice — or by two people at once — changes
+nothing the second time. A paid application found fraudulent is clawed back (`clawback`).
+
+The payment file carries the applicant's name and ID number because the bank needs them; they never go into the
+audit log or a log line. Bank failure reasons are stored on the payment, not in the audit log (the bank's text
+may quote the account holder).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Sum
+from django.utils import timezone
+
+from huanxin.core import audit
+from huanxin.core.models import User
+from huanxin.core.roles import Role, is_authenticated, is_task_force
+from huanxin.recycling.services import draw_number
+from huanxin.subsidies import ledger
+from huanxin.subsidies.models import Application, ApplicationEvent, Payment, PaymentBatch, Programme
+
+EXPORT_HEADERS = ["序号", "申请编号", "收款人姓名", "身份证号码", "金额（元）", "用途"]
+PURPOSE = "以旧换新补贴"
+RESULT_HEADERS = ["申请编号", "结果", "银行流水号", "失败原因"]
+REQUIRED_RESULT_HEADERS = ["申请编号", "结果"]
+SUCCESS, FAILURE = "成功", "失败"
+MAX_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class RowResult:
+    row: int  # line number in the file (the header is line 1)
+    ref: str  # 申请编号
+    ok: bool
+    message: str
+    changed: bool = False
+
+
+def can_pay(user: Any) -> bool:
+    return is_authenticated(user) and (user.role == Role.FINANCE_OFFICER or is_task_force(user))
+
+
+def _check_actor(actor: Any) -> None:
+    if not can_pay(actor):
+        raise PermissionDenied("只有财务人员（或工作专班）可以办理补贴发放")
+
+
+def _refuse(message: str, code: str) -> ValidationError:
+    return ValidationError(message, code=code)
+
+
+def yuan_plain(fen: int) -> str:
+    """Fen as the bank wants yuan: 123456 → "1234.56" (no thousands separator)."""
+    whole, cents = divmod(fen, 100)
+    return f"{whole}.{cents:02d}"
+
+
+def _event(application: Application, *, actor: User, note: str, now: dt.datetime) -> None:
+    ApplicationEvent.objects.create(
+        application=application, status=application.status, actor=actor, at=now, note=note[:200]
+    )
+
+
+def _open_payment() -> Exists:
+    return Exists(
+        Payment.objects.filter(application=OuterRef("pk"), status__in=[Payment.Status.PENDING, Payment.Status.PAID])
+    )
+
+
+def payable(programme: Programme) -> Any:
+    """Approved applications of the programme with no payment pending or paid, oldest first."""
+    return (
+        Application.objects.filter(programme=programme, status=Application.Status.APPROVED)
+        .exclude(_open_payment())
+        .order_by("created_at", "pk")
+    )
+
+
+# --- batches ----------------------------------------------------------------------------------------------------
+
+
+def create_batch(
+    *, actor: User, programme: Programme, limit: int | None = None, now: dt.datetime | None = None
+) -> PaymentBatch:
+    """A batch of the programme's approved applications not yet in a payment (at most `limit`, oldest first)."""
+    _check_actor(actor)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
+        raise _refuse("每批笔数必须是正整数", "invalid_limit")
+    now = now or timezone.now()
+    with transaction.atomic():
+        # one batch at a time per programme: the second waits here, then no longer sees the first's applications
+        programme = Programme.objects.select_for_update(no_key=True).get(pk=programme.pk)
+        candidates = payable(programme)
+        applications = list(candidates[:limit] if limit else candidates)
+        if not applications:
+            raise _refuse("没有待发放的已审核申请", "nothing_to_pay")
+        day = timezone.localdate(now)
+        batch = PaymentBatch.objects.create(
+            number=f"FF{day:%Y%m%d}{draw_number(f'payment-batch-{day:%Y%m%d}'):04d}",
+            programme=programme,
+            created_by=actor,
+            created_at=now,
+        )
+        try:
+            with transaction.atomic():  # the database's word on "never paid twice"
+                Payment.objects.bulk_create(
+                    [Payment(batch=batch, application=a, amount_fen=a.amount_fen) for a in applications]
+                )
+        except IntegrityError:
+            raise _refuse("部分申请已在其他发放批次中，请重试", "already_in_batch") from None
+        for application in applications:
+            _event(application, actor=actor, note=f"已列入发放批次{batch.number}", now=now)
+        audit.record(
+            actor=actor,
+            action="subsidies.payment_batch_created",
+            target=batch,
+            changes={
+                "number": batch.number,
+                "programme": programme.code,
+                "count": len(applications),
+                "total_fen": sum(a.amount_fen for a in applications),
+                "applications": [a.number for a in applications],
+            },
+        )
+    return batch
+
+
+def export_bank_file(*, actor: User, batch: PaymentBatch, now: dt.datetime | None = None) -> bytes:
+    """The bank's payment file for the batch's pending payments: CSV, UTF-8 with BOM, one row per payment.
+    Exporting again gives the pending payments again (each export is audited, without the personal data)."""
+    _check_actor(actor)
+    now = now or timezone.now()
+    with transaction.atomic():
+        batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status == PaymentBatch.Status.SETTLED:
+            raise _refuse(f"批次{batch.number}已结清，不能再导出", "batch_settled")
+        payments = list(
+            batch.payments.filter(status=Payment.Status.PENDING).select_related("application").order_by("pk")
+        )
+        if not payments:
+            raise _refuse(f"批次{batch.number}没有待发放的款项", "nothing_to_export")
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(EXPORT_HEADERS)
+        for n, payment in enumerate(payments, start=1):
+            application = payment.application
+            writer.writerow(
+                [
+                    n,
+                    application.number,
+                    application.applicant_name,
+                    application.applicant_id,
+                    yuan_plain(payment.amount_fen),
+                    PURPOSE,
+                ]
+            )
+        first = batch.status == PaymentBatch.Status.DRAFT
+        if first:
+            batch.status = PaymentBatch.Status.EXPORTED
+            batch.exported_at = now
+            batch.save(update_fields=["status", "exported_at"])
+        audit.record(
+            actor=actor,
+            action="subsidies.payment_batch_exported",
+            target=batch,
+            changes={
+                "number": batch.number,
+                "count": len(payments),
+                "total_fen": sum(p.amount_fen for p in payments),
+                "first_export": first,
+            },
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+# --- the bank's result ------------------------------------------------------------------------------------------
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("gb18030")  # bank portals also hand out GBK files
+        except UnicodeDecodeError:
+            raise _refuse("无法读取文件：请上传 UTF-8 或 GBK 编码的 CSV 回单", "bad_file") from None
+
+
+def read_result_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:
+    """(line number, {header: cell}) for every non-empty row of the bank's result CSV."""
+    text = _decode(data)
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error:
+        raise _refuse("无法读取文件：不是有效的 CSV 回单", "bad_file") from None
+    if not rows:
+        raise _refuse("回单文件是空的", "bad_file")
+    header = [cell.strip() for cell in rows[0]]
+    missing = [name for name in REQUIRED_RESULT_HEADERS if name not in header]
+    if missing:
+        raise _refuse(f"回单表头缺少：{'、'.join(missing)}", "bad_header")
+    body = []
+    for number, cells in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        padded = cells + [""] * (len(header) - len(cells))
+        body.append((number, {name: padded[i].strip() for i, name in enumerate(header) if name}))
+    return body
+
+
+def _apply_result(
+    *, actor: User, batch: PaymentBatch, number: str, result: str, bank_reference: str, reason: str, now: dt.datetime
+) -> tuple[str, bool]:
+    """One result row, in its own transaction. Returns (message, changed)."""
+    if result not in (SUCCESS, FAILURE):
+        raise _refuse(f"结果“{result}”无法识别，应为“成功”或“失败”", "invalid_result")
+    if result == SUCCESS and not bank_reference:
+        raise _refuse("成功的款项须有银行流水号", "bank_reference_required")
+    if len(bank_reference) > 64:
+        raise _refuse("银行流水号不超过 64 个字符", "invalid_bank_reference")
+    with transaction.atomic():
+        # the payment row is the lock: a second import of the same row waits here, then sees it done
+        payment = (
+            Payment.objects.select_for_update(of=("self",))
+            .filter(batch=batch, application__number=number)
+            .order_by("-pk")
+            .first()
+        )
+        if payment is None:
+            raise _refuse(f"申请编号{number or '（空）'}不在批次{batch.number}中", "not_in_batch")
+        if result == SUCCESS:
+            if payment.status == Payment.Status.PAID:
+                return "已到账，此前已处理，未重复发放", False
+            if payment.status == Payment.Status.FAILED:
+                raise _refuse("该笔此前已按失败处理，与本回单不一致，请与银行核实", "result_conflict")
+        else:
+            if payment.status == Payment.Status.FAILED:
+                return "已按失败处理过，未重复处理", False
+            if payment.status == Payment.Status.PAID:
+                raise _refuse("该笔此前已按成功到账处理，与本回单不一致，请与银行核实", "result_conflict")
+        application = Application.objects.select_for_update().select_related("programme").get(pk=payment.application_id)
+        if application.status != Application.Status.APPROVED:
+            raise _refuse(
+                f"申请当前状态为“{application.get_status_display()}”，不能按回单处理", "application_not_approved"
+            )
+        if result == SUCCESS:
+            entry = ledger.pay(actor=actor, programme=application.programme, reference=application.number)
+            payment.status = Payment.Status.PAID
+            payment.bank_reference = bank_reference
+            payment.paid_at = now
+            payment.save(update_fields=["status", "bank_reference", "paid_at"])
+            application.status = Application.Status.PAID
+            application.save(update_fields=["status"])
+            _event(application, actor=actor, note=f"补贴已发放（批次{batch.number}）", now=now)
+            audit.record(
+                actor=actor,
+                action="subsidies.payment_paid",
+                target=payment,
+                changes={
+                    "batch": batch.number,
+                    "number": application.number,
+                    "amount_fen": payment.amount_fen,
+                    "bank_reference": bank_reference,
+                    "entry": entry.pk,
+                },
+            )
+            return "已到账", True
+        payment.status = Payment.Status.FAILED
+        payment.failure_reason = (reason or "银行未说明原因")[:200]
+        payment.bank_reference = bank_reference
+        payment.save(update_fields=["status", "failure_reason", "bank_reference"])
+        _event(application, actor=actor, note=f"银行发放失败（批次{batch.number}），将列入下一批次重新发放", now=now)
+        audit.record(
+            actor=actor,
+            action="subsidies.payment_failed",
+            target=payment,
+            changes={"batch": batch.number, "number": application.number, "amount_fen": payment.amount_fen},
+        )
+        return "发放失败，已退回待发放，下一批次重新发放", True
+
+
+def _settle_if_done(*, actor: User, batch: PaymentBatch, now: dt.datetime) -> PaymentBatch:
+    with transaction.atomic():
+        batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status != PaymentBatch.Status.EXPORTED:
+            return batch
+        if batch.payments.filter(status=Payment.Status.PENDING).exists():
+            return batch
+        batch.status = PaymentBatch.Status.SETTLED
+        batch.settled_at = now
+        batch.save(update_fields=["status", "settled_at"])
+        paid = batch.payments.filter(status=Payment.Status.PAID)
+        audit.record(
+            actor=actor,
+            action="subsidies.payment_batch_settled",
+            target=batch,
+            changes={
+                "number": batch.number,
+                "paid": paid.count(),
+                "paid_fen": paid.aggregate(total=Sum("amount_fen"))["total"] or 0,
+                "failed": batch.payments.filter(status=Payment.Status.FAILED).count(),
+            },
+        )
+    return batch
+
+
+def import_bank_result(
+    *, actor: User, batch: PaymentBatch, data: bytes, now: dt.datetime | None = None
+) -> list[RowResult]:
+    """Apply every row of the bank's result file it can; one result per row (a bad row gets its reason, the
+    others are applied). Each row is its own transaction; a row already applied changes nothing. When no payment
+    of the batch is pending any more, the batch is settled."""
+    _check_actor(actor)
+    now = now or timezone.now()
+    batch = PaymentBatch.objects.get(pk=batch.pk)
+    if batch.status == PaymentBatch.Status.DRAFT:
+        raise _refuse(f"批次{batch.number}尚未导出发放文件，不能导入回单", "batch_not_exported")
+    body = read_result_rows(data)
+    results: list[RowResult] = []
+    for line, row in body[:MAX_ROWS]:
+        number = row.get("申请编号", "")
+        try:
+            message, changed = _apply_result(
+                actor=actor,
+                batch=batch,
+                number=number,
+                result=row.get("结果", ""),
+                bank_reference=row.get("银行流水号", ""),
+                reason=row.get("失败原因", ""),
+                now=now,
+            )
+        except ValidationError as exc:
+            results.append(RowResult(line, number, False, "；".join(exc.messages)))
+        else:
+            results.append(RowResult(line, number, True, message, changed))
+    if len(body) > MAX_ROWS:
+        results.append(RowResult(body[MAX_ROWS][0], "", False, f"超过{MAX_ROWS}行，其余行未处理，请分文件导入"))
+    _settle_if_done(actor=actor, batch=batch, now=now)
+    return results
+
+
+# --- clawback ---------------------------------------------------------------------------------------------------
+
+
+def clawback(*, actor: User, application: Application, reason: str, now: dt.datetime | None = None) -> Application:
+    """Recover a paid subsidy found fraudulent: the ledger's clawback entry, the application clawed back. Its
+    identifiers stay claimed (nobody subsidises that invoice again). Again on a clawed-back one: no change."""
+    _check_actor(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise _refuse("请填写追回原因", "reason_required")
+    if len(reason) > 200:
+        raise _refuse("追回原因不超过 200 个字", "reason_too_long")
+    now = now or timezone.now()
+    with transaction.atomic():
+        application = Application.objects.select_for_update().select_related("programme").get(pk=application.pk)
+        if application.status == Application.Status.CLAWED_BACK:
+            return application
+        if application.status != Application.Status.PAID:
+            raise _refuse(f"申请当前状态为“{application.get_status_display()}”，只有已发放的补贴可以追回", "not_paid")
+        entry = ledger.clawback(
+            actor=actor, programme=application.programme, reference=application.number, reason=reason
+        )
+        application.status = Application.Status.CLAWED_BACK
+        application.save(update_fields=["status"])
+        _event(application, actor=actor, note="补贴已追回：" + reason, now=now)
+        audit.record(
+            actor=actor,
+            action="subsidies.application_clawed_back",
+            target=application,
+            changes={
+                "number": application.number,
+                "amount_fen": application.amount_fen,
+                "entry": entry.pk,
+                "reason": reason,
+            },
+        )
+    return application
