@@ -277,3 +277,15 @@ def test_two_finance_officers_import_the_same_success_at_once(boss) -> None:
     assert AuditEvent.objects.filter(action="subsidies.payment_batch_settled").count() == 1
     assert selectors.balances(programme).paid_fen == sum(a.amount_fen for a in apps)
     assert selectors.check_ledger(programme).problems == []
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_made_at_once_share_no_application(boss) -> None:
+    programme = appliance_programme(boss)
+    apps = approved(programme, 4)
+    officers = [user_with_role(Role.FINANCE_OFFICER) for _ in range(4)]
+    results, errors = race([lambda u=u: create_batch(actor=u, programme=programme) for u in officers])
+    assert len(results) == 1 and len(errors) == 3
+    assert all(code_of(e) == "nothing_to_pay" for e in errors)  # type: ignore[arg-type]
+    assert sorted(Payment.objects.values_list("application_id", flat=True)) == sorted(a.pk for a in apps)

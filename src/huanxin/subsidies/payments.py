@@ -145,7 +145,7 @@ def export_bank_file(*, actor: User, batch: PaymentBatch, now: dt.datetime | Non
     _check_actor(actor)
     now = now or timezone.now()
     with transaction.atomic():
-        batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
+        batch = PaymentBatch.objects.select_for_update(no_key=True).get(pk=batch.pk)
         if batch.status == PaymentBatch.Status.SETTLED:
             raise _refuse(f"批次{batch.number}已结清，不能再导出", "batch_settled")
         payments = list(
@@ -235,7 +235,7 @@ def _apply_result(
     with transaction.atomic():
         # the payment row is the lock: a second import of the same row waits here, then sees it done
         payment = (
-            Payment.objects.select_for_update(of=("self",))
+            Payment.objects.select_for_update(no_key=True, of=("self",))
             .filter(batch=batch, application__number=number)
             .order_by("-pk")
             .first()
@@ -252,7 +252,11 @@ def _apply_result(
                 return "已按失败处理过，未重复处理", False
             if payment.status == Payment.Status.PAID:
                 raise _refuse("该笔此前已按成功到账处理，与本回单不一致，请与银行核实", "result_conflict")
-        application = Application.objects.select_for_update().select_related("programme").get(pk=payment.application_id)
+        application = (
+            Application.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("programme")
+            .get(pk=payment.application_id)
+        )
         if application.status != Application.Status.APPROVED:
             raise _refuse(
                 f"申请当前状态为“{application.get_status_display()}”，不能按回单处理", "application_not_approved"
@@ -295,7 +299,7 @@ def _apply_result(
 
 def _settle_if_done(*, actor: User, batch: PaymentBatch, now: dt.datetime) -> PaymentBatch:
     with transaction.atomic():
-        batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
+        batch = PaymentBatch.objects.select_for_update(no_key=True).get(pk=batch.pk)
         if batch.status != PaymentBatch.Status.EXPORTED:
             return batch
         if batch.payments.filter(status=Payment.Status.PENDING).exists():
@@ -367,7 +371,11 @@ def clawback(*, actor: User, application: Application, reason: str, now: dt.date
         raise _refuse("追回原因不超过 200 个字", "reason_too_long")
     now = now or timezone.now()
     with transaction.atomic():
-        application = Application.objects.select_for_update().select_related("programme").get(pk=application.pk)
+        application = (
+            Application.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("programme")
+            .get(pk=application.pk)
+        )
         if application.status == Application.Status.CLAWED_BACK:
             return application
         if application.status != Application.Status.PAID:

@@ -81,7 +81,10 @@ def _locked(actor: User, application: Application) -> Application:
     if not can_review(actor):
         raise PermissionDenied("只有审核员或县区经办人可以审核补贴申请")
     found = (
-        Application.objects.visible_to(actor).select_for_update().select_related("programme").filter(pk=application.pk)
+        Application.objects.visible_to(actor)
+        .select_for_update(no_key=True, of=("self",))
+        .select_related("programme")
+        .filter(pk=application.pk)
     )
     locked = found.first()
     if locked is None:
@@ -244,7 +247,7 @@ def supply_material(
     if not is_authenticated(actor) or actor.role not in (Role.CITIZEN, Role.MERCHANT):
         raise PermissionDenied("补充材料由申请人或代办商户提交")
     with transaction.atomic():
-        locked = Application.objects.visible_to(actor).select_for_update().filter(pk=application.pk).first()
+        locked = Application.objects.visible_to(actor).select_for_update(no_key=True).filter(pk=application.pk).first()
         if locked is None:
             raise PermissionDenied("只能为本人（本商户）的申请补充材料")
         request = (
