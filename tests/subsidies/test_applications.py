@@ -201,3 +201,15 @@ def test_scoping(citizen, programme, plan) -> None:
     from django.contrib.auth.models import AnonymousUser
 
     assert not Application.objects.visible_to(AnonymousUser()).exists()
+
+
+def test_the_two_person_threshold_is_a_programme_parameter(boss) -> None:
+    params = rules.validate("appliance", {**rules.DEFAULTS["appliance"], "two_person_above_fen": 300_000})
+    assert params.two_person_above_fen == 300_000
+    assert rules.validate("appliance", rules.DEFAULTS["appliance"]).two_person_above_fen == 500_000
+
+
+def test_a_name_that_looks_like_a_formula_is_exported_as_text() -> None:
+    from huanxin.subsidies.payments import _cell
+
+    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _cell("林芳") == "林芳"

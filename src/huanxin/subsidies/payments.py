@@ -139,6 +139,11 @@ def create_batch(
     return batch
 
 
+def _cell(text: str) -> str:
+    """A value a spreadsheet must not run as a formula (a name typed as "=HYPERLINK(…)")."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def export_bank_file(*, actor: User, batch: PaymentBatch, now: dt.datetime | None = None) -> bytes:
     """The bank's payment file for the batch's pending payments: CSV, UTF-8 with BOM, one row per payment.
     Exporting again gives the pending payments again (each export is audited, without the personal data)."""
@@ -162,7 +167,7 @@ def export_bank_file(*, actor: User, batch: PaymentBatch, now: dt.datetime | Non
                 [
                     n,
                     application.number,
-                    application.applicant_name,
+                    _cell(application.applicant_name),
                     application.applicant_id,
                     yuan_plain(payment.amount_fen),
                     PURPOSE,

@@ -22,6 +22,7 @@ class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: str = ""  # the notice the values come from (文号)
     sample_pct: int = Field(5, ge=0, le=100)  # share of applications sent to manual review anyway
+    two_person_above_fen: int = Field(500_000, ge=0)  # above this amount two reviewers must approve
 
 
 class ApplianceKind(BaseModel):
