@@ -10,6 +10,10 @@ urlpatterns = [
     path("subsidies/batch/", views.batch, name="batch"),
     path("subsidies/batch/template.xlsx", views.batch_template, name="batch_template"),
     path("subsidies/apply/<slug:code>/", views.apply, name="apply"),
+    path("subsidies/review/", views.review_queue, name="review"),
+    path("subsidies/payments/", views.payments, name="payments"),
+    path("subsidies/payments/<str:number>/", views.payment_batch, name="batch_detail"),
     path("subsidies/applications/<str:number>/", views.application_detail, name="application"),
+    path("subsidies/applications/<str:number>/<str:action>/", views.application_action, name="application_action"),
     path("subsidies/programmes/<slug:code>/", views.programme_detail, name="programme"),
 ]

@@ -14,19 +14,21 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from huanxin.core import pii
 from huanxin.core.exports import XLSX, attachment_response
 from huanxin.core.roles import Role, is_official
 from huanxin.core.views import actor, get_visible_or_404
 from huanxin.subsidies import batch as batch_import
-from huanxin.subsidies import rules, selectors
+from huanxin.subsidies import payments as payments_service
+from huanxin.subsidies import review, rules, selectors
 from huanxin.subsidies.applications import ItemIn, submit_application
-from huanxin.subsidies.models import Application, Entry, Programme, sees_whole_ledger
+from huanxin.subsidies.models import Application, Entry, PaymentBatch, Programme, sees_whole_ledger
 
 ITEM_ROWS = 3  # item lines on the form (a family replacing a fridge, a TV and an air conditioner at once)
 
@@ -147,6 +149,7 @@ def application_detail(request: HttpRequest, number: str) -> HttpResponse:
         Application.objects.visible_to(request.user).select_related("programme"), number=number
     )
     own = application.applicant_user_id == request.user.pk
+    open_request = application.material_requests.filter(supplied_at__isnull=True).first()
     return render(
         request,
         "subsidies/application.html",
@@ -157,8 +160,113 @@ def application_detail(request: HttpRequest, number: str) -> HttpResponse:
             "events": application.events.select_related("actor"),
             "name": application.applicant_name if own else application.masked_name,
             "id_number": pii.mask_resident_id(application.applicant_id),
+            "may_review": review.can_review(request.user)
+            and application.status in (Application.Status.RESERVED, Application.Status.IN_REVIEW),
+            "may_claw_back": payments_service.can_pay(request.user) and application.status == Application.Status.PAID,
+            "decisions": application.decisions.select_related("actor"),
+            "open_request": open_request,
+            "may_supply": open_request is not None
+            and (
+                own
+                or (
+                    getattr(request.user, "role", None) == Role.MERCHANT
+                    and application.merchant_id == getattr(request.user, "organisation_id", None)
+                )
+            ),
+            "two_person_above_fen": review.two_person_above_fen(application),
         },
     )
+
+
+@require_POST
+def application_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
+    user = actor(request)
+    application = get_visible_or_404(Application.objects.visible_to(user), number=number)
+    try:
+        if action in ("approve", "reject", "more"):
+            review.decide(
+                actor=user,
+                application=application,
+                decision=action,
+                reason=request.POST.get("reason", ""),
+                fraud=request.POST.get("fraud") == "on",
+            )
+            messages.success(
+                request,
+                {"approve": "已提交审核意见：通过", "reject": "已不予通过，额度已释放", "more": "已请申请人补充材料"}[
+                    action
+                ],
+            )
+        elif action == "supply":
+            review.supply_material(actor=user, application=application, note=request.POST.get("note", ""))
+            messages.success(request, "补充材料已提交，等待审核")
+        elif action == "clawback":
+            payments_service.clawback(actor=user, application=application, reason=request.POST.get("reason", ""))
+            messages.success(request, "已追回")
+        else:
+            raise PermissionDenied("未知操作")
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+    return redirect("subsidies:application", number=application.number)
+
+
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """审核队列: the reviewer's applications, highest risk first."""
+    if not review.can_review(request.user):
+        raise PermissionDenied("补贴审核由审核员和县区经办人办理")
+    qs = review.queue(request.user).select_related("programme")
+    return render(request, "subsidies/review.html", {"page": Paginator(qs, 30).get_page(request.GET.get("page"))})
+
+
+def payments(request: HttpRequest) -> HttpResponse:
+    """资金发放: approved applications waiting per programme, batches, and making a new batch."""
+    user = actor(request)
+    if not payments_service.can_pay(user):
+        raise PermissionDenied("资金发放由财务人员办理")
+    if request.method == "POST":
+        programme = get_visible_or_404(Programme.objects.visible_to(user), code=request.POST.get("programme", ""))
+        try:
+            batch = payments_service.create_batch(actor=user, programme=programme)
+        except ValidationError as exc:
+            messages.error(request, "；".join(exc.messages))
+        else:
+            messages.success(request, f"已生成发放批次 {batch.number}")
+            return redirect("subsidies:batch_detail", number=batch.number)
+    waiting = [(p, payments_service.payable(p).count()) for p in Programme.objects.visible_to(user)]
+    batches = (
+        PaymentBatch.objects.visible_to(user)
+        .select_related("programme")
+        .annotate(n=Count("payments"), total=Sum("payments__amount_fen"))
+    )
+    return render(request, "subsidies/payments.html", {"waiting": waiting, "batches": batches[:50]})
+
+
+def payment_batch(request: HttpRequest, number: str) -> HttpResponse:
+    user = actor(request)
+    if not payments_service.can_pay(user):
+        raise PermissionDenied("资金发放由财务人员办理")
+    batch = get_visible_or_404(PaymentBatch.objects.visible_to(user).select_related("programme"), number=number)
+    context: dict[str, Any] = {}
+    if request.method == "POST" and request.POST.get("action") == "export":
+        try:
+            content = payments_service.export_bank_file(actor=user, batch=batch)
+        except ValidationError as exc:
+            messages.error(request, "；".join(exc.messages))
+        else:
+            return attachment_response(
+                content, content_type="text/csv; charset=utf-8", filename=f"{batch.number}-发放文件.csv"
+            )
+    if request.method == "POST" and request.POST.get("action") == "import":
+        upload = request.FILES.get("file")
+        try:
+            if upload is None:
+                raise ValidationError("请选择银行回单文件", code="no_file")
+            context["results"] = payments_service.import_bank_result(actor=user, batch=batch, data=upload.read())
+        except ValidationError as exc:
+            messages.error(request, "；".join(exc.messages))
+        batch.refresh_from_db()
+    rows = batch.payments.select_related("application").order_by("pk")
+    return render(request, "subsidies/batch_detail.html", {"batch": batch, "rows": rows, **context})
 
 
 @login_not_required
