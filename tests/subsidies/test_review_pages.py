@@ -100,3 +100,22 @@ def test_asking_for_material_and_answering_it(plan, boss) -> None:
     logged_in(reviewer).post(url + "reject/", {"reason": "发票与商品不符"})
     application.refresh_from_db()
     assert application.status == Application.Status.REJECTED
+
+
+def test_the_home_page_lists_subsidy_work(plan, boss) -> None:
+    programme = make_programme(
+        boss, parameters={**rules.DEFAULTS["appliance"], "sample_pct": 100}, budget_fen=100_000_00
+    )
+    citizen = UserFactory(role=Role.CITIZEN)
+    submit_application(
+        actor=citizen,
+        programme=programme,
+        applicant_name="林芳",
+        applicant_id=identities.resident_id(random.Random(10)),
+        phone="13912345678",
+        items=[ItemIn(kind="tv", invoice_no="I-3", invoice_date=timezone.localdate(), price_fen=3_000_00, grade="1")],
+    )  # sampled: in review
+    home = logged_in(user_with_role(Role.REVIEWER)).get("/").content.decode()
+    assert "<b>1</b> 待审核的补贴申请" in home
+    assert logged_in(user_with_role(Role.FINANCE_OFFICER)).get("/").status_code == 200
+    assert logged_in(citizen).get("/").status_code == 200
