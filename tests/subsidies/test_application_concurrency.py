@@ -79,3 +79,27 @@ def test_a_small_pool_never_goes_below_zero(plan, boss) -> None:
     assert balances.available_fen == 0 and balances.reserved_fen == sum(a.amount_fen for a in results)
     assert Application.objects.count() == 5 and Claim.objects.count() == 5  # refused ones left nothing
     assert selectors.check_ledger(programme).problems == []
+
+
+def test_simultaneous_twins_with_one_key_get_one_application(plan, boss) -> None:
+    """A till that sends the same request twice at once (same Idempotency-Key): both answers name one application."""
+    programme = make_programme(boss, parameters={**rules.DEFAULTS["appliance"], "sample_pct": 0}, budget_fen=100_000_00)
+    merchant = UserFactory(role=Role.MERCHANT, organisation=None)
+
+    def twin() -> Application:
+        return submit_application(
+            actor=merchant,
+            programme=programme,
+            applicant_name="申请人",
+            applicant_id=identities.resident_id(random.Random(77)),
+            phone="13912345678",
+            items=[
+                ItemIn(kind="tv", invoice_no="TWIN-1", invoice_date=timezone.localdate(), price_fen=3_000_00, grade="1")
+            ],
+            idempotency_key="till-twin",
+        )
+
+    results, errors = race([twin for _ in range(6)])
+    assert errors == [] and len({a.pk for a in results}) == 1
+    assert Application.objects.count() == 1 and Claim.objects.count() == 1
+    assert selectors.balances(programme).reserved_fen == results[0].amount_fen

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+import uuid
 from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
@@ -26,7 +27,6 @@ from huanxin.core.models import User
 from huanxin.core.roles import Role
 from huanxin.core.validators import clean_resident_id, clean_vin
 from huanxin.recycling import selectors as recycling
-from huanxin.recycling.services import draw_number
 from huanxin.subsidies import ledger, rules
 from huanxin.subsidies.models import Application, ApplicationEvent, ApplicationItem, CheckResult, Claim, Programme
 
@@ -228,8 +228,8 @@ def submit_application(
     sampled = _sampler.random() * 100 < sample_pct
     total = sum(c.amount.fen for c in checked)
     day = timezone.localdate(now)
-    application = Application.objects.create(
-        number=f"BT{day:%y%m%d}{draw_number(f'application-{day:%Y%m%d}'):06d}",
+    application = Application(
+        number=f"TMP{uuid.uuid4().hex[:16]}",  # the real number comes from the row's id, just below
         programme=programme,
         region=programme.region,
         channel=channel,
@@ -247,6 +247,18 @@ def submit_application(
         created_at=now,
         idempotency_key=key,
     )
+    try:
+        with transaction.atomic():  # a savepoint: a simultaneous twin with the same key makes this insert fail
+            application.save(force_insert=True)
+    except IntegrityError:
+        existing = Application.objects.filter(created_by=actor, idempotency_key=key).first() if key else None
+        if existing is None:
+            raise
+        return existing  # the twin committed first: its answer is ours
+    # The number is built from the row's id: no counter row to lock, so parallel submissions do not queue behind
+    # one another (numbers are unique and ascending, not gap-free).
+    application.number = f"BT{day:%y%m%d}{application.pk:07d}"
+    Application.objects.filter(pk=application.pk).update(number=application.number)
     ApplicationItem.objects.bulk_create(
         [
             ApplicationItem(
