@@ -60,6 +60,7 @@ def test_a_citizen_applies_on_the_web_and_follows_it_publicly(plan, programme) -
     assert "一级能效" in page and "提交申请" in page
     refused = client.post(f"/subsidies/apply/{programme.code}/", form(grade_0="3", token="f-0")).content.decode()
     assert "补贴标准：" in refused and "不在补贴范围" in refused
+    assert 'value="INV001"' in refused and 'value="4999.00"' in refused  # what was typed comes back
     assert not Application.objects.exists()
     done = client.post(f"/subsidies/apply/{programme.code}/", form())
     application = Application.objects.get()

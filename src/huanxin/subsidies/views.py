@@ -135,13 +135,25 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
             "params": params,
             "kinds": [(k, v if isinstance(v, str) else v.label) for k, v in kinds],
             "grades": sorted(getattr(params, "rate_pct_by_grade", {}).items()),
-            "rows": range(ITEM_ROWS) if programme.category != "car_scrap" else range(1),
+            "rows": _typed_rows(form, 1 if programme.category == "car_scrap" else ITEM_ROWS),
             "form": form,
             "error": error,
             "merchant": user.role == Role.MERCHANT,
             "today": timezone.localdate().isoformat(),
         },
     )
+
+
+ROW_FIELDS = ("kind", "model", "serial", "grade", "invoice", "date", "price", "vin", "fuel", "certificate")
+
+
+def _typed_rows(form: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """The item rows as typed, so a refused form comes back with everything still filled in."""
+    today = timezone.localdate().isoformat()
+    return [
+        {"n": n, **{f: form.get(f"{f}_{n}", "") for f in ROW_FIELDS}, "date": form.get(f"date_{n}") or today}
+        for n in range(count)
+    ]
 
 
 def application_detail(request: HttpRequest, number: str) -> HttpResponse:
@@ -269,6 +281,15 @@ def payment_batch(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "subsidies/batch_detail.html", {"batch": batch, "rows": rows, **context})
 
 
+def _steps(application: Application) -> list[Any]:
+    """The public timeline: one line per change of status (a batch's second 审核通过 note is not news)."""
+    steps: list[Any] = []
+    for event in application.events.all():
+        if not steps or steps[-1].status != event.status:
+            steps.append(event)
+    return steps
+
+
 @login_not_required
 def status(request: HttpRequest) -> HttpResponse:
     """Anyone follows an application with its number and the last four digits of the phone it was filed with."""
@@ -287,7 +308,7 @@ def status(request: HttpRequest) -> HttpResponse:
             "phone4": tail,
             "a": found,
             "checked": bool(number and tail),
-            "events": found.events.all() if found else [],
+            "events": _steps(found) if found else [],
         },
     )
 
