@@ -9,7 +9,8 @@ the app. A metric answers: for each region, the figure over [start, end].
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -71,3 +72,17 @@ def names() -> list[str]:
 
 def all_metrics() -> list[Metric]:
     return [_registry[name] for name in names()]
+
+
+def with_parents(rows: Iterable[tuple[int, Decimal]]) -> Values:
+    """Figures per region, plus each region's figure added to its parent's (the counties make the city)."""
+    from huanxin.core.models import Region
+
+    out: dict[int, Decimal] = defaultdict(Decimal)
+    for region_pk, value in rows:
+        out[region_pk] += value
+    parents = dict(Region.objects.filter(pk__in=list(out), parent__isnull=False).values_list("pk", "parent_id"))
+    for region_pk, value in list(out.items()):
+        if parent := parents.get(region_pk):
+            out[parent] += value
+    return dict(out)

@@ -3,10 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from ninja.errors import HttpError
 
 from huanxin.core.models import User
 from huanxin.core.roles import Role
@@ -39,3 +40,12 @@ def locked_out(request: HttpRequest, credentials: Any = None, *args: Any, **kwar
 
 def role_label(role: str) -> str:
     return Role(role).label if role in Role.values else role
+
+
+def api_refusal(exc: ValidationError) -> HttpError:
+    """A service's refusal as an API answer: 422 with the first error's stable code and every message in Chinese
+    (the API's error handler renders it as {"code", "message"})."""
+    first = next(iter(exc.error_dict.values()))[0] if hasattr(exc, "error_dict") else exc.error_list[0]
+    error = HttpError(422, "；".join(exc.messages))
+    error.code = first.code or "invalid"  # type: ignore[attr-defined]
+    return error

@@ -11,21 +11,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
-from huanxin.core.views import actor
+from huanxin.core.views import actor, api_refusal
 from huanxin.projects import rules, services
 from huanxin.projects.models import Enterprise, Project
 
 router = Router(tags=["设备更新项目"])
-
-
-def _refused(exc: ValidationError) -> HttpError:
-    first = next(iter(exc.error_dict.values()))[0] if hasattr(exc, "error_dict") else exc.error_list[0]
-    error = HttpError(422, "；".join(exc.messages))
-    error.code = first.code or "invalid"  # type: ignore[attr-defined]
-    return error
 
 
 class ItemOut(Schema):
@@ -170,7 +162,7 @@ def declare(request: HttpRequest, payload: ProjectIn) -> Status:
             **payload.dict(),
         )
     except ValidationError as exc:
-        raise _refused(exc) from exc
+        raise api_refusal(exc) from exc
     return Status(201, _out(project))
 
 
@@ -189,7 +181,7 @@ def add_item(request: HttpRequest, code: str, payload: ItemIn) -> Status:
     try:
         services.save_item(actor=actor(request), project=project, **payload.dict())
     except ValidationError as exc:
-        raise _refused(exc) from exc
+        raise api_refusal(exc) from exc
     return Status(201, _out(project))
 
 
@@ -199,4 +191,4 @@ def submit(request: HttpRequest, code: str) -> ProjectOut:
     try:
         return _out(services.submit_project(actor=actor(request), project=project))
     except ValidationError as exc:
-        raise _refused(exc) from exc
+        raise api_refusal(exc) from exc

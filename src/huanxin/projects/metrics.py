@@ -10,21 +10,11 @@ from django.db.models import Count, Max, Q, Sum
 
 from huanxin.core import metrics
 from huanxin.core.metrics import Metric, Values
-from huanxin.core.models import Region
 from huanxin.monitoring.periods import PeriodRef
 from huanxin.projects import reference
 from huanxin.projects.models import Enterprise, InvestmentReport, Project, Survey
 
 YI = Decimal(10**10)  # fen in a 亿元
-
-
-def _with_cities(rows: dict[int, Decimal]) -> Values:
-    out: dict[int, Decimal] = defaultdict(Decimal, rows)
-    parents = dict(Region.objects.filter(pk__in=list(rows), parent__isnull=False).values_list("pk", "parent_id"))
-    for region_pk, value in rows.items():
-        if parent := parents.get(region_pk):
-            out[parent] += value
-    return dict(out)
 
 
 def _quarters_within(start: dt.date, end: dt.date) -> list[str]:
@@ -46,7 +36,7 @@ def equipment_investment(field: str | None = None):  # type: ignore[no-untyped-d
         if field:
             reports = reports.filter(project__field=field)
         rows = reports.values("project__region").annotate(total=Sum("equipment_fen"))
-        return _with_cities({r["project__region"]: Decimal(r["total"] or 0) / YI for r in rows})
+        return metrics.with_parents((r["project__region"], Decimal(r["total"] or 0) / YI) for r in rows)
 
     return compute
 
@@ -58,7 +48,7 @@ def specialised_sme(start: dt.date, end: dt.date) -> Values:
         .values("region")
         .annotate(n=Count("pk", distinct=True))
     )
-    return _with_cities({r["region"]: Decimal(r["n"]) for r in rows})
+    return metrics.with_parents((r["region"], Decimal(r["n"])) for r in rows)
 
 
 def _latest_surveys(end: dt.date):  # type: ignore[no-untyped-def]

@@ -19,19 +19,11 @@ from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
 from huanxin.core.models import Region
-from huanxin.core.views import actor
+from huanxin.core.views import actor, api_refusal
 from huanxin.recycling import selectors, services
 from huanxin.recycling.models import Booking, Certificate, PickupSlot, Site
 
 router = Router(tags=["回收网络"])
-
-
-def _refused(exc: ValidationError) -> HttpError:
-    """A service's refusal as a 422 carrying the first error's stable code."""
-    first = next(iter(exc.error_dict.values()))[0] if hasattr(exc, "error_dict") else exc.error_list[0]
-    error = HttpError(422, "；".join(exc.messages))
-    error.code = first.code or "invalid"  # type: ignore[attr-defined]
-    return error
 
 
 def _idempotency_key(request: HttpRequest) -> str:
@@ -179,7 +171,7 @@ def create_booking(request: HttpRequest, payload: BookingIn) -> Status:
             token=_idempotency_key(request),
         )
     except ValidationError as exc:
-        raise _refused(exc) from exc
+        raise api_refusal(exc) from exc
     return Status(201, booking)
 
 
@@ -223,7 +215,7 @@ def act_on_booking(request: HttpRequest, number: str, action: str, payload: Acti
         if action == "cancel":
             return services.cancel_booking(actor=user, booking=booking, reason=payload.reason)
     except ValidationError as exc:
-        raise _refused(exc) from exc
+        raise api_refusal(exc) from exc
     raise PermissionDenied("未知操作：应为 accept、complete、no-show 或 cancel")
 
 
@@ -275,7 +267,7 @@ def create_record(request: HttpRequest, payload: RecordIn) -> Status:
             external_ref=payload.external_ref or _idempotency_key(request),
         )
     except ValidationError as exc:
-        raise _refused(exc) from exc
+        raise api_refusal(exc) from exc
     out = RecordOut(
         id=record.pk,
         site=record.site_id,
@@ -336,7 +328,7 @@ def issue_certificate(request: HttpRequest, payload: CertificateIn) -> Status:
             actor=user, kind=payload.kind, site=site, booking=booking, token=_idempotency_key(request), **fields
         )
     except ValidationError as exc:
-        raise _refused(exc) from exc
+        raise api_refusal(exc) from exc
     return Status(201, certificate)
 
 

@@ -5,28 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
 from huanxin.core import metrics
 from huanxin.core.metrics import Metric, Values
-from huanxin.core.models import Region
 from huanxin.recycling import selectors
 from huanxin.recycling.categories import APPLIANCES
 from huanxin.recycling.models import Certificate, CollectionRecord, Site
-
-
-def _with_cities(rows: Iterable[tuple[int, Decimal]]) -> Values:
-    out: dict[int, Decimal] = defaultdict(Decimal)
-    for region_pk, value in rows:
-        out[region_pk] += value
-    parents = dict(Region.objects.filter(pk__in=list(out), parent__isnull=False).values_list("pk", "parent_id"))
-    for region_pk, value in list(out.items()):
-        if parent := parents.get(region_pk):
-            out[parent] += value
-    return dict(out)
 
 
 def cars_scrapped(start: dt.date, end: dt.date) -> Values:
@@ -36,7 +23,7 @@ def cars_scrapped(start: dt.date, end: dt.date) -> Values:
         .values("region")
         .annotate(n=Count("pk"))
     )
-    return _with_cities((r["region"], Decimal(r["n"])) for r in rows)
+    return metrics.with_parents((r["region"], Decimal(r["n"])) for r in rows)
 
 
 def _appliances(start: dt.date, end: dt.date, field: str) -> Values:
@@ -45,7 +32,7 @@ def _appliances(start: dt.date, end: dt.date, field: str) -> Values:
         .values("region")
         .annotate(total=Sum(field))
     )
-    return _with_cities((r["region"], Decimal(r["total"] or 0)) for r in rows)
+    return metrics.with_parents((r["region"], Decimal(r["total"] or 0)) for r in rows)
 
 
 def appliances_units(start: dt.date, end: dt.date) -> Values:
@@ -64,7 +51,7 @@ def sorting_centres(start: dt.date, end: dt.date) -> Values:
         .values("region")
         .annotate(n=Count("pk"))
     )
-    return _with_cities((r["region"], Decimal(r["n"])) for r in rows)
+    return metrics.with_parents((r["region"], Decimal(r["n"])) for r in rows)
 
 
 def township_coverage(start: dt.date, end: dt.date) -> Values:

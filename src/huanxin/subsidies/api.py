@@ -12,19 +12,12 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
-from huanxin.core.views import actor
+from huanxin.core.views import actor, api_refusal
 from huanxin.subsidies import selectors
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, Programme, sees_whole_ledger
 
 router = Router(tags=["以旧换新补贴"])
-
-
-def _refused(exc: ValidationError) -> HttpError:
-    first = next(iter(exc.error_dict.values()))[0] if hasattr(exc, "error_dict") else exc.error_list[0]
-    error = HttpError(422, "；".join(exc.messages))
-    error.code = first.code or "invalid"  # type: ignore[attr-defined]
-    return error
 
 
 class ItemSchema(Schema):
@@ -87,7 +80,7 @@ def submit(request: HttpRequest, payload: ApplicationIn) -> Status:
             idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
     except ValidationError as exc:
-        raise _refused(exc) from exc
+        raise api_refusal(exc) from exc
     return Status(201, _out(application))
 
 

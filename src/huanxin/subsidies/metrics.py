@@ -31,18 +31,9 @@ def _window(start: dt.date, end: dt.date, prefix: str = "") -> Q:
     )
 
 
-def _with_cities(rows: dict[int, Decimal]) -> Values:
-    out: dict[int, Decimal] = defaultdict(Decimal, rows)
-    parents = dict(Region.objects.filter(pk__in=list(rows), parent__isnull=False).values_list("pk", "parent_id"))
-    for region, value in rows.items():
-        if parent := parents.get(region):
-            out[parent] += value
-    return dict(out)
-
-
 def applications(start: dt.date, end: dt.date) -> Values:
     rows = Application.objects.filter(_window(start, end), status__in=COUNTED).values("region").annotate(n=Count("pk"))
-    return _with_cities({r["region"]: Decimal(r["n"]) for r in rows})
+    return metrics.with_parents((r["region"], Decimal(r["n"])) for r in rows)
 
 
 def amount_wan(start: dt.date, end: dt.date) -> Values:
@@ -51,7 +42,7 @@ def amount_wan(start: dt.date, end: dt.date) -> Values:
         .values("region")
         .annotate(t=Sum("amount_fen"))
     )
-    return _with_cities({r["region"]: Decimal(r["t"] or 0) / 1_000_000 for r in rows})
+    return metrics.with_parents((r["region"], Decimal(r["t"] or 0) / 1_000_000) for r in rows)
 
 
 def _cars(start: dt.date, end: dt.date) -> dict[int, tuple[int, int]]:
@@ -66,7 +57,7 @@ def _cars(start: dt.date, end: dt.date) -> dict[int, tuple[int, int]]:
 
 
 def cars_renewed(start: dt.date, end: dt.date) -> Values:
-    return _with_cities({k: Decimal(total) for k, (total, _) in _cars(start, end).items()})
+    return metrics.with_parents((k, Decimal(total)) for k, (total, _) in _cars(start, end).items())
 
 
 def nev_share(start: dt.date, end: dt.date) -> Values:
