@@ -54,3 +54,10 @@ def is_task_force(user: User | Any) -> bool:
 
 def is_auditor(user: User | Any) -> bool:
     return is_authenticated(user) and (user.is_superuser or user.role == Role.AUDITOR)
+
+
+def county_of(user: User | Any) -> Any:
+    """The region a county officer works for (their organisation's); None for everyone else."""
+    if getattr(user, "role", None) != Role.COUNTY_OFFICER or not getattr(user, "organisation_id", None):
+        return None
+    return user.organisation.region  # type: ignore[union-attr]

@@ -49,3 +49,12 @@ def api_refusal(exc: ValidationError) -> HttpError:
     error = HttpError(422, "；".join(exc.messages))
     error.code = first.code or "invalid"  # type: ignore[attr-defined]
     return error
+
+
+def form_errors(exc: ValidationError | PermissionDenied) -> dict[str, str]:
+    """A service's refusal as {field: message} for a form; messages not tied to a field go under "form"."""
+    if isinstance(exc, PermissionDenied):
+        return {"form": str(exc) or "无权进行此操作"}
+    if hasattr(exc, "error_dict"):
+        return {("form" if k == "__all__" else k): "；".join(v) for k, v in exc.message_dict.items()}
+    return {"form": "；".join(exc.messages)}

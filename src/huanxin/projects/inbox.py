@@ -7,8 +7,8 @@ from typing import Any
 from django.urls import reverse
 
 from huanxin.core import inbox
-from huanxin.core.roles import Role
-from huanxin.projects.models import Project, county_of, department_fields
+from huanxin.core.roles import Role, county_of
+from huanxin.projects.models import Project, department_fields
 
 
 @inbox.provider

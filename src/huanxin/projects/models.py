@@ -15,14 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from huanxin.core.models import Department, Organisation, Region, User
-from huanxin.core.roles import Role, is_authenticated, is_official, reads_everything
+from huanxin.core.roles import Role, county_of, is_authenticated, is_official, reads_everything
 from huanxin.projects import reference
-
-
-def county_of(user: Any) -> Region | None:
-    if getattr(user, "role", None) != Role.COUNTY_OFFICER or not getattr(user, "organisation_id", None):
-        return None
-    return user.organisation.region
 
 
 def department_fields(user: Any) -> list[str]:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from huanxin.core import audit
 from huanxin.core.models import Organisation, Region, User
-from huanxin.core.roles import Role, is_task_force
+from huanxin.core.roles import Role, county_of, is_task_force
 from huanxin.core.validators import clean_uscc
 from huanxin.monitoring.periods import Frequency, PeriodRef
 from huanxin.projects import reference, rules
@@ -28,7 +28,6 @@ from huanxin.projects.models import (
     ProjectSequence,
     Recognition,
     Survey,
-    county_of,
     department_fields,
 )
 

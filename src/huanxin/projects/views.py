@@ -22,8 +22,8 @@ from django.views.decorators.http import require_POST
 
 from huanxin.core.exports import XLSX, attachment_response, xlsx_response
 from huanxin.core.models import Region
-from huanxin.core.roles import Role, is_official, reads_everything
-from huanxin.core.views import actor, get_visible_or_404
+from huanxin.core.roles import Role, county_of, is_official, reads_everything
+from huanxin.core.views import actor, form_errors, get_visible_or_404
 from huanxin.projects import excel, reference, rules, services
 from huanxin.projects.models import (
     Enterprise,
@@ -31,20 +31,11 @@ from huanxin.projects.models import (
     Project,
     Recognition,
     Survey,
-    county_of,
     department_fields,
 )
 
 PER_PAGE = 30
 WAN = Decimal(10**6)  # fen in a 万元
-
-
-def _errors(exc: ValidationError | PermissionDenied) -> dict[str, str]:
-    if isinstance(exc, PermissionDenied):
-        return {"form": str(exc) or "无权进行此操作"}
-    if hasattr(exc, "error_dict"):
-        return {("form" if k == "__all__" else k): "；".join(v) for k, v in exc.message_dict.items()}
-    return {"form": "；".join(exc.messages)}
 
 
 def _wan(text: str | None, field: str) -> int:
@@ -311,7 +302,7 @@ def project_form(request: HttpRequest, code: str | None = None) -> HttpResponse:
                 **values,
             )
         except (ValidationError, PermissionDenied) as exc:
-            errors = {k.removesuffix("_fen"): v for k, v in _errors(exc).items()}
+            errors = {k.removesuffix("_fen"): v for k, v in form_errors(exc).items()}
         else:
             messages.success(request, "项目已保存为草稿；请填写设备清单后提交审核" if code is None else "项目已保存")
             return redirect("projects:detail", code=project.code)
@@ -452,7 +443,7 @@ def project_action(request: HttpRequest, code: str, action: str) -> HttpResponse
         else:
             raise PermissionDenied("未知操作")
     except (ValidationError, PermissionDenied) as exc:
-        for message in _errors(exc).values():
+        for message in form_errors(exc).values():
             messages.error(request, message)
     return redirect("projects:detail", code=project.code)
 
@@ -515,7 +506,7 @@ def enterprise_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 capacity_unit=form.get("capacity_unit", ""),
             )
         except (ValidationError, PermissionDenied) as exc:
-            errors = _errors(exc)
+            errors = form_errors(exc)
         else:
             messages.success(request, "年度调查已保存")
             return redirect("projects:enterprise", pk=enterprise.pk)

@@ -17,15 +17,8 @@ from django.utils import timezone
 
 from huanxin.core import pii
 from huanxin.core.models import Organisation, PublicToUsersQuerySet, Region, User
-from huanxin.core.roles import Role, is_authenticated, is_official, reads_everything
+from huanxin.core.roles import Role, county_of, is_authenticated, is_official, reads_everything
 from huanxin.recycling.categories import Category
-
-
-def county_of(user: Any) -> Region | None:
-    """The county a county officer works for (their organisation's region); None for everyone else."""
-    if getattr(user, "role", None) != Role.COUNTY_OFFICER or not getattr(user, "organisation_id", None):
-        return None
-    return user.organisation.region
 
 
 def _scoped[QS: models.QuerySet[Any]](qs: QS, user: Any, *, org: str, region: str) -> QS:

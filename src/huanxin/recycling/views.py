@@ -29,22 +29,13 @@ from django.views.decorators.http import require_POST
 from huanxin.core.exports import XLSX, attachment_response, xlsx_response
 from huanxin.core.models import Organisation, Region
 from huanxin.core.roles import Role, is_official, is_task_force, reads_everything
-from huanxin.core.views import actor, get_visible_or_404
+from huanxin.core.views import actor, form_errors, get_visible_or_404
 from huanxin.recycling import excel, selectors, services
 from huanxin.recycling.categories import BOOKABLE, DATA_BEARING, TAKE_BACK, Category
 from huanxin.recycling.models import Booking, Certificate, CollectionRecord, PickupSlot, Site, Township
 
 PER_PAGE = 30
 SLOTS_SHOWN = 12  # the earliest open slots; a phone screen shows them without endless scrolling
-
-
-def _errors(exc: ValidationError | PermissionDenied) -> dict[str, str]:
-    """A service's refusal as {field: message}; messages not tied to a field go under "form"."""
-    if isinstance(exc, PermissionDenied):
-        return {"form": str(exc) or "无权进行此操作"}
-    if hasattr(exc, "error_dict"):
-        return {("form" if k == "__all__" else k): "；".join(v) for k, v in exc.message_dict.items()}
-    return {"form": "；".join(exc.messages)}
 
 
 def _date(value: str) -> dt.date | None:
@@ -235,7 +226,7 @@ def site_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 raise ValidationError({"organisation": ValidationError("请选择运营单位（回收企业）")})
             saved = services.save_site(actor=user, organisation=organisation, site=site, **fields)
         except (ValidationError, PermissionDenied) as exc:
-            errors = _errors(exc)
+            errors = form_errors(exc)
             form = {**request.POST.dict(), "categories": request.POST.getlist("categories")}
         else:
             messages.success(request, f"站点“{saved.name}”已保存")
@@ -311,7 +302,7 @@ def site_slots(request: HttpRequest, pk: int) -> HttpResponse:
                 capacity=_int(form["capacity"]),
             )
         except (ValidationError, PermissionDenied) as exc:
-            errors = _errors(exc)
+            errors = form_errors(exc)
         else:
             messages.success(request, f"已开放{opened}个时段" if opened else "这些时段都已开放过，没有新增")
             return redirect("recycling:site_slots", pk=site.pk)
@@ -389,7 +380,7 @@ def book(request: HttpRequest) -> HttpResponse:
                 token=form["token"],
             )
         except (ValidationError, PermissionDenied) as exc:
-            errors = _errors(exc)
+            errors = form_errors(exc)
         else:
             messages.success(request, f"预约成功，预约号 {booking.number}。回收企业接单后会按约定时间上门。")
             return redirect("recycling:booking", number=booking.number)
@@ -528,7 +519,7 @@ def booking_action(request: HttpRequest, number: str, action: str) -> HttpRespon
         else:
             raise PermissionDenied("未知操作")
     except (ValidationError, PermissionDenied) as exc:
-        for message in _errors(exc).values():
+        for message in form_errors(exc).values():
             messages.error(request, message)
     return redirect("recycling:booking", number=booking.number)
 
@@ -644,7 +635,7 @@ def record_form(request: HttpRequest) -> HttpResponse:
                 external_ref=form.get("external_ref", "") or f"web-{form.get('token', '')}",
             )
         except (ValidationError, PermissionDenied) as exc:
-            errors = _errors(exc)
+            errors = form_errors(exc)
             if "price_fen" in errors:
                 errors["price"] = errors.pop("price_fen")
         else:
@@ -778,7 +769,7 @@ def certificate_form(request: HttpRequest, kind: str) -> HttpResponse:
                 **fields,
             )
         except (ValidationError, PermissionDenied) as exc:
-            errors = _errors(exc)
+            errors = form_errors(exc)
         else:
             messages.success(
                 request,
@@ -832,7 +823,7 @@ def certificate_revoke(request: HttpRequest, number: str) -> HttpResponse:
     try:
         services.revoke_certificate(actor=user, certificate=certificate, reason=request.POST.get("reason", ""))
     except (ValidationError, PermissionDenied) as exc:
-        for message in _errors(exc).values():
+        for message in form_errors(exc).values():
             messages.error(request, message)
     else:
         messages.success(request, "证明已作废")

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from huanxin.core.models import Department
 from huanxin.core.roles import Role, is_official, is_task_force, reads_everything
-from huanxin.core.views import actor, get_visible_or_404
+from huanxin.core.views import actor, form_errors, get_visible_or_404
 from huanxin.monitoring.periods import Frequency, PeriodRef
 from huanxin.plans import selectors as plan_selectors
 from huanxin.plans.models import Indicator, Measure, Plan
@@ -33,15 +33,6 @@ NOTICES_PER_PAGE = 20
 def _officials_only(request: HttpRequest) -> None:
     if not is_official(request.user):
         raise PermissionDenied("调度督办仅供政府工作人员使用")
-
-
-def _errors(exc: ValidationError | PermissionDenied) -> dict[str, str]:
-    """A service's refusal as {field: message}; messages not tied to a field go under "form"."""
-    if isinstance(exc, PermissionDenied):
-        return {"form": str(exc) or "无权进行此操作"}
-    if hasattr(exc, "error_dict"):
-        return {("form" if k == "__all__" else k): "；".join(v) for k, v in exc.message_dict.items()}
-    return {"form": "；".join(exc.messages)}
 
 
 def _date(value: str) -> dt.date | None:
@@ -205,7 +196,7 @@ def notice_new(request: HttpRequest) -> HttpResponse:
                 token=form["token"],
             )
         except (ValidationError, PermissionDenied) as exc:
-            errors = _errors(exc)
+            errors = form_errors(exc)
             if form["due_on"].strip() and due_on is None:
                 errors["due_on"] = "办理时限的格式应为 年-月-日"
         else:
@@ -247,7 +238,7 @@ def notice_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 raise ValidationError("未知的操作")
         except (ValidationError, PermissionDenied) as exc:
-            errors = _errors(exc)
+            errors = form_errors(exc)
             notice.refresh_from_db()
         else:
             return redirect("supervision:notice", pk=notice.pk)
@@ -378,7 +369,7 @@ def report_save(request: HttpRequest, plan: str, slug: str) -> HttpResponse:
             submit=submit,
         )
     except (ValidationError, PermissionDenied) as exc:
-        context = _measure_context(request, measure, report_form=form, report_errors=_errors(exc))
+        context = _measure_context(request, measure, report_form=form, report_errors=form_errors(exc))
         return render(request, "supervision/measure.html", context, status=400)
     label = report.period_label
     messages.success(request, f"{label}进展已报送" if submit else f"{label}进展已保存为草稿（尚未报送）")
@@ -403,7 +394,7 @@ def milestone_add(request: HttpRequest, plan: str, slug: str) -> HttpResponse:
             token=form["token"],
         )
     except (ValidationError, PermissionDenied) as exc:
-        context = _measure_context(request, measure, milestone_form=form, milestone_errors=_errors(exc))
+        context = _measure_context(request, measure, milestone_form=form, milestone_errors=form_errors(exc))
         return render(request, "supervision/measure.html", context, status=400)
     messages.success(request, f"已添加里程碑：{form['title'].strip()}")
     return redirect(reverse("supervision:measure", args=[plan, slug]) + "#milestones")
@@ -423,7 +414,7 @@ def _milestone_refused(
     measure = _measure(request, milestone.measure.plan.code, milestone.measure.slug)
     posted = {k: request.POST.get(k, "") for k in ("done_on", "note", "reason")}
     context = _measure_context(
-        request, measure, milestone_action={"pk": milestone.pk, "which": which, "errors": _errors(exc), **posted}
+        request, measure, milestone_action={"pk": milestone.pk, "which": which, "errors": form_errors(exc), **posted}
     )
     return render(request, "supervision/measure.html", context, status=400)
 
