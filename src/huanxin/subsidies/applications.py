@@ -27,6 +27,7 @@ from huanxin.core.models import User
 from huanxin.core.roles import Role
 from huanxin.core.validators import clean_resident_id, clean_vin
 from huanxin.recycling import selectors as recycling
+from huanxin.recycling.models import Certificate
 from huanxin.subsidies import ledger, rules
 from huanxin.subsidies.models import Application, ApplicationEvent, ApplicationItem, CheckResult, Claim, Programme
 
@@ -56,6 +57,41 @@ class Checked:
     claims: list[tuple[str, str]] = field(default_factory=list)
 
 
+class Lookups:
+    """What the checks read from the database, one query per question. The batch path (`bulk.py`) answers the same
+    questions for a whole chunk of rows from a few queries, so both paths run the very same checks."""
+
+    def __init__(self, programme: Programme) -> None:
+        self.programme = programme
+
+    def used_before(self, applicant_hash: str, kind: str) -> int:
+        """Items of `kind` this applicant already has in the programme (rejected applications do not count)."""
+        return (
+            ApplicationItem.objects.filter(
+                application__programme=self.programme, application__applicant_hash=applicant_hash, kind=kind
+            )
+            .exclude(application__status=Application.Status.REJECTED)
+            .count()
+        )
+
+    def take_back_certificate(self, number: str) -> Certificate | None:
+        return recycling.take_back_certificate(number)
+
+    def scrap_certificate_for_vin(self, vin: str) -> Certificate | None:
+        return recycling.scrap_certificate_for_vin(vin)
+
+    def claimed(self, kind: str, value: str) -> bool:
+        return Claim.objects.filter(kind=kind, value=value, active=True).exists()
+
+    def model_prices(self, brand_model: str) -> list[int]:
+        """Recent prices of one model in the programme (the newest 200)."""
+        return list(
+            ApplicationItem.objects.filter(application__programme=self.programme, brand_model=brand_model)
+            .order_by("-pk")
+            .values_list("price_fen", flat=True)[:200]
+        )
+
+
 def _refuse(check: str, message: str, code: str) -> ValidationError:
     return ValidationError(f"{check}：{message}", code=code)
 
@@ -81,18 +117,6 @@ def _check_window(programme: Programme, item: ItemIn, today: dt.date) -> None:
         )
 
 
-def _used_before(programme: Programme, applicant_hash: str, kind: str) -> int:
-    return (
-        ApplicationItem.objects.filter(
-            application__programme=programme,
-            application__applicant_hash=applicant_hash,
-            kind=kind,
-        )
-        .exclude(application__status=Application.Status.REJECTED)
-        .count()
-    )
-
-
 def _priced(compute: Any, params: Any, **kwargs: Any) -> rules.Amount:
     """The rule's amount; its refusal named as the 补贴标准 check like every other."""
     try:
@@ -102,7 +126,12 @@ def _priced(compute: Any, params: Any, **kwargs: Any) -> rules.Amount:
 
 
 def _check_item(
-    programme: Programme, params: Any, item: ItemIn, applicant_hash: str, counts: dict[str, int]
+    programme: Programme,
+    params: Any,
+    item: ItemIn,
+    applicant_hash: str,
+    counts: dict[str, int],
+    lookups: Lookups,
 ) -> Checked:
     if not item.invoice_no.strip():
         raise _refuse("凭证", "请填写发票号码", "invoice_required")
@@ -117,7 +146,7 @@ def _check_item(
         limit = kind.per_person
         amount = _priced(rules.appliance_amount, params, price_fen=item.price_fen, grade=item.grade)
         if params.requires_take_back:
-            certificate = recycling.take_back_certificate(item.certificate_no) if item.certificate_no else None
+            certificate = lookups.take_back_certificate(item.certificate_no) if item.certificate_no else None
             if certificate is None or certificate.kind != "take_back" or certificate.category != item.kind:
                 raise _refuse(
                     "收旧凭证",
@@ -140,7 +169,7 @@ def _check_item(
             vin = clean_vin(item.vin)
         except ValidationError as exc:
             raise _refuse("车辆识别代号", exc.messages[0], "invalid_vin") from None
-        certificate = recycling.scrap_certificate_for_vin(vin)
+        certificate = lookups.scrap_certificate_for_vin(vin)
         if certificate is None:
             raise _refuse("报废机动车回收证明", f"车辆识别代号{vin}没有有效的报废机动车回收证明", "certificate_missing")
         if certificate.owner_id_hash != applicant_hash:
@@ -158,20 +187,16 @@ def _check_item(
         raise _refuse("补贴范围", "该类别尚未上线", "category_not_supported")
     if item.serial.strip():
         claims.append((Claim.Kind.SERIAL, f"{item.kind}:{item.serial.strip().upper()}"))
-    if _used_before(programme, applicant_hash, item.kind) + counts[item.kind] > limit:
+    if lookups.used_before(applicant_hash, item.kind) + counts[item.kind] > limit:
         raise _refuse("每人限额", f"{label}每人限补{limit}件，您已达到上限", "per_person_limit")
     return Checked(amount, claims)
 
 
-def _price_flag(programme: Programme, item: ItemIn) -> str:
+def _price_flag(item: ItemIn, lookups: Lookups) -> str:
     """A price far above what others paid for the same model is flagged (prices raised before the discount)."""
     if not item.brand_model.strip():
         return ""
-    prices = list(
-        ApplicationItem.objects.filter(application__programme=programme, brand_model=item.brand_model.strip())
-        .order_by("-pk")
-        .values_list("price_fen", flat=True)[:200]
-    )
+    prices = lookups.model_prices(item.brand_model.strip())
     if len(prices) < PRICE_SAMPLE_MIN:
         return ""
     middle = median(prices)
@@ -179,6 +204,133 @@ def _price_flag(programme: Programme, item: ItemIn) -> str:
         price, typical = item.price_fen / 100, middle / 100
         return f"{item.brand_model}成交价{price:.2f}元，高于同型号中位价{typical:.2f}元的{PRICE_FLAG_RATIO:g}倍"
     return ""
+
+
+@dataclass
+class Prepared:
+    """An application that passed every refusing check, not yet written: the row, its items, the identifiers it
+    claims and the named check results."""
+
+    application: Application
+    items: list[ApplicationItem]
+    claims: list[tuple[str, str]]
+    results: list[tuple[str, str, str]]
+
+
+def check_programme_open(programme: Programme, today: dt.date) -> None:
+    if programme.status != Programme.Status.OPEN or not programme.opens_on <= today <= programme.closes_on:
+        raise _refuse("受理状态", f"{programme.name}当前不在受理期", "programme_not_open")
+
+
+def prepare(
+    *,
+    actor: User,
+    programme: Programme,
+    params: Any,
+    applicant_name: str,
+    applicant_id: str,
+    phone: str,
+    items: list[ItemIn],
+    key: str,
+    channel: str,
+    now: dt.datetime,
+    lookups: Lookups,
+) -> Prepared:
+    """Run the checks of one application (the programme is known to be open). Refusals raise `ValidationError`
+    naming the check; nothing is written."""
+    if not items:
+        raise _refuse("申请明细", "请至少填写一件商品", "no_items")
+    clean_id = _check_identity(applicant_id, phone, applicant_name)
+    applicant_hash = pii.lookup_hash(clean_id, purpose="resident_id")
+    today = timezone.localdate(now)
+    counts: dict[str, int] = {}
+    checked = []
+    for item in items:
+        _check_window(programme, item, today)
+        checked.append(_check_item(programme, params, item, applicant_hash, counts, lookups))
+    claims = [claim for c in checked for claim in c.claims]
+    if len(set(claims)) != len(claims):
+        raise _refuse("凭证唯一", "同一申请中有重复的发票、序列号或证明", "duplicate_in_application")
+    for kind, value in claims:
+        if lookups.claimed(kind, value):
+            raise _refuse(
+                "凭证唯一", f"{Claim.Kind(kind).label}{value.split(':')[-1]}已用于其他补贴申请", f"{kind}_already_used"
+            )
+    flags = [reason for item in items if (reason := _price_flag(item, lookups))]
+    sampled = _sampler.random() * 100 < params.sample_pct
+    application = Application(
+        number=f"TMP{uuid.uuid4().hex[:16]}",  # the real number comes from the row's id once it is saved
+        programme=programme,
+        region_id=programme.region_id,
+        channel=channel,
+        merchant_id=actor.organisation_id if actor.role == Role.MERCHANT else None,
+        applicant_user=actor if actor.role == Role.CITIZEN else None,
+        applicant_name=applicant_name.strip(),
+        applicant_id=clean_id,
+        applicant_hash=applicant_hash,
+        phone="".join(phone.split()),
+        status=Application.Status.RESERVED,
+        amount_fen=sum(c.amount.fen for c in checked),
+        risk_score=min(100, 40 * len(flags) + (10 if sampled else 0)),
+        risk_reasons=flags + (["随机抽查"] if sampled else []),
+        created_by=actor,
+        created_at=now,
+        idempotency_key=key,
+    )
+    rows = [
+        ApplicationItem(
+            kind=item.kind,
+            brand_model=item.brand_model.strip(),
+            serial=item.serial.strip().upper(),
+            vin=item.vin.strip().upper(),
+            invoice_no=item.invoice_no.strip().upper(),
+            invoice_date=item.invoice_date,
+            price_fen=item.price_fen,
+            grade=item.grade,
+            certificate_no=item.certificate_no.strip().upper(),
+            amount_fen=c.amount.fen,
+            explanation=c.amount.explanation,
+        )
+        for item, c in zip(items, checked, strict=True)
+    ]
+    results = [("身份核验", "passed", "身份证号码和手机号码有效"), ("受理期与开票日期", "passed", "在受理期内")]
+    results += [("每人限额", "passed", "未超过每人限额"), ("凭证唯一", "passed", f"{len(claims)}项凭证均未使用过")]
+    results += [("价格合理性", "flagged", f) for f in flags] or [("价格合理性", "passed", "未见异常")]
+    if sampled:
+        results.append(("随机抽查", "flagged", f"按{params.sample_pct}%比例随机抽中，转人工审核"))
+    return Prepared(application, rows, claims, results)
+
+
+def application_number(application: Application) -> str:
+    """Built from the row's id: no counter row to lock, so parallel submissions do not queue behind one another
+    (numbers are unique and ascending, not gap-free)."""
+    return f"BT{timezone.localdate(application.created_at):%y%m%d}{application.pk:07d}"
+
+
+STATUS_NOTES = {
+    "reserved": "额度已预留，等待审核",
+    "in_review": "转人工审核：",
+    "queued": "额度已用完，排队等待追加",
+}
+
+
+def status_note(application: Application) -> str:
+    note = STATUS_NOTES[application.status]
+    if application.status == Application.Status.IN_REVIEW:
+        note += "；".join(application.risk_reasons)
+    return note[:200]
+
+
+def submitted_changes(application: Application, claims: list[tuple[str, str]]) -> dict[str, Any]:
+    """The audit event's record of a submission."""
+    return {
+        "number": application.number,
+        "programme": application.programme.code,
+        "amount_fen": application.amount_fen,
+        "status": application.status,
+        "risk": application.risk_score,
+        "claims": [f"{k}:{v}" for k, v in claims],
+    }
 
 
 @transaction.atomic
@@ -203,50 +355,21 @@ def submit_application(
         raise PermissionDenied("补贴由居民本人申请，或由商户在销售时代为提交")
     channel = channel or (Application.Channel.MERCHANT if actor.role == Role.MERCHANT else Application.Channel.CITIZEN)
     params = rules.validate(programme.category, programme.parameters)
-    today = timezone.localdate(now)
-    if programme.status != Programme.Status.OPEN or not programme.opens_on <= today <= programme.closes_on:
-        raise _refuse("受理状态", f"{programme.name}当前不在受理期", "programme_not_open")
-    if not items:
-        raise _refuse("申请明细", "请至少填写一件商品", "no_items")
-    clean_id = _check_identity(applicant_id, phone, applicant_name)
-    applicant_hash = pii.lookup_hash(clean_id, purpose="resident_id")
-    counts: dict[str, int] = {}
-    checked = []
-    for item in items:
-        _check_window(programme, item, today)
-        checked.append(_check_item(programme, params, item, applicant_hash, counts))
-    claims = [claim for c in checked for claim in c.claims]
-    if len(set(claims)) != len(claims):
-        raise _refuse("凭证唯一", "同一申请中有重复的发票、序列号或证明", "duplicate_in_application")
-    for kind, value in claims:
-        if Claim.objects.filter(kind=kind, value=value, active=True).exists():
-            raise _refuse(
-                "凭证唯一", f"{Claim.Kind(kind).label}{value.split(':')[-1]}已用于其他补贴申请", f"{kind}_already_used"
-            )
-    flags = [reason for item in items if (reason := _price_flag(programme, item))]
-    sample_pct = params.sample_pct
-    sampled = _sampler.random() * 100 < sample_pct
-    total = sum(c.amount.fen for c in checked)
-    day = timezone.localdate(now)
-    application = Application(
-        number=f"TMP{uuid.uuid4().hex[:16]}",  # the real number comes from the row's id, just below
+    check_programme_open(programme, timezone.localdate(now))
+    prepared = prepare(
+        actor=actor,
         programme=programme,
-        region=programme.region,
+        params=params,
+        applicant_name=applicant_name,
+        applicant_id=applicant_id,
+        phone=phone,
+        items=items,
+        key=key,
         channel=channel,
-        merchant=actor.organisation if actor.role == Role.MERCHANT else None,
-        applicant_user=actor if actor.role == Role.CITIZEN else None,
-        applicant_name=applicant_name.strip(),
-        applicant_id=clean_id,
-        applicant_hash=applicant_hash,
-        phone="".join(phone.split()),
-        status=Application.Status.RESERVED,
-        amount_fen=total,
-        risk_score=min(100, 40 * len(flags) + (10 if sampled else 0)),
-        risk_reasons=flags + (["随机抽查"] if sampled else []),
-        created_by=actor,
-        created_at=now,
-        idempotency_key=key,
+        now=now,
+        lookups=Lookups(programme),
     )
+    application, claims = prepared.application, prepared.claims
     try:
         with transaction.atomic():  # a savepoint: a simultaneous twin with the same key makes this insert fail
             application.save(force_insert=True)
@@ -255,29 +378,11 @@ def submit_application(
         if existing is None:
             raise
         return existing  # the twin committed first: its answer is ours
-    # The number is built from the row's id: no counter row to lock, so parallel submissions do not queue behind
-    # one another (numbers are unique and ascending, not gap-free).
-    application.number = f"BT{day:%y%m%d}{application.pk:07d}"
+    application.number = application_number(application)
     Application.objects.filter(pk=application.pk).update(number=application.number)
-    ApplicationItem.objects.bulk_create(
-        [
-            ApplicationItem(
-                application=application,
-                kind=item.kind,
-                brand_model=item.brand_model.strip(),
-                serial=item.serial.strip().upper(),
-                vin=item.vin.strip().upper(),
-                invoice_no=item.invoice_no.strip().upper(),
-                invoice_date=item.invoice_date,
-                price_fen=item.price_fen,
-                grade=item.grade,
-                certificate_no=item.certificate_no.strip().upper(),
-                amount_fen=c.amount.fen,
-                explanation=c.amount.explanation,
-            )
-            for item, c in zip(items, checked, strict=True)
-        ]
-    )
+    for row in prepared.items:
+        row.application = application
+    ApplicationItem.objects.bulk_create(prepared.items)
     try:
         with transaction.atomic():  # the database's word on "never twice", also under concurrent submissions
             Claim.objects.bulk_create([Claim(kind=k, value=v, application=application) for k, v in claims])
@@ -285,16 +390,13 @@ def submit_application(
         raise _refuse(
             "凭证唯一", "发票、序列号、车辆识别代号或回收证明已用于其他补贴申请", "identifier_already_used"
         ) from None
-    results = [("身份核验", "passed", "身份证号码和手机号码有效"), ("受理期与开票日期", "passed", "在受理期内")]
-    results += [("每人限额", "passed", "未超过每人限额"), ("凭证唯一", "passed", f"{len(claims)}项凭证均未使用过")]
-    results += [("价格合理性", "flagged", f) for f in flags] or [("价格合理性", "passed", "未见异常")]
-    if sampled:
-        results.append(("随机抽查", "flagged", f"按{sample_pct}%比例随机抽中，转人工审核"))
     CheckResult.objects.bulk_create(
-        [CheckResult(application=application, name=n, outcome=o, reason=r) for n, o, r in results]
+        [CheckResult(application=application, name=n, outcome=o, reason=r) for n, o, r in prepared.results]
     )
     try:
-        ledger.reserve(actor=actor, programme=programme, reference=application.number, amount_fen=total, now=now)
+        ledger.reserve(
+            actor=actor, programme=programme, reference=application.number, amount_fen=application.amount_fen, now=now
+        )
     except ValidationError as exc:
         code = exc.error_list[0].code if hasattr(exc, "error_list") else None
         if code == "budget_exhausted" and programme.on_exhaustion == Programme.OnExhaustion.QUEUE:
@@ -304,25 +406,13 @@ def submit_application(
     if application.status == Application.Status.RESERVED and application.risk_reasons:
         application.status = Application.Status.IN_REVIEW
     application.save(update_fields=["status"])
-    note = {
-        "reserved": "额度已预留，等待审核",
-        "in_review": "转人工审核：" + "；".join(application.risk_reasons),
-        "queued": "额度已用完，排队等待追加",
-    }
     ApplicationEvent.objects.create(
-        application=application, status=application.status, actor=actor, at=now, note=note[application.status][:200]
+        application=application, status=application.status, actor=actor, at=now, note=status_note(application)
     )
     audit.record(
         actor=actor,
         action="subsidies.application_submitted",
         target=application,
-        changes={
-            "number": application.number,
-            "programme": programme.code,
-            "amount_fen": total,
-            "status": application.status,
-            "risk": application.risk_score,
-            "claims": [f"{k}:{v}" for k, v in claims],
-        },
+        changes=submitted_changes(application, claims),
     )
     return application
