@@ -21,8 +21,9 @@ def _append(n: int, action: str = "test.event") -> None:
 def test_events_form_a_chain_that_verifies() -> None:
     start = AuditEvent.objects.count()
     _append(5)
-    events = list(AuditEvent.objects.order_by("seq"))[start:]
-    assert [e.seq for e in events] == list(range(start + 1, start + 6))
+    events = list(AuditEvent.objects.order_by("id"))[start:]
+    assert len({e.chain for e in events}) == 1  # one session: one chain
+    assert [e.seq for e in events] == list(range(events[0].seq, events[0].seq + 5))
     for previous, current in itertools.pairwise(events):
         assert current.prev_hash == previous.hash
     assert list(audit.verify_chain()) == []
@@ -53,7 +54,7 @@ def test_verify_detects_an_edited_event() -> None:
     if connection.vendor == "postgresql":
         pytest.skip("PostgreSQL refuses the edit itself; see test_postgres_refuses_update_and_delete")
     _append(3)
-    victim = AuditEvent.objects.order_by("seq")[1]
+    victim = AuditEvent.objects.order_by("id")[1]
     with connection.cursor() as cursor:  # an attacker with database access, bypassing the ORM
         cursor.execute("UPDATE core_auditevent SET changes = %s WHERE id = %s", ['{"i": 99}', victim.pk])
     problems = list(audit.verify_chain())
@@ -67,7 +68,7 @@ def test_verify_detects_a_deleted_event() -> None:
     if connection.vendor == "postgresql":
         pytest.skip("PostgreSQL refuses the delete itself")
     _append(4)
-    victim = AuditEvent.objects.order_by("seq")[2]
+    victim = AuditEvent.objects.order_by("id")[2]
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM core_auditevent WHERE id = %s", [victim.pk])
     reasons = [p.reason for p in audit.verify_chain()]
@@ -79,7 +80,7 @@ def test_verify_detects_a_deleted_event() -> None:
 @pytest.mark.django_db
 def test_postgres_refuses_update_and_delete() -> None:
     _append(1)
-    event = AuditEvent.objects.order_by("-seq").first()
+    event = AuditEvent.objects.order_by("-id").first()
     for sql in (
         "UPDATE core_auditevent SET action = 'forged' WHERE id = %s",
         "DELETE FROM core_auditevent WHERE id = %s",
@@ -96,7 +97,8 @@ def test_postgres_refuses_update_and_delete() -> None:
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_parallel_writers_keep_one_unbroken_chain() -> None:
-    """Eight real connections append at once; the advisory lock keeps seq gap-free and the chain intact."""
+    """Eight real connections append at once: each chain stays gap-free and intact, and the writers spread over
+    several chains instead of queueing on one."""
     errors: list[BaseException] = []
 
     def worker() -> None:
@@ -115,5 +117,24 @@ def test_parallel_writers_keep_one_unbroken_chain() -> None:
     assert errors == []
     assert AuditEvent.objects.filter(action="parallel").count() == 200
     assert list(audit.verify_chain()) == []
-    seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    chains = set(AuditEvent.objects.filter(action="parallel").values_list("chain", flat=True))
+    assert len(chains) > 1
+    for chain in chains:
+        seqs = list(AuditEvent.objects.filter(chain=chain).order_by("seq").values_list("seq", flat=True))
+        assert seqs == list(range(1, len(seqs) + 1))
+
+
+@pytest.mark.django_db
+def test_record_many_appends_a_linked_run() -> None:
+    with transaction.atomic():
+        events = audit.record_many(
+            [
+                audit.Pending(action="batch.row", object_type="test", object_id=str(i), changes={"i": i})
+                for i in range(4)
+            ],
+            actor=None,
+        )
+    assert [e.seq for e in events] == list(range(events[0].seq, events[0].seq + 4))
+    for previous, current in itertools.pairwise(events):
+        assert current.prev_hash == previous.hash
+    assert list(audit.verify_chain()) == []

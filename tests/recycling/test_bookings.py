@@ -61,7 +61,7 @@ def test_a_booking_goes_from_submitted_to_completed_with_its_records(citizen, re
         "completed",
     ]
     events = AuditEvent.objects.filter(object_type="recycling.booking", object_id=str(booking.pk))
-    actions = list(events.order_by("seq").values_list("action", flat=True))
+    actions = list(events.order_by("id").values_list("action", flat=True))
     assert actions == ["recycling.booking_submitted", "recycling.booking_accepted", "recycling.booking_completed"]
 
 

@@ -111,7 +111,7 @@ def test_milestones_are_cancelled_with_a_reason_never_deleted(measure, housing, 
     with pytest.raises(ValidationError, match="已完成的里程碑不能取消"):
         services.cancel_milestone(actor=boss, milestone=done, reason="x")
     history = list(
-        AuditEvent.objects.filter(object_type="supervision.milestone").order_by("seq").values_list("action", flat=True)
+        AuditEvent.objects.filter(object_type="supervision.milestone").order_by("id").values_list("action", flat=True)
     )
     assert history == ["milestone.added", "milestone.cancelled", "milestone.added", "milestone.done"]
 

@@ -45,7 +45,7 @@ def test_a_notice_from_issue_through_a_return_to_close(measure, boss, clerk) -> 
     ]  # every answer is kept
     actions = list(
         AuditEvent.objects.filter(object_type="supervision.notice", object_id=str(notice.pk))
-        .order_by("seq")
+        .order_by("id")
         .values_list("action", flat=True)
     )
     assert actions == ["notice.issued", "notice.answered", "notice.returned", "notice.answered", "notice.closed"]

@@ -89,7 +89,7 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["seq", "at", "actor_label", "action", "object_type", "object_id", "object_repr"]
+    list_display = ["id", "chain", "seq", "at", "actor_label", "action", "object_type", "object_id", "object_repr"]
     list_filter = ["action", "object_type"]
     search_fields = ["object_id", "actor_label", "action"]
 

@@ -4,6 +4,13 @@
 the old/new values, never from signals. Each event's hash covers the previous event's hash, so removing or
 editing any row breaks the chain, which `huanxin audit verify` detects. On PostgreSQL a trigger also refuses
 UPDATE and DELETE on the table (migration core 0002).
+
+The log is `AUDIT_CHAINS` chains side by side (16 by default), not one: appending takes the chain's lock until
+the transaction commits, and with one chain every writer in the system would wait for every other (it was the
+serial point of subsidy intake under load). A transaction appends to one chain only — the one of its database
+session (the backend's pid modulo the number of chains) — so two transactions never wait for each other's chains
+in a circle. Each chain numbers its events 1, 2, 3 … without gaps; on SQLite, where every write transaction is
+serialised anyway, there is one chain (0).
 """
 
 from __future__ import annotations
@@ -15,14 +22,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from huanxin.core.models import AuditEvent, User
 
 GENESIS_HASH = "0" * 64
-# Any constant works; it names the advisory lock that serialises appends on PostgreSQL.
+# Any constant works; with the chain number it names the advisory lock that serialises one chain's appends.
 _CHAIN_LOCK_ID = 0x68786175  # "hxau"
+
+
+def _chain() -> int:
+    """The chain this database session appends to, locked for the rest of the transaction."""
+    if connection.vendor != "postgresql":
+        return 0  # SQLite: every write transaction is IMMEDIATE (settings), so writers are already serialised
+    connection.ensure_connection()
+    chain = connection.connection.info.backend_pid % max(1, getattr(settings, "AUDIT_CHAINS", 16))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_CHAIN_LOCK_ID, chain])
+    return chain
 
 
 def _canonical(value: Any) -> Any:
@@ -76,41 +95,73 @@ def record(
     if target is not None:
         object_type = object_type or target._meta.label_lower
         object_id = object_id or str(target.pk)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
-    # On SQLite every transaction is IMMEDIATE (settings), so writers are already serialised.
-    last = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
-    seq = last["seq"] + 1 if last else 1
+    return record_many(
+        [
+            Pending(
+                action=action,
+                object_type=object_type,
+                object_id=object_id,
+                object_repr=str(target)[:200] if target is not None else "",
+                changes=changes or {},
+            )
+        ],
+        actor=actor,
+        actor_label=actor_label,
+    )[0]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One event for `record_many`."""
+
+    action: str
+    object_type: str
+    object_id: str
+    object_repr: str = ""
+    changes: dict[str, Any] | None = None
+
+
+def record_many(events: list[Pending], *, actor: User | None, actor_label: str = "") -> list[AuditEvent]:
+    """Append several events of one actor in one insert (a batch import's rows), chained one after another."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit.record() must be called inside the service's transaction")
+    chain = _chain()
+    last = AuditEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
+    seq = last["seq"] if last else 0
     prev_hash = last["hash"] if last else GENESIS_HASH
     label = actor_label or (actor.get_username() if actor is not None else "system")
-    stored_changes = _canonical(changes or {})
     at = timezone.now()
-    event = AuditEvent(
-        seq=seq,
-        at=at,
-        actor=actor,
-        actor_label=label,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        object_repr=str(target)[:200] if target is not None else "",
-        changes=stored_changes,
-        prev_hash=prev_hash,
-    )
-    event.hash = compute_hash(
-        prev_hash=prev_hash,
-        seq=seq,
-        at=at,
-        actor_id=actor.pk if actor is not None else None,
-        actor_label=label,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        changes=stored_changes,
-    )
-    event.save(force_insert=True)
-    return event
+    rows = []
+    for pending in events:
+        seq += 1
+        stored_changes = _canonical(pending.changes or {})
+        event = AuditEvent(
+            chain=chain,
+            seq=seq,
+            at=at,
+            actor=actor,
+            actor_label=label,
+            action=pending.action,
+            object_type=pending.object_type,
+            object_id=pending.object_id,
+            object_repr=pending.object_repr,
+            changes=stored_changes,
+            prev_hash=prev_hash,
+        )
+        event.hash = compute_hash(
+            prev_hash=prev_hash,
+            seq=seq,
+            at=at,
+            actor_id=actor.pk if actor is not None else None,
+            actor_label=label,
+            action=pending.action,
+            object_type=pending.object_type,
+            object_id=pending.object_id,
+            changes=stored_changes,
+        )
+        prev_hash = event.hash
+        rows.append(event)
+    return AuditEvent.objects.bulk_create(rows)
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -120,32 +171,39 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ChainProblem:
+    chain: int
     seq: int
     reason: str
 
 
 def verify_chain(batch_size: int = 2000) -> Iterator[ChainProblem]:
-    """Yield every place where the chain is broken; yields nothing for an intact log."""
+    """Yield every place where a chain is broken; yields nothing for an intact log."""
+    with transaction.atomic():
+        chains = AuditEvent.objects.order_by("chain").values_list("chain", flat=True).distinct()
+        for chain in list(chains):
+            yield from _verify_one(chain, batch_size)
+
+
+def _verify_one(chain: int, batch_size: int) -> Iterator[ChainProblem]:
     expected_prev = GENESIS_HASH
     expected_seq = 1
-    with transaction.atomic():
-        for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=batch_size):
-            if event.seq != expected_seq:
-                yield ChainProblem(event.seq, f"缺少序号 {expected_seq}–{event.seq - 1} 的记录")
-            if event.prev_hash != expected_prev:
-                yield ChainProblem(event.seq, "prev_hash 与上一条记录的哈希不一致")
-            recomputed = compute_hash(
-                prev_hash=event.prev_hash,
-                seq=event.seq,
-                at=event.at,
-                actor_id=event.actor_id,
-                actor_label=event.actor_label,
-                action=event.action,
-                object_type=event.object_type,
-                object_id=event.object_id,
-                changes=event.changes,
-            )
-            if recomputed != event.hash:
-                yield ChainProblem(event.seq, "记录内容被修改（哈希不符）")
-            expected_prev = event.hash
-            expected_seq = event.seq + 1
+    for event in AuditEvent.objects.filter(chain=chain).order_by("seq").iterator(chunk_size=batch_size):
+        if event.seq != expected_seq:
+            yield ChainProblem(chain, event.seq, f"缺少序号 {expected_seq}–{event.seq - 1} 的记录")
+        if event.prev_hash != expected_prev:
+            yield ChainProblem(chain, event.seq, "prev_hash 与上一条记录的哈希不一致")
+        recomputed = compute_hash(
+            prev_hash=event.prev_hash,
+            seq=event.seq,
+            at=event.at,
+            actor_id=event.actor_id,
+            actor_label=event.actor_label,
+            action=event.action,
+            object_type=event.object_type,
+            object_id=event.object_id,
+            changes=event.changes,
+        )
+        if recomputed != event.hash:
+            yield ChainProblem(chain, event.seq, "记录内容被修改（哈希不符）")
+        expected_prev = event.hash
+        expected_seq = event.seq + 1

@@ -185,7 +185,8 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
 class AuditEvent(models.Model):
     """Append-only, hash-chained record of every write. Written by `huanxin.core.audit.record` only."""
 
-    seq = models.BigIntegerField(unique=True, editable=False)
+    chain = models.SmallIntegerField(default=0, editable=False)  # see core/audit.py: chains side by side
+    seq = models.BigIntegerField(editable=False)  # 1, 2, 3 … within the chain
     at = models.DateTimeField(editable=False)
     actor = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="+")
     actor_label = models.CharField(max_length=150)
@@ -200,12 +201,13 @@ class AuditEvent(models.Model):
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
-        ordering = ["seq"]
+        ordering = ["id"]
         verbose_name = verbose_name_plural = "审计日志"
         indexes = [models.Index(fields=["object_type", "object_id"])]
+        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq")]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+        return f"#{self.chain}/{self.seq} {self.action} {self.object_type}:{self.object_id}"
 
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):

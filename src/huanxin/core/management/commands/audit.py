@@ -19,6 +19,11 @@ class Command(BaseCommand):
         problems = list(verify_chain())
         if problems:
             for p in problems[:50]:
-                self.stderr.write(f"#{p.seq}: {p.reason}")
+                self.stderr.write(f"链 {p.chain} #{p.seq}: {p.reason}")
             raise CommandError(f"审计日志哈希链已损坏：{len(problems)} 处问题")
-        self.stdout.write(self.style.SUCCESS(f"审计日志完整：{AuditEvent.objects.count()} 条记录，哈希链校验通过"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"审计日志完整：{AuditEvent.objects.count()} 条记录，"
+                f"{AuditEvent.objects.values('chain').distinct().count()} 条哈希链校验通过"
+            )
+        )
