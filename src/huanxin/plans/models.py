@@ -310,3 +310,51 @@ class MeasureAction(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class PlanImportQuerySet(models.QuerySet["PlanImport"]):
+    def visible_to(self, user: Any) -> PlanImportQuerySet:
+        """Imports are the task force's work: it sees all of them, nobody else sees any."""
+        return self if is_task_force(user) else self.none()
+
+
+class PlanImport(models.Model):
+    """A plan document uploaded to be turned into a draft plan (huanxin.plans.importer), reviewed and published.
+
+    The draft is kept as YAML text in the loader's format (with each item's `confidence` and `source` span in
+    `text`); publishing loads it through the normal loader and links the resulting plan.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "待审阅"
+        PUBLISHED = "published", "已发布"
+        FAILED = "failed", "导入失败"
+
+    filename = models.CharField("文件名", max_length=255)
+    data = models.BinaryField("原始文件", editable=False)
+    size = models.PositiveIntegerField("大小（字节）", default=0)
+    sha256 = models.CharField(max_length=64)
+    text = models.TextField("提取的正文", blank=True)
+    draft_yaml = models.TextField("草稿（YAML）", blank=True)
+    low_confidence = models.JSONField("需人工核对（导入时）", default=list, blank=True)
+    warnings = models.JSONField("导入提示", default=list, blank=True)
+    status = models.CharField("状态", max_length=20, choices=Status.choices, default=Status.DRAFT)
+    error_code = models.CharField("错误代码", max_length=40, blank=True)
+    error_message = models.TextField("错误信息", blank=True)
+    created_by = models.ForeignKey(User, models.PROTECT, related_name="+", verbose_name="上传人")
+    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_by = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="+")
+    published_at = models.DateTimeField("发布时间", null=True, blank=True)
+    plan = models.ForeignKey(
+        Plan, models.SET_NULL, null=True, blank=True, related_name="imports", verbose_name="发布的方案"
+    )
+
+    objects = PlanImportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = verbose_name_plural = "方案文件导入"
+
+    def __str__(self) -> str:
+        return self.filename
