@@ -15,8 +15,13 @@ What it does, all on 127.0.0.1:
    JSON-lines file;
 4. with --kill: after --kill-after seconds, SIGKILL to gunicorn's whole process group, --down seconds with the
    tills hammering a closed port, gunicorn started again, load continues;
-5. checks the database against the answers and the ledger's invariants, prints figures and a table of checks,
-   drops the database (unless --keep) and exits 1 if any check failed.
+5. checks the database against the answers and the ledger's invariants, prints figures and a table of checks;
+6. with --compare: pgbench runs bench/intake_pgbench.sql — the same transaction in SQL, statement for statement —
+   with as many clients as the web load had, for as long, against a second programme in the same database, and
+   the two rates are printed with their ratio (the web load should then have a budget that does not run out);
+7. drops the database (unless --keep) and exits 1 if any check failed.
+
+    .venv/bin/python bench/intake.py --compare --users 64 --seconds 30 --budget-yuan 100000000
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LOCUSTFILE = ROOT / "bench" / "locustfile_intake.py"
+PGBENCH_SCRIPT = ROOT / "bench" / "intake_pgbench.sql"
 INSTALL_HINT = ".venv/bin/pip install -e '.[bench]'"
 
 
@@ -60,6 +66,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--down", type=float, default=3.0, help="seconds the app stays dead (default 3)")
     p.add_argument("--keep", action="store_true", help="keep the database and the temp files")
     p.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432", help="server, without database")
+    p.add_argument("--compare", action="store_true", help="then run the same transaction in SQL with pgbench")
+    p.add_argument("--pgbench-threads", type=int, default=2, help="pgbench -j (default 2)")
     args = p.parse_args()
     if args.kill and args.kill_after + args.down >= args.seconds:
         p.error("--kill-after + --down must be shorter than --seconds")
@@ -511,6 +519,109 @@ def report(
         print(f"{'ok  ' if ok else 'FAIL'}  {name:<{width}}  {detail if not ok or detail.startswith('ledger') else ''}")
 
 
+# --- the same transaction in SQL ----------------------------------------------------------------------------
+
+
+def orm_statements(state: dict[str, Any], programme_code: str) -> int:
+    """Statements the app sends for one accepted application over the API (token, programme, the transaction)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from stdnum.cn import ric
+
+    body = "13070219930101999"
+    resident = body + ric.calc_check_digit(body + "0")
+    payload = {
+        "programme": programme_code,
+        "applicant_name": "语句计数",
+        "applicant_id": resident,
+        "phone": "13800000000",
+        "items": [
+            {
+                "kind": "refrigerator",
+                "invoice_no": f"COUNT{state['run']}",
+                "invoice_date": state["today"],
+                "price_fen": 399900,
+                "brand_model": "海尔BCD-501",
+                "serial": f"COUNT{state['run']}",
+                "grade": "1",
+            }
+        ],
+    }
+    with CaptureQueriesContext(connection) as queries:
+        answer = Client().post(
+            "/api/v1/subsidies/applications",
+            data=json.dumps(payload),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {state['tokens'][0]}",
+            HTTP_IDEMPOTENCY_KEY=f"count-{state['run']}",
+        )
+    if answer.status_code != 201:
+        sys.exit(f"counting statements: {answer.status_code} {answer.content[:300]!r}")
+    return len(queries.captured_queries)
+
+
+def script_statements() -> int:
+    """Statements of bench/intake_pgbench.sql (each ends with ';' or with \\gset)."""
+    text = "\n".join(line for line in PGBENCH_SCRIPT.read_text().splitlines() if not line.startswith(("--", "\\set")))
+    return text.count(";") + text.count("\\gset")
+
+
+def run_pgbench(args: argparse.Namespace, url: str, state: dict[str, Any]) -> dict[str, Any]:
+    import datetime as dt
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from huanxin.core.models import Region, User
+    from huanxin.core.tokens import hash_key
+    from huanxin.subsidies import ledger, rules
+    from huanxin.subsidies.models import Programme
+
+    pgbench = shutil.which("pgbench")
+    if pgbench is None:
+        sys.exit("pgbench not found (Debian: postgresql-client)")
+    today = timezone.localdate()
+    programme = ledger.create_programme(
+        actor=None,
+        code=f"pgbench-{state['run']}",
+        name="压测：同一事务的SQL版本",
+        category=Programme.Category.APPLIANCE,
+        region=Region.objects.get(code="130700"),
+        opens_on=today - dt.timedelta(days=1),
+        closes_on=today + dt.timedelta(days=30),
+        status=Programme.Status.OPEN,
+        budget_fen=10**13,
+        stripes=args.stripes,
+        parameters={**rules.DEFAULTS["appliance"], "sample_pct": 0},
+    )
+    orm = orm_statements(state, programme.code)
+    till = User.objects.get(pk=state["users"][0])
+    variables = {
+        "keyhash": hash_key(state["tokens"][0]),
+        "prog": programme.pk,
+        "uid": till.pk,
+        "org": till.organisation_id,
+        "region": programme.region_id,
+        "chains": getattr(settings, "AUDIT_CHAINS", 16),
+    }
+    cmd = [pgbench, "-n", "-f", str(PGBENCH_SCRIPT), "-c", str(args.users), "-j", str(args.pgbench_threads)]
+    cmd += ["-T", str(args.seconds), *(f"-D{k}={v}" for k, v in variables.items()), url]
+    print(f"pgbench: {args.users} clients, {args.pgbench_threads} threads, {args.seconds} s …")
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+    tps = failed = None
+    for line in done.stdout.splitlines():
+        if line.startswith("tps = "):
+            tps = float(line.split()[2])
+        if "number of failed transactions" in line:
+            failed = line.split(":")[1].strip()
+    if done.returncode != 0 or tps is None:
+        print(done.stdout[-2000:], done.stderr[-2000:])
+        sys.exit("pgbench failed")
+    latency = next((line for line in done.stdout.splitlines() if line.startswith("latency average")), "")
+    return {"tps": tps, "failed": failed, "latency": latency, "orm": orm, "script": script_statements()}
+
+
 # --- main ----------------------------------------------------------------------------------------------------
 
 
@@ -590,7 +701,16 @@ def main() -> int:
             return 1
         checks, facts = verify(state, records, args.kill)
         checks.rows += audit_and_ledger_verify()
-        report(records, min(elapsed, args.seconds), facts, checks, sampler, marks)
+        seconds = min(elapsed, args.seconds)
+        report(records, seconds, facts, checks, sampler, marks)
+        if args.compare:
+            sql = run_pgbench(args, url, state)
+            web = sum(1 for r in records if r["status"] == 201 and r["kind"] == "new") / seconds
+            print()
+            print(f"statements per accepted application: app {sql['orm']}, pgbench script {sql['script']}")
+            print(f"pgbench (same transaction in SQL)  {sql['tps']:.1f} tps, failed {sql['failed']}, {sql['latency']}")
+            print(f"web intake (new applications 201)  {web:.1f}/s with {args.users} clients")
+            print(f"web / pgbench                      {100 * web / sql['tps']:.1f}%")
         if checks.failed:
             print(f"\n{len(checks.failed)} check(s) FAILED; gunicorn log: {work / 'gunicorn.log'}")
             args.keep = True
