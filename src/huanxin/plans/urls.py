@@ -6,6 +6,11 @@ app_name = "plans"
 
 urlpatterns = [
     path("plans/", views.plan_list, name="list"),
+    path("plans/imports/", views.import_list, name="imports"),
+    path("plans/imports/new/", views.import_upload, name="import_upload"),
+    path("plans/imports/<int:pk>/", views.import_detail, name="import_detail"),
+    path("plans/imports/<int:pk>/draft/", views.import_save, name="import_save"),
+    path("plans/imports/<int:pk>/publish/", views.import_publish, name="import_publish"),
     path("plans/<slug:code>/", views.plan_detail, name="detail"),
     path("plans/<slug:code>/indicators/", views.indicator_list, name="indicators"),
     path("plans/<slug:code>/measures/<str:slug>/", views.measure_detail, name="measure"),

@@ -1,4 +1,5 @@
-"""Pages for the plan: tree, measure, department (我的任务), indicators, search, and 落实举措 forms."""
+"""Pages for the plan: tree, measure, department (我的任务), indicators, search, 落实举措 forms, and importing a plan
+document (upload, review, publish)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from django.views.decorators.http import require_POST
 
 from huanxin.core.exports import xlsx_response
 from huanxin.core.models import Department
-from huanxin.core.roles import Role
-from huanxin.core.views import get_visible_or_404, is_htmx
-from huanxin.plans import selectors, services
-from huanxin.plans.models import Indicator, Measure, MeasureAction, Plan
+from huanxin.core.roles import Role, is_task_force
+from huanxin.core.views import actor, form_errors, get_visible_or_404, is_htmx
+from huanxin.plans import imports, selectors, services
+from huanxin.plans.models import Indicator, Measure, MeasureAction, Plan, PlanImport
 
 
 def plan_list(request: HttpRequest) -> HttpResponse:
     plans = Plan.objects.visible_to(request.user).select_related("region")
-    return render(request, "plans/plan_list.html", {"plans": plans})
+    return render(request, "plans/plan_list.html", {"plans": plans, "may_import": is_task_force(request.user)})
 
 
 def plan_detail(request: HttpRequest, code: str) -> HttpResponse:
@@ -222,3 +223,102 @@ def search(request: HttpRequest) -> HttpResponse:
     results = selectors.search_measures(user=request.user, query=query)
     page = Paginator(results, 20).get_page(request.GET.get("page"))
     return render(request, "plans/search.html", {"query": query, "page": page})
+
+
+# --- Importing a plan document (task force only) -------------------------------------------------
+
+
+def _task_force(request: HttpRequest) -> Any:
+    user = actor(request)
+    if not is_task_force(user):
+        raise PermissionDenied("只有工作专班可以导入实施方案")
+    return user
+
+
+def import_list(request: HttpRequest) -> HttpResponse:
+    user = _task_force(request)
+    rows = PlanImport.objects.visible_to(user).defer("data", "text", "draft_yaml").select_related("created_by", "plan")
+    page = Paginator(rows, 20).get_page(request.GET.get("page"))
+    return render(request, "plans/import_list.html", {"page": page})
+
+
+def import_upload(request: HttpRequest) -> HttpResponse:
+    user = _task_force(request)
+    context: dict[str, Any] = {
+        "accepted": ", ".join(imports.ACCEPTED_SUFFIXES),
+        "max_mb": imports.MAX_UPLOAD_BYTES // (1024 * 1024),
+    }
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        try:
+            if upload is None:
+                raise ValidationError("请选择要上传的方案文件", code="no_file")
+            if upload.size is not None and upload.size > imports.MAX_UPLOAD_BYTES:
+                raise ValidationError(f"文件超过 {context['max_mb']} MB，请拆分或压缩后再上传", code="too_large")
+            record = imports.create_import(actor=user, filename=upload.name or "", data=upload.read())
+        except (ValidationError, PermissionDenied) as exc:
+            context["error"] = form_errors(exc)["form"]
+        else:
+            if record.status == PlanImport.Status.FAILED:
+                context["error"] = record.error_message
+                context["failed"] = record
+            else:
+                messages.success(request, f"已读取“{record.filename}”，请审阅草稿")
+                return redirect("plans:import_detail", pk=record.pk)
+        return render(request, "plans/import_upload.html", context, status=400)
+    return render(request, "plans/import_upload.html", context)
+
+
+def _import_context(plan_import: PlanImport, **extra: Any) -> dict[str, Any]:
+    outline = imports.outline(plan_import)
+    draft = plan_import.status == PlanImport.Status.DRAFT
+    taken = None
+    code = outline.plan.get("code")
+    if draft and code:
+        taken = Plan.objects.filter(code=str(code)).first()
+    return {
+        "imp": plan_import,
+        "outline": outline,
+        "low_items": outline.low_items(),
+        "problems": imports.validate_yaml(plan_import.draft_yaml) if draft else [],
+        "taken": taken,
+        "yaml_text": plan_import.draft_yaml,
+        "low_threshold": imports.LOW_CONFIDENCE,
+        **extra,
+    }
+
+
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = actor(request)
+    plan_import = get_visible_or_404(PlanImport.objects.visible_to(user).select_related("created_by", "plan"), pk=pk)
+    return render(request, "plans/import_detail.html", _import_context(plan_import))
+
+
+@require_POST
+def import_save(request: HttpRequest, pk: int) -> HttpResponse:
+    user = actor(request)
+    plan_import = get_visible_or_404(PlanImport.objects.visible_to(user), pk=pk)
+    yaml_text = request.POST.get("yaml", "")
+    try:
+        imports.save_draft(actor=user, plan_import=plan_import, yaml_text=yaml_text)
+    except (ValidationError, PermissionDenied) as exc:
+        errors = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+        context = _import_context(plan_import, yaml_text=yaml_text, yaml_errors=errors)
+        return render(request, "plans/import_detail.html", context, status=400)
+    messages.success(request, "草稿已保存，校验通过")
+    return redirect(reverse("plans:import_detail", args=[pk]) + "#draft-yaml")
+
+
+@require_POST
+def import_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    user = actor(request)
+    plan_import = get_visible_or_404(PlanImport.objects.visible_to(user), pk=pk)
+    try:
+        plan = imports.publish(actor=user, plan_import=plan_import)
+    except (ValidationError, PermissionDenied) as exc:
+        errors = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+        return render(
+            request, "plans/import_detail.html", _import_context(plan_import, publish_errors=errors), status=400
+        )
+    messages.success(request, f"已发布为实施方案“{plan.title}”")
+    return redirect("plans:import_detail", pk=pk)

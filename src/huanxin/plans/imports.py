@@ -1,0 +1,330 @@
+"""Importing a plan document: upload → draft (huanxin.plans.importer) → review and edit → publish.
+
+The draft is YAML in the loader's format whose items also carry `confidence` and `source` ([start, end] offsets
+into the extracted text); the review page reads them through `outline()`. Saving an edit validates it with the
+loader's own reader and refuses it with the loader's `file:line` messages; publishing loads it through the normal
+path (`services.load_plan_file`). Only the task force imports plans. Every write is audited in its transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from huanxin.core import audit
+from huanxin.core.models import User
+from huanxin.core.roles import is_task_force
+from huanxin.plans import services
+from huanxin.plans.loader import PlanFileError, read_plan_file
+from huanxin.plans.models import Plan, PlanImport
+
+log = logging.getLogger(__name__)
+
+ACCEPTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_YAML_CHARS = 2_000_000
+LOW_CONFIDENCE = 0.8
+DRAFT_NAME = "draft.yaml"  # the name the loader's messages give the draft (draft.yaml:12: …)
+SOURCE_NAME = "source.txt"
+
+
+def _require_task_force(actor: User) -> None:
+    if not is_task_force(actor):
+        raise PermissionDenied("只有工作专班可以导入和发布实施方案")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- Writes --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_import(*, actor: User, filename: str, data: bytes) -> PlanImport:
+    """Run the importer over an uploaded document and keep the result: a draft to review, or a failed record with
+    the importer's error code and Chinese message (unsupported format, no text layer …)."""
+    _require_task_force(actor)
+    filename = Path(filename or "").name.strip()[:255] or "未命名文件"
+    if not data:
+        raise ValidationError("上传的文件是空的", code="empty_file")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValidationError(
+            f"文件超过 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB，请拆分或压缩后再上传", code="too_large"
+        )
+    from huanxin.plans.importer import ImportFailed, import_document
+
+    record = PlanImport(filename=filename, data=data, size=len(data), sha256=_sha256(data), created_by=actor)
+    try:
+        result = import_document(data, filename)
+    except ImportFailed as exc:
+        record.status = PlanImport.Status.FAILED
+        record.error_code = exc.code
+        record.error_message = str(exc)
+    except Exception:  # the importer must never turn an upload into a server error; the log keeps the trace
+        log.exception("plan importer crashed on %s", filename)
+        record.status = PlanImport.Status.FAILED
+        record.error_code = "importer_error"
+        record.error_message = "导入程序处理该文件时出错，已记录，请联系管理员"
+    else:
+        record.text = result.text
+        record.draft_yaml = result.yaml
+        record.low_confidence = list(result.low_confidence)
+        record.warnings = list(result.warnings)
+    record.save()
+    audit.record(
+        actor=actor,
+        action="plan_import.created",
+        target=record,
+        changes={
+            "filename": filename,
+            "size": record.size,
+            "sha256": record.sha256,
+            "status": record.status,
+            "error_code": record.error_code,
+            "low_confidence": len(record.low_confidence),
+        },
+    )
+    return record
+
+
+@transaction.atomic
+def save_draft(*, actor: User, plan_import: PlanImport, yaml_text: str) -> PlanImport:
+    """Keep the reviewer's edit of the draft if the loader would accept it; otherwise refuse it (ValidationError
+    with the loader's `draft.yaml:line: path：message` lines) and change nothing."""
+    _require_task_force(actor)
+    plan_import = PlanImport.objects.select_for_update().get(pk=plan_import.pk)
+    if plan_import.status != PlanImport.Status.DRAFT:
+        raise ValidationError("只有待审阅的草稿可以修改", code="not_draft")
+    yaml_text = yaml_text.replace("\r\n", "\n")
+    if len(yaml_text) > MAX_YAML_CHARS:
+        raise ValidationError("草稿过长", code="too_long")
+    problems = validate_yaml(yaml_text)
+    if problems:
+        raise ValidationError(problems, code="invalid_draft")
+    if yaml_text == plan_import.draft_yaml:
+        return plan_import
+    before = _sha256(plan_import.draft_yaml.encode())
+    plan_import.draft_yaml = yaml_text
+    plan_import.save(update_fields=["draft_yaml", "updated_at"])
+    audit.record(
+        actor=actor,
+        action="plan_import.draft_saved",
+        target=plan_import,
+        changes={"draft_sha256": [before, _sha256(yaml_text.encode())], "lines": yaml_text.count("\n") + 1},
+    )
+    return plan_import
+
+
+@transaction.atomic
+def publish(*, actor: User, plan_import: PlanImport) -> Plan:
+    """Load the draft through the normal loader and link the plan. Publishing twice returns the same plan."""
+    _require_task_force(actor)
+    plan_import = PlanImport.objects.select_for_update().get(pk=plan_import.pk)
+    if plan_import.status == PlanImport.Status.PUBLISHED and plan_import.plan is not None:
+        return plan_import.plan
+    if plan_import.status != PlanImport.Status.DRAFT:
+        raise ValidationError("导入失败的文件没有可发布的草稿", code="not_draft")
+    problems = validate_yaml(plan_import.draft_yaml)
+    if problems:
+        raise ValidationError(["草稿未通过校验，请先修正：", *problems], code="invalid_draft")
+    data = yaml.safe_load(plan_import.draft_yaml)
+    code = str(data["plan"]["code"])
+    taken = Plan.objects.filter(code=code).first()
+    if taken is not None:
+        raise ValidationError(
+            f"方案代码 {code} 已被“{taken.title}”使用，发布会覆盖该方案：请在 YAML 的 plan.code 中改用新的代码",
+            code="plan_code_taken",
+        )
+    with tempfile.TemporaryDirectory(prefix="huanxin-import-") as tmp:
+        directory = Path(tmp)
+        if plan_import.text:  # the extracted text becomes the plan's source text, as beside a hand-made file
+            data["plan"]["source"] = SOURCE_NAME
+            (directory / SOURCE_NAME).write_text(plan_import.text, encoding="utf-8")
+        else:
+            data["plan"].pop("source", None)
+        path = directory / DRAFT_NAME
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        try:
+            report = services.load_plan_file(path=path, actor=actor)
+        except PlanFileError as exc:  # validated above, so only what the loader checks while applying
+            raise ValidationError([_problem_line(p) for p in exc.problems], code="invalid_draft") from exc
+    plan_import.status = PlanImport.Status.PUBLISHED
+    plan_import.plan = report.plan
+    plan_import.published_by = actor
+    plan_import.published_at = timezone.now()
+    plan_import.save(update_fields=["status", "plan", "published_by", "published_at", "updated_at"])
+    audit.record(
+        actor=actor,
+        action="plan_import.published",
+        target=plan_import,
+        changes={
+            "plan": report.plan.code,
+            "draft_sha256": _sha256(plan_import.draft_yaml.encode()),
+            "low_confidence_left": sum(1 for item in outline(plan_import).items() if item.low),
+        },
+    )
+    return report.plan
+
+
+# --- Reads ---------------------------------------------------------------------------------------
+
+
+def _problem_line(problem: Any) -> str:
+    return f"{DRAFT_NAME}:{problem.line or 0}: {problem.path or '/'}：{problem.message}"
+
+
+def validate_yaml(yaml_text: str) -> list[str]:
+    """The loader's verdict on a draft without writing anything: [] when it would load, else one line per problem
+    (`draft.yaml:12: sections[1].measures[0].title：不能为空`)."""
+    with tempfile.TemporaryDirectory(prefix="huanxin-import-") as tmp:
+        path = Path(tmp) / DRAFT_NAME
+        path.write_text(yaml_text, encoding="utf-8")
+        try:
+            read_plan_file(path)
+        except PlanFileError as exc:
+            return [_problem_line(p) for p in exc.problems]
+    return []
+
+
+@dataclass
+class Item:
+    """One item of the draft as the review page shows it."""
+
+    kind: str  # section | measure | responsibility | indicator | department
+    label: str  # where it is: 二（一）1, 二（一）1 · 分工 1 …
+    title: str
+    detail: str = ""
+    confidence: float | None = None
+    start: int | None = None
+    end: int | None = None
+    children: list[Item] = field(default_factory=list)
+    anchor: str = ""  # the element id on the review page
+
+    @property
+    def low(self) -> bool:
+        return self.confidence is not None and self.confidence < LOW_CONFIDENCE
+
+    @property
+    def kind_label(self) -> str:
+        return {"section": "章节", "measure": "举措", "responsibility": "分工", "indicator": "指标"}.get(
+            self.kind, "单位"
+        )
+
+    def walk(self) -> list[Item]:
+        return [self, *(item for child in self.children for item in child.walk())]
+
+
+@dataclass
+class Outline:
+    """The draft as a tree (sections → measures → responsibilities → indicators) plus proposed departments."""
+
+    sections: list[Item]
+    proposed_departments: list[Item]
+    plan: dict[str, Any]
+    error: str = ""
+
+    def items(self) -> list[Item]:
+        return [*self.proposed_departments, *(item for s in self.sections for item in s.walk())]
+
+    def low_items(self) -> list[Item]:
+        return [item for item in self.items() if item.low]
+
+
+def _as_list(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def outline(plan_import: PlanImport) -> Outline:
+    """Read the stored draft for the review page. Tolerant: the importer's first draft may not load yet."""
+    try:
+        data = yaml.safe_load(plan_import.draft_yaml or "") or {}
+    except yaml.YAMLError:
+        return Outline([], [], {}, error="草稿不是有效的 YAML")
+    if not isinstance(data, dict):
+        return Outline([], [], {}, error="草稿顶层应为映射")
+    text_length = len(plan_import.text)
+
+    def item(kind: str, label: str, title: str, entry: dict[str, Any], detail: str = "") -> Item:
+        confidence = entry.get("confidence")
+        source = entry.get("source")
+        start = end = None
+        if (
+            isinstance(source, list | tuple)
+            and len(source) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in source)
+            and 0 <= source[0] <= source[1] <= text_length
+        ):
+            start, end = source
+        number = float(confidence) if isinstance(confidence, int | float) and not isinstance(confidence, bool) else None
+        return Item(kind, label, title, detail, number, start, end)
+
+    departments = {_text(d.get("code")): d for d in _as_list(data.get("departments"))}
+
+    def department_name(code: Any) -> str:
+        entry = departments.get(_text(code))
+        return _text(entry.get("name")) if entry else _text(code)
+
+    def indicator(entry: dict[str, Any], where: str) -> Item:
+        target = entry.get("target")
+        comparator = {"gte": "≥", "gt": ">", "eq": "=", "lte": "≤"}.get(_text(entry.get("comparator")), "")
+        if entry.get("kind") == "qualitative" or target is None:
+            detail = "定性目标"
+        else:
+            detail = f"{comparator}{target}{_text(entry.get('unit'))}"
+        if entry.get("target_year"):
+            detail += f"（{entry['target_year']}年）"
+        if entry.get("aspirational"):
+            detail += " 力争"
+        name = _text(entry.get("name")) or _text(entry.get("statement"))
+        return item("indicator", f"{where} · 指标", name, entry, detail)
+
+    def measure(entry: dict[str, Any], code: str) -> Item:
+        node = item("measure", code, _text(entry.get("title")), entry)
+        for n, resp in enumerate(_as_list(entry.get("responsibilities")), start=1):
+            names = [department_name(c) for c in resp.get("departments") or []]
+            detail = "；".join(
+                [f"牵头：{names[0]}" if names else "", f"配合：{'、'.join(names[1:])}" if names[1:] else ""]
+            ).strip("；")
+            if resp.get("open_ended"):
+                detail += " 等"
+            node.children.append(item("responsibility", f"{code} · 分工 {n}", _text(resp.get("clause")), resp, detail))
+        node.children.extend(indicator(ind, code) for ind in _as_list(entry.get("indicators")))
+        return node
+
+    sections = []
+    for top in _as_list(data.get("sections")):
+        number = _text(top.get("number"))
+        node = item("section", f"{number}、", _text(top.get("title")), top)
+        node.children.extend(indicator(ind, number) for ind in _as_list(top.get("indicators")))
+        for sub in _as_list(top.get("sections")):
+            sub_code = number + _text(sub.get("number"))
+            child = item("section", sub_code, _text(sub.get("title")), sub)
+            child.children.extend(indicator(ind, sub_code) for ind in _as_list(sub.get("indicators")))
+            child.children.extend(measure(m, sub_code + _text(m.get("number"))) for m in _as_list(sub.get("measures")))
+            node.children.append(child)
+        node.children.extend(measure(m, number + _text(m.get("number"))) for m in _as_list(top.get("measures")))
+        sections.append(node)
+    proposed = [
+        item("department", "拟新增单位", _text(d.get("name")), d, _text(d.get("code")))
+        for d in departments.values()
+        if d.get("proposed")
+    ]
+    plan = data.get("plan") if isinstance(data.get("plan"), dict) else {}
+    result = Outline(sections, proposed, plan or {})
+    for n, node in enumerate(result.items(), start=1):
+        node.anchor = f"item-{n}"
+    return result

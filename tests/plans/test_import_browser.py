@@ -1,0 +1,86 @@
+"""A real browser imports a county's plan: upload the text, see what needs checking, click an item to find its
+source in the text, publish, open the plan. Screenshots land in test-artifacts/ (plan-import-review.png …)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from huanxin.core.roles import Role
+from huanxin.core.services import create_user
+from huanxin.plans.models import Plan, PlanImport
+from tests.browser import ARTIFACTS, PASSWORD, browser_page, login, skip_without_chromium
+from tests.factories import department_org
+from tests.plans.test_import_views import SAMPLE, importer
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+skip_without_chromium()
+__all__ = ["browser_page", "importer"]  # fixtures, used by name
+
+
+def test_task_force_uploads_reviews_and_publishes_a_plan(plan, live_server, browser_page, tmp_path) -> None:
+    create_user(
+        actor=None,
+        username="zhuanban-e2e",
+        password=PASSWORD,
+        role=Role.TASK_FORCE,
+        organisation=department_org("市发展和改革委员会"),
+        display_name="王磊",
+    )
+    page: Any = browser_page
+    login(page, live_server, "zhuanban-e2e")
+    page.goto(f"{live_server.url}/plans/")
+    page.get_by_role("link", name="导入方案文件").click()
+    page.wait_for_url("**/plans/imports/")
+    assert page.get_by_text("还没有导入过方案文件").is_visible()
+    page.get_by_role("link", name="导入方案文件").click()
+
+    # an unsupported file first: a clear error, the form stays
+    bad = tmp_path / "方案.xls"
+    bad.write_bytes(b"\xd0\xcf\x11\xe0")
+    page.get_by_label("方案文件").set_input_files(str(bad))
+    page.get_by_role("button", name="上传并生成草稿").click()
+    assert "不支持" in page.get_by_role("alert").inner_text()
+
+    source = tmp_path / "张北县实施方案.txt"
+    source.write_text(SAMPLE, encoding="utf-8")
+    page.get_by_label("方案文件").set_input_files(str(source))
+    page.get_by_role("button", name="上传并生成草稿").click()
+    page.wait_for_url("**/plans/imports/*/")
+    assert page.get_by_role("heading", name="审阅导入草稿：张北县实施方案.txt").is_visible()
+    review = page.locator("#low-confidence")
+    assert review.get_by_role("heading", name="需人工核对").is_visible()
+    assert page.locator(".imp-item.imp-low").count() == review.locator("li").count() > 0
+
+    # an item of the outline: its span is marked in the source text and scrolled into the text pane
+    item = page.locator(".imp-item.imp-measure[data-start]").first
+    start, end = int(item.get_attribute("data-start")), int(item.get_attribute("data-end"))
+    item.click()
+    hit = page.locator("#imp-source mark#imp-hit")
+    assert hit.inner_text() == SAMPLE[start:end]
+    assert "active" in (item.get_attribute("class") or "")
+
+    # a low-confidence item from the list at the top
+    first_low = review.locator("a.imp-jump").first
+    target = page.locator("#" + first_low.get_attribute("data-item"))
+    first_low.click()
+    assert "active" in (target.get_attribute("class") or "")
+    if target.get_attribute("data-start") is not None:
+        start, end = int(target.get_attribute("data-start")), int(target.get_attribute("data-end"))
+        assert hit.inner_text() == SAMPLE[start:end]
+        assert hit.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "plan-import-review.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "plan-import-review-viewport.png"))
+
+    # publish, confirming the dialog
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="发布", exact=True).click()
+    page.get_by_role("status").filter(has_text="已发布为实施方案").wait_for()
+    record = PlanImport.objects.get(status=PlanImport.Status.PUBLISHED)
+    assert record.plan is not None
+    page.screenshot(path=str(ARTIFACTS / "plan-import-published.png"), full_page=True)
+    page.get_by_role("status").get_by_role("link").click()
+    page.wait_for_url(f"**/plans/{record.plan.code}/")
+    assert page.get_by_role("heading", name=record.plan.title).is_visible()
+    assert Plan.objects.filter(code=record.plan.code).count() == 1

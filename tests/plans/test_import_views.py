@@ -1,0 +1,505 @@
+"""Importing a plan document: services (create, save an edit, publish) and pages (list, upload, review), scoping."""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import yaml
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+
+from huanxin.core.models import AuditEvent
+from huanxin.core.roles import Role
+from huanxin.plans import imports
+from huanxin.plans.models import Measure, Plan, PlanImport
+from tests.factories import UserFactory, officer, task_force, user_with_role
+
+pytestmark = pytest.mark.django_db
+
+SAMPLE = """张北县推动大规模设备更新和消费品以旧换新实施方案
+
+张北政字〔2024〕12号
+张北县人民政府
+2024年6月3日
+
+为贯彻落实国务院《推动大规模设备更新和消费品以旧换新行动方案》（国发〔2024〕7号），结合我县实际，制定本方案。
+
+一、总体目标
+到2027年，全县工业、农业、建筑、交通、教育、文旅、医疗等领域设备投资规模较2023年增长25%以上。
+
+二、实施设备更新行动
+（一）推进重点行业设备更新改造
+1.提升设备安全性。推动化工、民爆等行业更新改造老旧设备，到2027年完成改造项目50个以上。（县工业和信息化局、县应急管理局按职责分工负责）
+2.加快建筑市政设施更新。更新改造燃气老旧管网120公里以上。（县住房和城乡建设局牵头，县城市管理综合行政执法局配合）
+
+三、实施消费品以旧换新行动
+（一）开展汽车以旧换新。加大报废汽车回收力度，到2027年报废汽车回收量较2023年增加约一倍。（县商务局、县公安局等按职责分工负责）
+
+四、保障措施
+各乡镇、各部门要高度重视，按照职责分工抓好落实。
+"""
+
+
+def _span(text: str, needle: str) -> list[int]:
+    start = text.index(needle)
+    return [start, start + len(needle)]
+
+
+def fake_draft(text: str) -> dict[str, Any]:
+    """What the importer would make of SAMPLE (hand-written, so these tests do not depend on its accuracy)."""
+
+    def dept(code: str, name: str, confidence: float = 0.9) -> dict[str, Any]:
+        return {"code": code, "name": name, "proposed": True, "confidence": confidence, "source": _span(text, name)}
+
+    return {
+        "plan": {
+            "code": "zhangbei-2024",
+            "title": "张北县推动大规模设备更新和消费品以旧换新实施方案",
+            "document_number": "张北政字〔2024〕12号",
+            "issuer": "张北县人民政府",
+            "region": "130722",
+            "issued_on": "2024-06-03",
+            "baseline_year": 2023,
+            "target_year": 2027,
+            "deadline": "2027-12-31",
+        },
+        "regions": [
+            {"code": "130700", "name": "张家口市", "kind": "city"},
+            {"code": "130722", "name": "张北县", "kind": "county", "parent": "130700"},
+        ],
+        "departments": [
+            dept("zb-miit", "县工业和信息化局"),
+            dept("zb-emergency", "县应急管理局"),
+            dept("zb-housing", "县住房和城乡建设局"),
+            dept("zb-urban", "县城市管理综合行政执法局", 0.6),
+            dept("zb-commerce", "县商务局"),
+            dept("zb-police", "县公安局"),
+        ],
+        "sections": [
+            {
+                "number": "一",
+                "title": "总体目标",
+                "confidence": 0.95,
+                "source": _span(text, "一、总体目标"),
+                "indicators": [
+                    {
+                        "code": "equipment-investment-growth",
+                        "name": "设备投资规模增长",
+                        "statement": "设备投资规模较2023年增长25%以上",
+                        "kind": "growth_vs_baseline",
+                        "comparator": "gte",
+                        "target": 25,
+                        "unit": "%",
+                        "baseline_year": 2023,
+                        "target_year": 2027,
+                        "confidence": 0.9,
+                        "source": _span(text, "设备投资规模较2023年增长25%以上"),
+                        "measures": ["二（一）1"],
+                    }
+                ],
+            },
+            {
+                "number": "二",
+                "title": "实施设备更新行动",
+                "confidence": 0.95,
+                "source": _span(text, "二、实施设备更新行动"),
+                "sections": [
+                    {
+                        "number": "（一）",
+                        "title": "推进重点行业设备更新改造",
+                        "confidence": 0.9,
+                        "source": _span(text, "（一）推进重点行业设备更新改造"),
+                        "measures": [
+                            {
+                                "number": "1",
+                                "title": "提升设备安全性",
+                                "text": "推动化工、民爆等行业更新改造老旧设备，到2027年完成改造项目50个以上。",
+                                "confidence": 0.92,
+                                "source": _span(text, "1.提升设备安全性"),
+                                "responsibilities": [
+                                    {
+                                        "clause": "县工业和信息化局、县应急管理局按职责分工负责",
+                                        "departments": ["zb-miit", "zb-emergency"],
+                                        "confidence": 0.9,
+                                        "source": _span(text, "县工业和信息化局、县应急管理局按职责分工负责"),
+                                    }
+                                ],
+                                "indicators": [
+                                    {
+                                        "code": "safety-renewal-projects",
+                                        "name": "老旧设备改造项目",
+                                        "statement": "完成改造项目50个以上",
+                                        "kind": "count",
+                                        "comparator": "gte",
+                                        "target": 50,
+                                        "unit": "个",
+                                        "target_year": 2027,
+                                        "confidence": 0.85,
+                                        "source": _span(text, "完成改造项目50个以上"),
+                                    }
+                                ],
+                            },
+                            {
+                                "number": "2",
+                                "title": "加快建筑市政设施更新",
+                                "text": "更新改造燃气老旧管网120公里以上。",
+                                "confidence": 0.9,
+                                "source": _span(text, "2.加快建筑市政设施更新"),
+                                "responsibilities": [
+                                    {
+                                        "clause": "县住房和城乡建设局牵头，县城市管理综合行政执法局配合",
+                                        "departments": ["zb-housing", "zb-urban"],
+                                        "confidence": 0.7,
+                                        "source": _span(text, "县住房和城乡建设局牵头，县城市管理综合行政执法局配合"),
+                                    }
+                                ],
+                                "indicators": [
+                                    {
+                                        "code": "gas-pipeline-km",
+                                        "name": "燃气老旧管网更新改造",
+                                        "statement": "更新改造燃气老旧管网120公里以上",
+                                        "kind": "cumulative_total",
+                                        "comparator": "gte",
+                                        "target": 120,
+                                        "unit": "公里",
+                                        "target_year": 2027,
+                                        "confidence": 0.9,
+                                        "source": _span(text, "更新改造燃气老旧管网120公里以上"),
+                                    }
+                                ],
+                            },
+                        ],
+                    }
+                ],
+            },
+            {
+                "number": "三",
+                "title": "实施消费品以旧换新行动",
+                "confidence": 0.95,
+                "source": _span(text, "三、实施消费品以旧换新行动"),
+                "measures": [
+                    {
+                        "number": "（一）",
+                        "title": "开展汽车以旧换新",
+                        "text": "加大报废汽车回收力度，到2027年报废汽车回收量较2023年增加约一倍。",
+                        "confidence": 0.88,
+                        "source": _span(text, "（一）开展汽车以旧换新"),
+                        "responsibilities": [
+                            {
+                                "clause": "县商务局、县公安局等按职责分工负责",
+                                "departments": ["zb-commerce", "zb-police"],
+                                "open_ended": True,
+                                "confidence": 0.9,
+                                "source": _span(text, "县商务局、县公安局等按职责分工负责"),
+                            }
+                        ],
+                        "indicators": [
+                            {
+                                "code": "scrapped-cars-growth",
+                                "name": "报废汽车回收量增长",
+                                "statement": "报废汽车回收量较2023年增加约一倍",
+                                "kind": "growth_vs_baseline",
+                                "comparator": "gte",
+                                "target": 100,
+                                "unit": "%",
+                                "baseline_year": 2023,
+                                "target_year": 2027,
+                                "confidence": 0.55,
+                                "source": _span(text, "报废汽车回收量较2023年增加约一倍"),
+                            }
+                        ],
+                    }
+                ],
+            },
+            {
+                "number": "四",
+                "title": "保障措施",
+                "text": "各乡镇、各部门要高度重视，按照职责分工抓好落实。",
+                "confidence": 0.9,
+                "source": _span(text, "四、保障措施"),
+            },
+        ],
+    }
+
+
+class FakeImportFailed(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class FakeResult:
+    text: str
+    draft: dict[str, Any]
+    yaml: str
+    low_confidence: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def fake_import_document(data: bytes, filename: str) -> FakeResult:
+    if not filename.endswith((".txt", ".md")):
+        raise FakeImportFailed("unsupported_format", "不支持的文件格式：请上传 .txt、.md、.docx 或 .pdf 文件")
+    text = data.decode()
+    if not text.strip():
+        raise FakeImportFailed("empty_document", "文件中没有文字")
+    draft = fake_draft(text)
+    return FakeResult(
+        text=text,
+        draft=draft,
+        yaml=yaml.safe_dump(draft, allow_unicode=True, sort_keys=False),
+        low_confidence=["三（一） · 指标 报废汽车回收量增长", "二（一）2 · 分工 1", "单位 县城市管理综合行政执法局"],
+        warnings=["未找到印发日期，已按成文日期填写"],
+    )
+
+
+@pytest.fixture(autouse=True)
+def importer(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    module = types.ModuleType("huanxin.plans.importer")
+    module.ImportFailed = FakeImportFailed  # type: ignore[attr-defined]
+    module.import_document = fake_import_document  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "huanxin.plans.importer", module)
+    return module
+
+
+@pytest.fixture
+def boss(plan: Plan) -> Any:
+    return task_force()
+
+
+def _upload(user: Any, text: str = SAMPLE, filename: str = "张北县实施方案.txt") -> PlanImport:
+    return imports.create_import(actor=user, filename=filename, data=text.encode())
+
+
+# --- services --------------------------------------------------------------------------------------
+
+
+def test_create_import_keeps_the_draft_and_audits(boss) -> None:
+    record = _upload(boss)
+    assert record.status == PlanImport.Status.DRAFT
+    assert record.text == SAMPLE
+    assert record.filename == "张北县实施方案.txt"
+    assert "zhangbei-2024" in record.draft_yaml
+    assert len(record.low_confidence) == 3
+    assert bytes(record.data) == SAMPLE.encode()
+    event = AuditEvent.objects.get(action="plan_import.created", object_id=str(record.pk))
+    assert event.actor == boss
+    assert event.changes["status"] == "draft"
+
+
+def test_a_failed_import_is_kept_with_its_code_and_message(boss) -> None:
+    record = imports.create_import(actor=boss, filename="方案.xls", data=b"\xd0\xcf\x11\xe0")
+    assert record.status == PlanImport.Status.FAILED
+    assert record.error_code == "unsupported_format"
+    assert "不支持" in record.error_message
+    assert AuditEvent.objects.filter(action="plan_import.created", object_id=str(record.pk)).exists()
+
+
+def test_create_import_refuses_empty_and_oversized_files_and_other_roles(boss) -> None:
+    with pytest.raises(ValidationError):
+        imports.create_import(actor=boss, filename="a.txt", data=b"")
+    with pytest.raises(ValidationError):
+        imports.create_import(actor=boss, filename="a.txt", data=b"x" * (imports.MAX_UPLOAD_BYTES + 1))
+    with pytest.raises(PermissionDenied):
+        _upload(officer("市住房和城乡建设局"))
+    assert not PlanImport.objects.exists()
+
+
+def test_outline_reads_the_tree_with_confidence_and_spans(boss) -> None:
+    outline = imports.outline(_upload(boss))
+    assert [s.title for s in outline.sections] == ["总体目标", "实施设备更新行动", "实施消费品以旧换新行动", "保障措施"]
+    measure = outline.sections[1].children[0].children[0]
+    assert (measure.kind, measure.label, measure.title) == ("measure", "二（一）1", "提升设备安全性")
+    assert [c.kind for c in measure.children] == ["responsibility", "indicator"]
+    assert measure.children[0].detail == "牵头：县工业和信息化局；配合：县应急管理局"
+    assert SAMPLE[measure.start : measure.end] == "1.提升设备安全性"
+    low = {item.title for item in outline.low_items()}
+    assert low == {
+        "报废汽车回收量增长",
+        "县住房和城乡建设局牵头，县城市管理综合行政执法局配合",
+        "县城市管理综合行政执法局",
+    }
+    assert len({item.anchor for item in outline.items()}) == len(outline.items())
+
+
+def test_save_draft_validates_through_the_loader_and_keeps_nothing_bad(boss) -> None:
+    record = _upload(boss)
+    original = record.draft_yaml
+    bad = original.replace("title: 提升设备安全性", "title: ''", 1)
+    with pytest.raises(ValidationError) as caught:
+        imports.save_draft(actor=boss, plan_import=record, yaml_text=bad)
+    line = next(n for n, text in enumerate(bad.splitlines(), start=1) if text.strip() == "title: ''")
+    assert any(m.startswith(f"draft.yaml:{line}: ") and "不能为空" in m for m in caught.value.messages)
+    record.refresh_from_db()
+    assert record.draft_yaml == original
+    good = original.replace("title: 提升设备安全性", "title: 提升设备本质安全水平", 1)
+    imports.save_draft(actor=boss, plan_import=record, yaml_text=good.replace("\n", "\r\n"))
+    record.refresh_from_db()
+    assert record.draft_yaml == good
+    assert AuditEvent.objects.filter(action="plan_import.draft_saved", object_id=str(record.pk)).count() == 1
+
+
+def test_publish_loads_the_plan_once_and_links_it(boss) -> None:
+    record = _upload(boss)
+    plan = imports.publish(actor=boss, plan_import=record)
+    assert plan.code == "zhangbei-2024"
+    assert plan.source_text == SAMPLE
+    assert Measure.objects.filter(plan=plan).count() == 3
+    assert plan.indicators.count() == 4
+    record.refresh_from_db()
+    assert (record.status, record.plan, record.published_by) == (PlanImport.Status.PUBLISHED, plan, boss)
+    assert record.published_at is not None
+    again = imports.publish(actor=boss, plan_import=record)
+    assert again == plan
+    assert Plan.objects.filter(code="zhangbei-2024").count() == 1
+    assert AuditEvent.objects.filter(action="plan_import.published", object_id=str(record.pk)).count() == 1
+    assert AuditEvent.objects.filter(action="plan.loaded", object_id=str(plan.pk)).count() == 1
+    with pytest.raises(ValidationError):
+        imports.save_draft(actor=boss, plan_import=record, yaml_text=record.draft_yaml)
+
+
+def test_publish_refuses_to_overwrite_an_existing_plan(boss, plan) -> None:
+    record = _upload(boss)
+    taken = record.draft_yaml.replace("code: zhangbei-2024", f"code: {plan.code}", 1)
+    imports.save_draft(actor=boss, plan_import=record, yaml_text=taken)
+    with pytest.raises(ValidationError, match="已被"):
+        imports.publish(actor=boss, plan_import=record)
+    record.refresh_from_db()
+    assert record.status == PlanImport.Status.DRAFT
+    assert Plan.objects.get(code=plan.code).title == plan.title
+
+
+def test_only_the_task_force_sees_imports(boss) -> None:
+    record = _upload(boss)
+    assert list(PlanImport.objects.visible_to(boss)) == [record]
+    assert list(PlanImport.objects.visible_to(task_force())) == [record]
+    for other in (
+        officer("市住房和城乡建设局"),
+        user_with_role(Role.COUNTY_OFFICER),
+        user_with_role(Role.AUDITOR),
+        UserFactory(role=Role.CITIZEN),
+    ):
+        assert not PlanImport.objects.visible_to(other).exists()
+        with pytest.raises(PermissionDenied):
+            imports.publish(actor=other, plan_import=record)
+
+
+# --- pages -----------------------------------------------------------------------------------------
+
+
+def test_plan_list_links_the_import_page_for_the_task_force_only(client, boss) -> None:
+    client.force_login(boss)
+    assert "导入方案文件" in client.get(reverse("plans:list")).content.decode()
+    client.force_login(officer("市住房和城乡建设局"))
+    assert "导入方案文件" not in client.get(reverse("plans:list")).content.decode()
+
+
+def test_list_is_empty_then_shows_uploads_and_pages(client, boss) -> None:
+    client.force_login(boss)
+    page = client.get(reverse("plans:imports")).content.decode()
+    assert "还没有导入过方案文件" in page
+    for n in range(21):
+        _upload(boss, filename=f"方案{n}.txt")
+    page = client.get(reverse("plans:imports")).content.decode()
+    assert "方案20.txt" in page and "方案0.txt" not in page
+    assert "第 1 / 2 页" in page
+    assert "方案0.txt" in client.get(reverse("plans:imports") + "?page=2").content.decode()
+
+
+def test_upload_a_good_file_opens_its_review_page(client, boss) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(boss)
+    upload = SimpleUploadedFile("张北县实施方案.txt", SAMPLE.encode(), "text/plain")
+    response = client.post(reverse("plans:import_upload"), {"file": upload})
+    record = PlanImport.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("plans:import_detail", args=[record.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert "需人工核对（3 项）" in page
+    assert 'data-start="{}"'.format(SAMPLE.index("1.提升设备安全性")) in page
+    assert "imp-low" in page
+    assert "张北政字〔2024〕12号" in page  # the source text and the YAML
+
+
+def test_upload_of_an_unsupported_file_says_why(client, boss) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(boss)
+    response = client.post(reverse("plans:import_upload"), {"file": SimpleUploadedFile("表.xls", b"\xd0\xcf\x11")})
+    assert response.status_code == 400
+    assert "不支持的文件格式" in response.content.decode()
+    assert PlanImport.objects.get().status == PlanImport.Status.FAILED
+    response = client.post(reverse("plans:import_upload"), {})
+    assert response.status_code == 400
+    assert "请选择要上传的方案文件" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "make_user",
+    [
+        lambda: officer("市住房和城乡建设局"),
+        lambda: user_with_role(Role.COUNTY_OFFICER),
+        lambda: user_with_role(Role.AUDITOR),
+        lambda: UserFactory(role=Role.CITIZEN),
+    ],
+    ids=["department-officer", "county-officer", "auditor", "citizen"],
+)
+def test_other_roles_get_403_or_404(client, boss, make_user) -> None:
+    record = _upload(boss)
+    client.force_login(make_user())
+    assert client.get(reverse("plans:imports")).status_code == 403
+    assert client.get(reverse("plans:import_upload")).status_code == 403
+    assert client.get(reverse("plans:import_detail", args=[record.pk])).status_code == 404
+    assert client.post(reverse("plans:import_save", args=[record.pk]), {"yaml": "x"}).status_code == 404
+    assert client.post(reverse("plans:import_publish", args=[record.pk])).status_code == 404
+    record.refresh_from_db()
+    assert record.status == PlanImport.Status.DRAFT
+
+
+def test_a_bad_edit_keeps_the_text_and_shows_the_loaders_error(client, boss) -> None:
+    record = _upload(boss)
+    client.force_login(boss)
+    bad = record.draft_yaml.replace("target_year: 2027\n", "target_year: 二〇二七\n", 1)
+    response = client.post(reverse("plans:import_save", args=[record.pk]), {"yaml": bad})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "未保存" in page
+    line = next(n for n, text in enumerate(bad.splitlines(), start=1) if "二〇二七" in text)
+    assert f"draft.yaml:{line}: plan.target_year：应为整数" in page
+    assert "target_year: 二〇二七" in page  # the edit is still in the form
+    record.refresh_from_db()
+    assert "二〇二七" not in record.draft_yaml
+    good = record.draft_yaml.replace("title: 保障措施", "title: 保障措施和要求")
+    response = client.post(reverse("plans:import_save", args=[record.pk]), {"yaml": good})
+    assert response.status_code == 302
+    record.refresh_from_db()
+    assert "保障措施和要求" in record.draft_yaml
+
+
+def test_publish_from_the_page_twice_makes_one_plan(client, boss) -> None:
+    record = _upload(boss)
+    client.force_login(boss)
+    url = reverse("plans:import_publish", args=[record.pk])
+    assert client.post(url).status_code == 302
+    assert client.post(url).status_code == 302
+    assert Plan.objects.filter(code="zhangbei-2024").count() == 1
+    page = client.get(reverse("plans:import_detail", args=[record.pk])).content.decode()
+    assert "已发布为实施方案" in page
+    assert reverse("plans:detail", args=["zhangbei-2024"]) in page
+    assert AuditEvent.objects.filter(action="plan_import.published").count() == 1
+
+
+def test_publish_of_a_draft_with_problems_is_refused_on_the_page(client, boss, plan) -> None:
+    record = _upload(boss)
+    PlanImport.objects.filter(pk=record.pk).update(draft_yaml=record.draft_yaml.replace("zhangbei-2024", plan.code))
+    client.force_login(boss)
+    page = client.get(reverse("plans:import_detail", args=[record.pk])).content.decode()
+    assert "已被“" in page
+    response = client.post(reverse("plans:import_publish", args=[record.pk]))
+    assert response.status_code == 400
+    assert "未发布" in response.content.decode()
