@@ -183,10 +183,10 @@ def test_only_citizens_and_merchants_apply_and_programmes_must_be_open(citizen, 
     with pytest.raises(ValidationError) as exc:
         apply(citizen, closed, [fridge()])
     assert code_of(exc.value) == "programme_not_open"
-    unsupported = make_programme(boss, code="ebike", category="ebike", parameters={})
+    unconfigured = make_programme(boss, code="ebike", category="ebike", parameters={})
     with pytest.raises(ValidationError) as exc:
-        apply(citizen, unsupported, [fridge()])
-    assert code_of(exc.value) == "category_not_supported"
+        apply(citizen, unconfigured, [fridge()])
+    assert code_of(exc.value) == "invalid_parameters"
     broken = make_programme(boss, code="broken", parameters={"kinds": {}, "cap_fen": -1})
     with pytest.raises(ValidationError) as exc:
         apply(citizen, broken, [fridge()])

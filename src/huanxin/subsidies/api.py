@@ -9,7 +9,7 @@ import datetime as dt
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from huanxin.core.views import actor, api_refusal
@@ -26,11 +26,17 @@ class ItemSchema(Schema):
     invoice_date: dt.date
     price_fen: int
     brand_model: str = ""
-    serial: str = ""
+    serial: str = Field("", description="序列号/IMEI；电动自行车：新车车架号")
     grade: str = ""
-    certificate_no: str = ""
-    vin: str = ""
-    new_fuel: str = ""
+    certificate_no: str = Field("", description="收旧凭证或回收证明编号")
+    vin: str = Field("", description="汽车报废更新、置换更新：旧车车辆识别代号")
+    new_fuel: str = Field("", description="汽车：新车类型 nev（新能源）| fuel（燃油）")
+    transfer_no: str = Field("", description="汽车置换更新：旧车机动车转移登记编号")
+    transfer_date: dt.date | None = Field(None, description="汽车置换更新：转移登记日期")
+    old_registered_on: dt.date | None = Field(None, description="汽车置换更新：旧车登记在申请人名下的日期")
+    battery: str = Field("", description="电动自行车：新车电池 lead_acid（铅酸）| lithium（锂离子）")
+    ccc_no: str = Field("", description="电动自行车：新车CCC认证证书编号（16位数字）")
+    standard: str = Field("", description="电动自行车：新车合格证执行标准，如 GB 17761-2024")
 
 
 class ApplicationIn(Schema):

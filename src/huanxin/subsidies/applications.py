@@ -20,6 +20,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from huanxin.core import audit, pii
@@ -34,6 +35,8 @@ from huanxin.subsidies.models import Application, ApplicationEvent, ApplicationI
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 PRICE_SAMPLE_MIN = 5  # prices of the same model needed before one is judged against them
 PRICE_FLAG_RATIO = 1.5  # a price this far above the model's median is flagged
+CCC_NO = re.compile(r"^\d{16}$")  # a CCC certificate number: 16 digits (year, body, product code, serial)
+GRANTED = "\x00granted_fen"  # the key under which `counts` carries an applicant's running total (home renovation)
 _sampler = random.SystemRandom()
 
 
@@ -47,8 +50,29 @@ class ItemIn:
     serial: str = ""
     grade: str = ""
     certificate_no: str = ""
-    vin: str = ""  # car scrap: the old car's VIN
-    new_fuel: str = ""  # car scrap: nev | fuel
+    vin: str = ""  # car scrap / replacement: the old car's VIN
+    new_fuel: str = ""  # car scrap / replacement: nev | fuel
+    transfer_no: str = ""  # car replacement: the old car's 机动车转移登记 number
+    transfer_date: dt.date | None = None  # … and its date
+    old_registered_on: dt.date | None = None  # … the date the old car was registered in the applicant's name
+    battery: str = ""  # e-bike: the new bike's battery (lead_acid | lithium)
+    ccc_no: str = ""  # e-bike: the new bike's CCC (3C) certificate number
+    standard: str = ""  # e-bike: the standard on the new bike's 合格证, e.g. "GB 17761-2024"
+
+
+DETAIL_FIELDS = ("new_fuel", "transfer_no", "transfer_date", "old_registered_on", "battery", "ccc_no", "standard")
+
+
+def item_details(item: ItemIn) -> dict[str, str]:
+    """The category's evidence that has no column of its own, kept with the item (`ApplicationItem.details`)."""
+    out = {}
+    for name in DETAIL_FIELDS:
+        value = getattr(item, name)
+        if isinstance(value, dt.date):
+            out[name] = value.isoformat()
+        elif value and str(value).strip():
+            out[name] = str(value).strip().upper() if name in ("transfer_no", "ccc_no") else str(value).strip()
+    return out
 
 
 @dataclass
@@ -79,6 +103,15 @@ class Lookups:
 
     def scrap_certificate_for_vin(self, vin: str) -> Certificate | None:
         return recycling.scrap_certificate_for_vin(vin)
+
+    def amount_before(self, applicant_hash: str) -> int:
+        """What this applicant was already granted in the programme, in fen (rejected applications do not count)."""
+        total = (
+            Application.objects.filter(programme=self.programme, applicant_hash=applicant_hash)
+            .exclude(status=Application.Status.REJECTED)
+            .aggregate(total=Sum("amount_fen"))["total"]
+        )
+        return int(total or 0)
 
     def claimed(self, kind: str, value: str) -> bool:
         return Claim.objects.filter(kind=kind, value=value, active=True).exists()
@@ -125,6 +158,113 @@ def _priced(compute: Any, params: Any, **kwargs: Any) -> rules.Amount:
         raise _refuse("补贴标准", exc.messages[0], exc.error_list[0].code or "not_eligible") from None
 
 
+def _check_kind(item: ItemIn, kind: str, label: str) -> None:
+    """One kind per vehicle category, so the per-person limit counts every application of the person."""
+    if item.kind != kind:
+        raise _refuse("补贴范围", f"本批次只受理{label}（品类代码{kind}），不受理“{item.kind}”", "kind_not_eligible")
+
+
+def _check_vin(value: str) -> str:
+    try:
+        return clean_vin(value)
+    except ValidationError as exc:
+        raise _refuse("车辆识别代号", exc.messages[0], "invalid_vin") from None
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    year, month = divmod(day.month - 1 + months, 12)
+    year, month = day.year + year, month + 1
+    last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, last))
+
+
+def _check_transfer(programme: Programme, params: Any, item: ItemIn) -> str:
+    """Car replacement: the old car was registered in the applicant's name in time, held long enough, and
+    transferred (机动车转移登记) within the programme's transfer window. Returns the transfer record's number."""
+    number = "".join(item.transfer_no.split()).upper()
+    if not number or item.transfer_date is None:
+        raise _refuse("机动车转移登记", "请填写旧车的机动车转移登记编号和日期", "transfer_required")
+    start, end = params.transfer_from or programme.opens_on, params.transfer_to or programme.closes_on
+    if not start <= item.transfer_date <= end:
+        raise _refuse(
+            "机动车转移登记",
+            f"旧车转移登记日期{item.transfer_date}不在置换更新受理范围（{start}至{end}）内",
+            "transfer_outside_window",
+        )
+    registered = item.old_registered_on
+    if registered is None:
+        raise _refuse("旧车条件", "请填写旧车登记在申请人名下的日期（见机动车登记证书）", "registration_required")
+    if registered > item.transfer_date:
+        raise _refuse("旧车条件", "旧车登记在申请人名下的日期不能晚于转移登记日期", "registration_after_transfer")
+    if params.registered_by and registered > params.registered_by:
+        raise _refuse(
+            "旧车条件",
+            f"旧车于{registered}登记在申请人名下，晚于{params.registered_by}，不符合置换更新条件",
+            "old_car_registered_too_late",
+        )
+    months = params.min_holding_months
+    if months and _add_months(registered, months) > item.transfer_date:
+        raise _refuse(
+            "旧车条件",
+            f"旧车在申请人名下不满{months}个月即转出（{registered}至{item.transfer_date}）",
+            "held_too_briefly",
+        )
+    return number
+
+
+def _check_new_ebike(params: Any, item: ItemIn) -> None:
+    """The new e-bike is compliant: its frame number, its CCC certificate and the standard on its 合格证."""
+    if not item.serial.strip():
+        raise _refuse("新车合规", "请填写新车车架号", "frame_required")
+    ccc = "".join(item.ccc_no.split())
+    if not ccc:
+        raise _refuse("新车合规", "请填写新车的CCC（3C）认证证书编号", "ccc_required")
+    if not CCC_NO.match(ccc):
+        raise _refuse("新车合规", f"CCC证书编号“{ccc}”应为16位数字", "invalid_ccc_no")
+    standard = " ".join(item.standard.split()).upper()
+    if standard not in {" ".join(s.split()).upper() for s in params.standards}:
+        raise _refuse(
+            "新车合规",
+            f"新车合格证执行标准应为{'或'.join(params.standards)}（填写的是“{item.standard or '未填'}”）",
+            "standard_not_met",
+        )
+
+
+def _check_old_ebike(
+    programme: Programme, params: Any, item: ItemIn, applicant_hash: str, lookups: Lookups
+) -> Certificate:
+    """The old e-bike was handed in: a valid 收旧凭证 for an e-bike, in the applicant's name, from this programme's
+    time."""
+    number = item.certificate_no.strip()
+    certificate = lookups.take_back_certificate(number) if number else None
+    if certificate is None or certificate.kind != "take_back" or certificate.category != "ebike":
+        raise _refuse("收旧凭证", f"未找到有效的电动自行车收旧凭证（编号{number or '未填'}）", "certificate_missing")
+    if params.requires_own_name and certificate.owner_id_hash != applicant_hash:
+        raise _refuse("收旧凭证", "收旧凭证上的交售人与申请人不一致（须交售本人的旧车）", "certificate_owner_mismatch")
+    if certificate.issued_on < programme.opens_on:
+        raise _refuse(
+            "收旧凭证",
+            f"收旧凭证出具于{certificate.issued_on}，早于本批次受理期（{programme.opens_on}起）",
+            "certificate_outside_window",
+        )
+    return certificate
+
+
+def _within_person_cap(
+    cap_fen: int, amount: rules.Amount, applicant_hash: str, counts: dict[str, int], lookups: Lookups
+) -> rules.Amount:
+    """Home renovation: everything one person gets in the programme stays within `cap_fen` — the item that crosses
+    it is cut to what is left; once nothing is left the application is refused."""
+    granted = counts[GRANTED] if GRANTED in counts else lookups.amount_before(applicant_hash)
+    left = cap_fen - granted
+    if left <= 0:
+        raise _refuse("每人限额", f"每人累计补贴上限{cap_fen / 100:.2f}元，您已领满", "per_person_amount_limit")
+    if amount.fen > left:
+        amount = rules.Amount(left, f"{amount.explanation}，按每人累计上限{cap_fen / 100:.2f}元核减")
+    counts[GRANTED] = granted + amount.fen
+    return amount
+
+
 def _check_item(
     programme: Programme,
     params: Any,
@@ -165,10 +305,7 @@ def _check_item(
             raise _refuse("凭证", "数码产品须填写序列号或IMEI", "serial_required")
     elif programme.category == "car_scrap":
         label, limit = "报废更新", params.per_person_per_year
-        try:
-            vin = clean_vin(item.vin)
-        except ValidationError as exc:
-            raise _refuse("车辆识别代号", exc.messages[0], "invalid_vin") from None
+        vin = _check_vin(item.vin)
         certificate = lookups.scrap_certificate_for_vin(vin)
         if certificate is None:
             raise _refuse("报废机动车回收证明", f"车辆识别代号{vin}没有有效的报废机动车回收证明", "certificate_missing")
@@ -183,6 +320,34 @@ def _check_item(
             )
         amount = _priced(rules.car_scrap_amount, params, new_fuel=item.new_fuel)
         claims += [(Claim.Kind.VIN, vin), (Claim.Kind.CERTIFICATE, certificate.number)]
+    elif programme.category == "car_replace":
+        label, limit = "置换更新", params.per_person_per_year
+        _check_kind(item, "car", "汽车")
+        vin = _check_vin(item.vin)
+        transfer_no = _check_transfer(programme, params, item)
+        if lookups.scrap_certificate_for_vin(vin) is not None:
+            raise _refuse(
+                "旧车条件",
+                f"车辆识别代号{vin}已出具报废机动车回收证明，报废的车辆请申请报废更新补贴",
+                "old_car_scrapped",
+            )
+        amount = _priced(rules.car_replace_amount, params, price_fen=item.price_fen, new_fuel=item.new_fuel)
+        claims += [(Claim.Kind.VIN, vin), (Claim.Kind.TRANSFER, transfer_no)]
+    elif programme.category == "ebike":
+        label, limit = "电动自行车", params.per_person
+        _check_kind(item, "ebike", "电动自行车")
+        _check_new_ebike(params, item)
+        certificate = _check_old_ebike(programme, params, item, applicant_hash, lookups)
+        amount = _priced(rules.ebike_amount, params, price_fen=item.price_fen, battery=item.battery)
+        claims.append((Claim.Kind.CERTIFICATE, certificate.number))
+    elif programme.category == "home":
+        home_kind = params.kinds.get(item.kind)
+        if home_kind is None:
+            raise _refuse("补贴范围", f"品类“{item.kind}”不在本批次补贴范围", "kind_not_eligible")
+        label, limit = home_kind.label, home_kind.per_person
+        amount = _priced(rules.home_amount, params, kind=item.kind, price_fen=item.price_fen, grade=item.grade)
+        if params.per_person_cap_fen is not None:
+            amount = _within_person_cap(params.per_person_cap_fen, amount, applicant_hash, counts, lookups)
     else:  # pragma: no cover - rules.validate refuses the others first
         raise _refuse("补贴范围", "该类别尚未上线", "category_not_supported")
     if item.serial.strip():
@@ -288,6 +453,7 @@ def prepare(
             price_fen=item.price_fen,
             grade=item.grade,
             certificate_no=item.certificate_no.strip().upper(),
+            details=item_details(item),
             amount_fen=c.amount.fen,
             explanation=c.amount.explanation,
         )

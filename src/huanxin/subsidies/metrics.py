@@ -1,5 +1,5 @@
-"""What the subsidies feed into monitoring: applications and amounts per period and county, cars scrapped and
-renewed with a subsidy, and the NEV share of the new cars (方案 三（一）)."""
+"""What the subsidies feed into monitoring: applications and amounts per period and county, cars renewed with a
+subsidy (scrap-and-renew and replacement), the replacements alone, and the NEV share of the new cars (方案 三（一）)."""
 
 from __future__ import annotations
 
@@ -45,19 +45,31 @@ def amount_wan(start: dt.date, end: dt.date) -> Values:
     return metrics.with_parents((r["region"], Decimal(r["t"] or 0) / 1_000_000) for r in rows)
 
 
-def _cars(start: dt.date, end: dt.date) -> dict[int, tuple[int, int]]:
+CAR_CATEGORIES = ("car_scrap", "car_replace")
+
+
+def _cars(start: dt.date, end: dt.date, categories: tuple[str, ...] = CAR_CATEGORIES) -> dict[int, tuple[int, int]]:
     items = ApplicationItem.objects.filter(
-        _window(start, end, "application__"), kind="car", application__status__in=COUNTED
+        _window(start, end, "application__"),
+        kind="car",
+        application__status__in=COUNTED,
+        application__programme__category__in=categories,
     )
     out: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for region, explanation in items.values_list("application__region", "explanation"):
+    for region, details, explanation in items.values_list("application__region", "details", "explanation"):
         out[region][0] += 1
-        out[region][1] += "新能源" in explanation  # rules.car_scrap_amount names the new car's kind
+        # the new car's fuel is kept with the item; older items only name it in the explanation of their amount
+        fuel = (details or {}).get("new_fuel")
+        out[region][1] += fuel == "nev" if fuel else "新能源" in explanation
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
 def cars_renewed(start: dt.date, end: dt.date) -> Values:
     return metrics.with_parents((k, Decimal(total)) for k, (total, _) in _cars(start, end).items())
+
+
+def cars_replaced(start: dt.date, end: dt.date) -> Values:
+    return metrics.with_parents((k, Decimal(total)) for k, (total, _) in _cars(start, end, ("car_replace",)).items())
 
 
 def nev_share(start: dt.date, end: dt.date) -> Values:
@@ -75,7 +87,8 @@ def nev_share(start: dt.date, end: dt.date) -> Values:
 for metric in (
     Metric("subsidies.applications", "以旧换新补贴申请", "份", "sum", applications),
     Metric("subsidies.amount", "以旧换新补贴金额", "万元", "sum", amount_wan),
-    Metric("subsidies.cars-renewed", "享受报废更新补贴的汽车", "辆", "sum", cars_renewed),
-    Metric("subsidies.nev-share", "报废更新新购车中新能源车占比", "%", "ratio", nev_share),
+    Metric("subsidies.cars-renewed", "享受报废更新、置换更新补贴的汽车", "辆", "sum", cars_renewed),
+    Metric("subsidies.cars-replaced", "享受置换更新补贴的汽车", "辆", "sum", cars_replaced),
+    Metric("subsidies.nev-share", "报废更新、置换更新新购车中新能源车占比", "%", "ratio", nev_share),
 ):
     metrics.register(metric)

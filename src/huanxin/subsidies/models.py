@@ -291,6 +291,8 @@ class ApplicationItem(models.Model):
     price_fen = models.BigIntegerField("成交价（分）")
     grade = models.CharField("能效等级", max_length=10, blank=True)
     certificate_no = models.CharField("回收证明编号", max_length=24, blank=True)
+    # the category's other evidence: new car's fuel, transfer record, e-bike's battery, CCC number and standard
+    details = models.JSONField("其他凭证", default=dict, blank=True)
     amount_fen = models.BigIntegerField("补贴金额（分）")
     explanation = models.CharField("计算依据", max_length=200)
 
@@ -314,6 +316,7 @@ class Claim(models.Model):
         INVOICE = "invoice", "发票"
         SERIAL = "serial", "序列号/IMEI"
         CERTIFICATE = "certificate", "回收证明"
+        TRANSFER = "transfer", "机动车转移登记"
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
     value = models.CharField(max_length=60)
