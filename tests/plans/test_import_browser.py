@@ -76,7 +76,7 @@ def test_task_force_uploads_reviews_and_publishes_a_plan(plan, live_server, brow
     # publish, confirming the dialog
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="发布", exact=True).click()
-    page.get_by_role("status").filter(has_text="已发布为实施方案").wait_for()
+    page.get_by_role("status").filter(has_text="发布为实施方案").wait_for()
     record = PlanImport.objects.get(status=PlanImport.Status.PUBLISHED)
     assert record.plan is not None
     page.screenshot(path=str(ARTIFACTS / "plan-import-published.png"), full_page=True)

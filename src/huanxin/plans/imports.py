@@ -220,6 +220,11 @@ class Item:
             self.kind, "单位"
         )
 
+    @property
+    def label_in_tree(self) -> bool:
+        """Nested clauses and indicators sit under their measure: the tree does not repeat its code."""
+        return self.kind in ("section", "measure")
+
     def walk(self) -> list[Item]:
         return [self, *(item for child in self.children for item in child.walk())]
 
@@ -290,18 +295,20 @@ def outline(plan_import: PlanImport) -> Outline:
         if entry.get("aspirational"):
             detail += " 力争"
         name = _text(entry.get("name")) or _text(entry.get("statement"))
-        return item("indicator", f"{where} · 指标", name, entry, detail)
+        return item("indicator", where, name, entry, detail)
 
     def measure(entry: dict[str, Any], code: str) -> Item:
         node = item("measure", code, _text(entry.get("title")), entry)
-        for n, resp in enumerate(_as_list(entry.get("responsibilities")), start=1):
+        clauses = _as_list(entry.get("responsibilities"))
+        for n, resp in enumerate(clauses, start=1):
             names = [department_name(c) for c in resp.get("departments") or []]
             detail = "；".join(
                 [f"牵头：{names[0]}" if names else "", f"配合：{'、'.join(names[1:])}" if names[1:] else ""]
             ).strip("；")
             if resp.get("open_ended"):
                 detail += " 等"
-            node.children.append(item("responsibility", f"{code} · 分工 {n}", _text(resp.get("clause")), resp, detail))
+            label = f"{code}（第{n}条）" if len(clauses) > 1 else code
+            node.children.append(item("responsibility", label, _text(resp.get("clause")), resp, detail))
         node.children.extend(indicator(ind, code) for ind in _as_list(entry.get("indicators")))
         return node
 
@@ -319,7 +326,7 @@ def outline(plan_import: PlanImport) -> Outline:
         node.children.extend(measure(m, number + _text(m.get("number"))) for m in _as_list(top.get("measures")))
         sections.append(node)
     proposed = [
-        item("department", "拟新增单位", _text(d.get("name")), d, _text(d.get("code")))
+        item("department", "", _text(d.get("name")), d, _text(d.get("code")))
         for d in departments.values()
         if d.get("proposed")
     ]
