@@ -16,4 +16,5 @@ urlpatterns = [
     path("subsidies/applications/<str:number>/", views.application_detail, name="application"),
     path("subsidies/applications/<str:number>/<str:action>/", views.application_action, name="application_action"),
     path("subsidies/programmes/<slug:code>/", views.programme_detail, name="programme"),
+    path("subsidies/programmes/<slug:code>/<str:action>/", views.programme_action, name="programme_action"),
 ]

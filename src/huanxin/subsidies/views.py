@@ -25,8 +25,9 @@ from huanxin.core.exports import XLSX, attachment_response
 from huanxin.core.roles import Role, is_official
 from huanxin.core.views import actor, get_visible_or_404
 from huanxin.subsidies import batch as batch_import
+from huanxin.subsidies import ledger, review, rules, selectors
 from huanxin.subsidies import payments as payments_service
-from huanxin.subsidies import review, rules, selectors
+from huanxin.subsidies import queue as subsidy_queue
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, Entry, PaymentBatch, Programme, sees_whole_ledger
 
@@ -330,12 +331,38 @@ def programme_detail(request: HttpRequest, code: str) -> HttpResponse:
         "subsidies/programme.html",
         {
             "programme": programme,
+            "may_fund": subsidy_queue.can_fund(request.user) and programme.status != Programme.Status.CLOSED,
+            "queued": counts.get(Application.Status.QUEUED, 0),
             "forecast": selectors.forecast(programme),
             "series": series,
             "counts": [(label, counts.get(value, 0)) for value, label in Application.Status.choices],
             "params": programme.parameters,
         },
     )
+
+
+@require_POST
+def programme_action(request: HttpRequest, code: str, action: str) -> HttpResponse:
+    """追加额度 (fund, then promote the queue) or 处理排队申请 (promote only): the task force or finance."""
+    user = actor(request)
+    if not subsidy_queue.can_fund(user):
+        raise PermissionDenied("追加额度和处理排队申请由工作专班或财务人员办理")
+    programme = get_visible_or_404(Programme.objects.visible_to(user), code=code)
+    if action not in ("fund", "promote"):
+        raise PermissionDenied("未知操作")
+    try:
+        if action == "fund":
+            amount = _fen(request.POST.get("amount", ""), "追加额度")
+            note = request.POST.get("note", "").strip()[:200] or "追加额度"
+            ledger.fund(actor=user, programme=programme, amount_fen=amount, note=note)
+            messages.success(request, f"已追加额度 {ledger.yuan(amount)} 元")
+        report = subsidy_queue.promote_queue(actor=user, programme=programme)
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+    else:
+        if report.promoted or report.waiting or action == "promote":
+            (messages.success if report.promoted else messages.warning)(request, report.summary)
+    return redirect("subsidies:programme", code=programme.code)
 
 
 def _daily(programme: Programme, start: dt.date) -> dict[dt.date, int]:
