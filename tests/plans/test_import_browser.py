@@ -84,3 +84,8 @@ def test_task_force_uploads_reviews_and_publishes_a_plan(plan, live_server, brow
     page.wait_for_url(f"**/plans/{record.plan.code}/")
     assert page.get_by_role("heading", name=record.plan.title).is_visible()
     assert Plan.objects.filter(code=record.plan.code).count() == 1
+
+    page.goto(f"{live_server.url}/plans/imports/")
+    assert page.locator("tbody tr").count() == 2  # the refused .xls and the published plan
+    assert page.get_by_role("cell", name="导入失败").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "plan-import-list.png"), full_page=True)

@@ -503,3 +503,20 @@ def test_publish_of_a_draft_with_problems_is_refused_on_the_page(client, boss, p
     response = client.post(reverse("plans:import_publish", args=[record.pk]))
     assert response.status_code == 400
     assert "未发布" in response.content.decode()
+
+
+def test_a_draft_the_loader_refuses_lists_its_problems_and_cannot_be_published(client, boss) -> None:
+    record = _upload(boss)
+    draft = yaml.safe_load(record.draft_yaml)
+    draft["regions"] = [r for r in draft["regions"] if r["code"] != "130722"]  # e.g. a county the importer did not know
+    PlanImport.objects.filter(pk=record.pk).update(
+        draft_yaml=yaml.safe_dump(draft, allow_unicode=True, sort_keys=False)
+    )
+    client.force_login(boss)
+    page = client.get(reverse("plans:import_detail", args=[record.pk])).content.decode()
+    assert "发布前需修正（1 处）" in page
+    assert "plan.region：方案地区 130722 不在 regions 中" in page
+    assert 'disabled title="请先修正草稿中的错误"' in page
+    response = client.post(reverse("plans:import_publish", args=[record.pk]))
+    assert response.status_code == 400
+    assert not Plan.objects.filter(code="zhangbei-2024").exists()
