@@ -15,6 +15,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Drafted(Strict):
+    """An item an importer wrote (huanxin.plans.importer): how sure it is and where in the source text the item
+    comes from. Accepted so a draft loads as it is; the loader ignores both."""
+
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    source: tuple[int, int] | None = None
+
+
 class PlanHeader(Strict):
     code: str = Slug
     title: str = Field(min_length=1, max_length=200)
@@ -50,22 +58,23 @@ class RegionEntry(Strict):
     parent: str | None = None
 
 
-class DepartmentEntry(Strict):
+class DepartmentEntry(Drafted):
     code: str = Slug
     name: str = Field(min_length=1, max_length=80)
     short_name: str = ""
     aliases: list[str] = []
     kind: Literal["municipal", "vertical", "institution", "brigade"] = "municipal"
+    proposed: bool = False  # an importer's proposal: not among the departments it knew
 
 
-class ResponsibilityEntry(Strict):
+class ResponsibilityEntry(Drafted):
     clause: str = Field(min_length=1, max_length=300)
     departments: list[str] = Field(min_length=1)
     open_ended: bool = False
     covers: str = ""
 
 
-class IndicatorEntry(Strict):
+class IndicatorEntry(Drafted):
     code: str = Slug
     name: str = Field(min_length=1, max_length=120)
     statement: str = Field(min_length=1)
@@ -91,7 +100,7 @@ class IndicatorEntry(Strict):
         return self
 
 
-class MeasureEntry(Strict):
+class MeasureEntry(Drafted):
     number: str = Field(min_length=1, max_length=10)
     title: str = Field(min_length=1, max_length=200)
     text: str = Field(min_length=1)
@@ -99,7 +108,7 @@ class MeasureEntry(Strict):
     indicators: list[IndicatorEntry] = []
 
 
-class SectionEntry(Strict):
+class SectionEntry(Drafted):
     number: str = Field(min_length=1, max_length=10)
     title: str = Field(min_length=1, max_length=200)
     text: str = ""

@@ -1,0 +1,590 @@
+"""The tree of a normalised text → a draft plan in the loader's format, every item with `confidence` and `source`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from huanxin.plans.importer import departments as dept
+from huanxin.plans.importer.structure import Node, Para, Tree, build_tree
+from huanxin.plans.importer.targets import BASELINE, YEAR, Target, find_targets
+
+LOW = 0.8
+PLAN_DATA = Path(__file__).resolve().parents[1] / "data"
+_TITLE_END = re.compile(r"(实施方案|行动方案|工作方案|方案|行动计划|计划|若干措施|措施|意见|办法|细则)$")
+_DOC_NUMBER = re.compile(r"([\u4e00-\u9fff]{1,6}?)\s*[〔\[【［（(]\s*(\d{4})\s*[〕\]】］）)]\s*(\d{1,4})\s*号")
+_ISSUER_END = re.compile(r"(人民政府|人民政府办公室|人民政府办公厅|办公室|办公厅|委员会)$")
+_DATE = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$")
+_CN_DATE = re.compile(
+    r"^([〇零一二三四五六七八九]{4})年([一二三四五六七八九十]{1,2})月([一二三四五六七八九十]{1,3})日$"
+)
+_PLACE = re.compile(r"^([\u4e00-\u9fff]{1,10}?(?:自治区|自治州|省|市|州|盟|县|区|旗))")
+_GOALS = re.compile(r"目标")
+
+
+@dataclass
+class Draft:
+    data: dict[str, Any]
+    low_confidence: list[str]
+    warnings: list[str]
+
+
+@dataclass
+class _Found:
+    start: int
+    end: int
+    inner_start: int
+    inner_end: int
+    clause: dept.Clause
+
+
+@dataclass
+class Registry:
+    """The departments the draft names: known ones under their codes, the others proposed."""
+
+    directory: dept.Directory
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_name: dict[str, str] = field(default_factory=dict)
+    proposed: int = 0
+
+    def code_for(self, name: str, source: tuple[int, int]) -> tuple[str, bool]:
+        """(code, known) for a name as the text writes it."""
+        if name in self.by_name:
+            code = self.by_name[name]
+            return code, not self.entries[code].get("proposed", False)
+        known = self.directory.find(name)
+        if known is not None:
+            code = known.code
+            if code in self.entries:
+                if name != self.entries[code]["name"]:
+                    self.entries[code].setdefault("aliases", []).append(name)
+            else:
+                entry: dict[str, Any] = {"code": code, "name": name}
+                if known.from_plan and known.name == name and known.short:
+                    entry["short_name"] = known.short
+                entry["kind"] = known.kind
+                self.entries[code] = entry
+        else:
+            self.proposed += 1
+            code = f"new-{self.proposed}"
+            self.entries[code] = {
+                "code": code,
+                "name": name[:80],
+                "kind": _guess_kind(name),
+                "proposed": True,
+                "confidence": 0.4 if dept.plausible_name(name) else 0.2,
+                "source": list(source),
+            }
+        self.by_name[name] = code
+        return code, known is not None
+
+    def listing(self) -> list[dict[str, Any]]:
+        keys = ("code", "name", "short_name", "aliases", "kind", "proposed", "confidence", "source")
+        return [{k: entry[k] for k in keys if k in entry} for entry in self.entries.values()]
+
+
+def _guess_kind(name: str) -> str:
+    if re.search(r"(支队|大队|总队)$", name):
+        return "brigade"
+    if re.search(r"海关|税务|分行|支行|监管分局|监管局|通信管理|邮政管理|气象", name):
+        return "vertical"
+    if re.search(r"(社|台|中心|院|协会|联合会)$", name):
+        return "institution"
+    return "municipal"
+
+
+class Builder:
+    def __init__(self, text: str):
+        self.text = text
+        self.tree: Tree = build_tree(text)
+        self.registry = Registry(dept.directory())
+        self.low: list[str] = []
+        self.warnings: list[str] = list(self.tree.warnings)
+        self.indicator_codes: set[str] = set()
+        self.closing: list[Para] = []
+        self.target_year, self.baseline_year = self._years()
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def t(self, start: int, end: int) -> str:
+        return self.text[start:end]
+
+    def flag(self, item: dict[str, Any], path: str) -> None:
+        if item.get("confidence", 1) < LOW:
+            self.low.append(path)
+
+    def _years(self) -> tuple[int, int]:
+        body = self.text[self.tree.roots[0].heading.start :] if self.tree.roots else self.text
+        years = [int(m.group(1) or m.group(2)) for m in YEAR.finditer(body)]
+        baselines = Counter(int(m.group(1)) for m in BASELINE.finditer(body))
+        target = max(years) if years else dt.date.today().year + 3
+        baseline = baselines.most_common(1)[0][0] if baselines else target - 4
+        if baseline >= target:
+            baseline = target - 1
+        return target, baseline
+
+    def clauses_in(self, paras: list[Para]) -> list[_Found]:
+        found = []
+        for para in paras:
+            line = self.t(para.start, para.end)
+            for start, end in _bracket_groups(line):
+                inner = line[start + 1 : end - 1]
+                if dept.looks_like_clause(inner) and (clause := dept.parse_clause(inner)):
+                    found.append(
+                        _Found(
+                            para.start + start, para.start + end, para.start + start + 1, para.start + end - 1, clause
+                        )
+                    )
+            if re.match(r"^(责任单位|牵头单位|责任部门|牵头部门)[：:]", line):
+                clause = dept.parse_clause(line)
+                if clause and not any(f.start >= para.start and f.end <= para.end for f in found):
+                    found.append(_Found(para.start, para.end, para.start, para.end, clause))
+        return sorted(found, key=lambda f: f.start)
+
+    def has_clause(self, node: Node) -> bool:
+        return bool(self.clauses_in(node.paragraphs()))
+
+    # --- sections and measures -------------------------------------------------------------------
+
+    def sections(self) -> list[dict[str, Any]]:
+        out = []
+        last_measure = self._last_measure_node()
+        self.last_measure = last_measure
+        for root in self.tree.roots:
+            out.append(self.section(root))
+        if not out:
+            self.warnings.append("未识别出“一、二、三……”编号结构：全文作为一节，请人工拆分")
+            start = self.tree.front[0].start if self.tree.front else 0
+            out.append(
+                {
+                    "number": "一",
+                    "title": "正文",
+                    "text": self.text.strip() or "（空）",
+                    "confidence": 0.1,
+                    "source": [start, len(self.text)],
+                }
+            )
+            self.low.append("一")
+        return out
+
+    def _last_measure_node(self) -> Node | None:
+        nodes = [n for root in self.tree.roots for n in _walk(root) if n.level in (2, 3)]
+        return nodes[-1] if nodes else None
+
+    def title_and_rest(self, node: Node) -> tuple[str, int, float]:
+        """(title, offset where the body starts, confidence) of a numbered paragraph."""
+        content = self.t(node.content_start, node.heading.end)
+        if (m := re.search(r"[。：:]", content)) and 0 < m.start() <= 40:
+            return content[: m.start()], node.content_start + m.end(), 0.95
+        if len(content) <= 40 and not re.search(r"[，；]", content):
+            return content.rstrip("。"), node.heading.end, 0.95
+        first = re.split(r"[，；。]", content)[0][:30]
+        return first or content[:30], node.content_start, 0.6
+
+    def section(self, root: Node) -> dict[str, Any]:
+        title, body_start, confidence = self.title_and_rest(root)
+        section: dict[str, Any] = {"number": root.number, "title": title[:200] or root.number}
+        path = root.number
+        if not self.has_clause(root):
+            paras = [Para(body_start, root.heading.end), *root.paragraphs()[1:]]
+            paras = [p for p in paras if p.end > p.start]
+            section["text"] = "\n".join(self.t(p.start, p.end) for p in paras)
+            goals = bool(_GOALS.search(title))
+            indicators = self.indicators(paras, path, whole=goals, goals=True)
+            if indicators:
+                section["indicators"] = indicators
+        else:
+            body = [p for p in [Para(body_start, root.heading.end), *root.body] if p.end > p.start]
+            if body:
+                section["text"] = "\n".join(self.t(p.start, p.end) for p in body)
+            subsections, measures = [], []
+            for child in root.children:
+                grand = child.children
+                if grand and sum(self.has_clause(g) for g in grand) * 2 >= len(grand):
+                    subsections.append(self.subsection(child, path))
+                else:
+                    measures.append(self.measure(child, f"{path}{child.number}"))
+            if subsections:
+                section["sections"] = subsections
+            if measures:
+                section["measures"] = measures
+            if not root.children:
+                self.warnings.append(f"{path}：有责任分工但没有下级编号，未生成举措，请人工处理")
+                confidence = min(confidence, 0.5)
+        section["confidence"] = confidence if root.in_sequence else min(confidence, 0.6)
+        section["source"] = [root.heading.start, root.end]
+        self.flag(section, path)
+        return section
+
+    def subsection(self, node: Node, parent_path: str) -> dict[str, Any]:
+        title, body_start, confidence = self.title_and_rest(node)
+        path = f"{parent_path}{node.number}"
+        sub: dict[str, Any] = {"number": node.number, "title": title[:200] or node.number}
+        body = [p for p in [Para(body_start, node.heading.end), *node.body] if p.end > p.start]
+        if body:
+            sub["text"] = "\n".join(self.t(p.start, p.end) for p in body)
+        sub["measures"] = [self.measure(child, f"{path}{child.number}") for child in node.children]
+        sub["confidence"] = confidence if node.in_sequence else min(confidence, 0.6)
+        sub["source"] = [node.heading.start, node.end]
+        self.flag(sub, path)
+        return sub
+
+    def measure(self, node: Node, code: str) -> dict[str, Any]:
+        title, body_start, confidence = self.title_and_rest(node)
+        paras = [Para(body_start, node.heading.end), *node.paragraphs()[1:]]
+        paras = [p for p in paras if p.end > p.start]
+        clauses = self.clauses_in(paras)
+        if node is self.last_measure and clauses:  # what follows the last clause of the last measure: the closing
+            tail = [p for p in paras if p.start >= clauses[-1].end]
+            if tail:
+                self.closing = tail
+                paras = [p for p in paras if p.start < clauses[-1].end]
+        # the body: the paragraphs without the clauses, in pieces (a piece = a stretch between clauses)
+        pieces: list[tuple[int, int, int]] = []  # (start, end, index of the clause that follows)
+        for para in paras:
+            cursor = para.start
+            for n, found in enumerate(clauses):
+                if para.start <= found.start < para.end:
+                    pieces.append((cursor, found.start, n))
+                    cursor = found.end
+            pieces.append((cursor, para.end, _next_clause(clauses, para.end)))
+        pieces = [(s, e, n) for s, e, n in pieces if self.t(s, e).strip()]
+        text = _join(self.text, pieces).strip() or title
+        measure: dict[str, Any] = {"number": node.number, "title": title[:200] or node.number, "text": text}
+        responsibilities = []
+        for n, found in enumerate(clauses):
+            entry = self.responsibility(found, code, n, len(clauses))
+            if len(clauses) > 1:
+                entry["covers"] = _join(self.text, [p for p in pieces if p[2] == n]).strip()
+                entry = {k: entry[k] for k in ("clause", "departments", "open_ended", "covers", "confidence", "source")}
+            responsibilities.append(entry)
+        if not responsibilities:
+            confidence = min(confidence, 0.5)
+            self.warnings.append(f"{code}：没有找到责任分工，已填“待定”单位，请补充")
+            tbd, _ = self.registry.code_for("待定责任单位", (node.heading.start, node.heading.start))
+            responsibilities.append(
+                {
+                    "clause": "（原文未写明责任单位）",
+                    "departments": [tbd],
+                    "open_ended": False,
+                    "confidence": 0.1,
+                    "source": [node.heading.start, node.heading.start],
+                }
+            )
+            self.low.append(f"{code} 责任单位")
+        measure["responsibilities"] = responsibilities
+        indicators = self.indicators([Para(s, e) for s, e, _ in pieces], code)
+        if indicators:
+            measure["indicators"] = indicators
+        measure["confidence"] = confidence if node.in_sequence else min(confidence, 0.6)
+        end = max([node.heading.end, *(p.end for p in paras)])
+        measure["source"] = [node.heading.start, end]
+        self.flag(measure, code)
+        return measure
+
+    def responsibility(self, found: _Found, code: str, n: int, count: int) -> dict[str, Any]:
+        codes: list[str] = []
+        confidence = 0.95
+        for name in found.clause.names:
+            dept_code, known = self.registry.code_for(name, (found.inner_start, found.inner_end))
+            if not known:
+                confidence = 0.5
+            if dept_code not in codes:
+                codes.append(dept_code)
+        entry: dict[str, Any] = {
+            "clause": self.t(found.inner_start, found.inner_end)[:300],
+            "departments": codes,
+            "open_ended": found.clause.open_ended,
+            "confidence": confidence,
+            "source": [found.inner_start, found.inner_end],
+        }
+        self.flag(entry, f"{code} 责任单位" + (str(n + 1) if count > 1 else ""))
+        return entry
+
+    # --- targets ---------------------------------------------------------------------------------
+
+    def indicators(
+        self, paras: list[Para], path: str, *, whole: bool = False, goals: bool = False
+    ) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for para in paras:
+            chunk = self.t(para.start, para.end)
+            for target in find_targets(chunk, whole=whole, default_year=self.target_year):
+                out.append(self.indicator(target, para.start, path, len(out) + 1, goals))
+        return out
+
+    def indicator(self, target: Target, base: int, path: str, n: int, goals: bool) -> dict[str, Any]:
+        code = _indicator_code(path, n)
+        while code in self.indicator_codes:
+            code += "-x"
+        self.indicator_codes.add(code)
+        entry: dict[str, Any] = {
+            "code": code,
+            "name": target.name or target.statement[:120],
+            "statement": target.statement,
+            "kind": target.kind,
+        }
+        confidence = target.confidence
+        if target.kind != "qualitative":
+            entry["comparator"] = target.comparator
+            entry["target"] = int(target.value) if target.value == int(target.value or 0) else float(target.value or 0)
+            entry["unit"] = target.unit
+        if target.kind == "growth_vs_baseline":
+            if target.baseline_year is None:
+                confidence = min(confidence, 0.6)
+            entry["baseline_year"] = target.baseline_year or self.baseline_year
+        entry["target_year"] = target.target_year
+        if target.aspirational:
+            entry["aspirational"] = True
+        if goals:
+            entry["measures"] = []
+        entry["confidence"] = confidence
+        entry["source"] = [base + target.start, base + target.end]
+        self.flag(entry, f"{path} 指标{n}（{entry['name'][:20]}）")
+        return entry
+
+    # --- the header ------------------------------------------------------------------------------
+
+    def header(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        front = [self.t(p.start, p.end) for p in self.tree.front]
+        closing = [self.t(p.start, p.end) for p in self.closing]
+        closing_text = [
+            c for c in closing if not (_DATE.match(c) or _CN_DATE.match(c) or (_ISSUER_END.search(c) and len(c) <= 30))
+        ]
+        everything = [*front, *closing]
+
+        notice = next((p for p in front if "关于印发" in p and p.endswith("通知") and len(p) <= 120), "")
+        title_index = max(
+            (
+                i
+                for i, p in enumerate(front)
+                if _TITLE_END.search(p) and len(p) <= 80 and not re.search("[，。；：]", p) and "关于印发" not in p
+            ),
+            default=None,
+        )
+        if title_index is not None:
+            title = front[title_index]
+            preamble = [p for p in front[title_index + 1 :]]
+        else:
+            m = re.search(r"关于印发《?(.+?)》?的?通知$", notice)
+            title = m.group(1) if m else ""
+            preamble = [p for p in front if re.search(r"制定本方案|特制定|制定如下", p)]
+        if not title:
+            title = "（请填写方案名称）"
+            self._missing("方案 名称", "原文中没有找到方案名称")
+
+        number = ""
+        labelled = re.search(r"文号[：:]\s*" + _DOC_NUMBER.pattern, "\n".join(front))
+        if labelled:
+            number = f"{labelled.group(1)}〔{labelled.group(2)}〕{labelled.group(3)}号"
+        else:
+            for p in front:
+                for m in _DOC_NUMBER.finditer(p):
+                    if m.start() == 0 or p[m.start() - 1] not in "（(":
+                        number = f"{m.group(1)}〔{m.group(2)}〕{m.group(3)}号"
+                        break
+                if number:
+                    break
+        if not number:
+            number = "（请填写文号）"
+            self._missing("方案 文号", "原文中没有找到文号")
+
+        issuer = ""
+        if m := re.match(r"^(.+?)关于印发", notice):
+            issuer = m.group(1)
+        if not issuer:
+            issuer = next(
+                (p for p in everything if _ISSUER_END.search(p) and len(p) <= 30 and not re.search("[，。、]", p)), ""
+            )
+        if not issuer:
+            place = _PLACE.match(title)
+            issuer = f"{place.group(1)}人民政府" if place else "（请填写发文机关）"
+            self._missing("方案 发文机关", "发文机关是按方案名称推断的，请核对")
+
+        issued = next((d for p in everything if (d := _date(p))), None)
+        published = None
+        if m := re.search(r"发布(?:时间|日期)[：:]\s*(\d{4})[-年/.](\d{1,2})[-月/.](\d{1,2})", "\n".join(front)):
+            published = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if issued is None:
+            issued = published or dt.date(self.baseline_year + 1, 1, 1)
+            self._missing("方案 印发日期", "原文中没有找到印发日期（成文日期），已填占位日期")
+
+        place = _PLACE.match(issuer) or _PLACE.match(title)
+        regions = self._regions(place.group(1) if place else "")
+        code = f"draft-{issued.year}-{hashlib.sha1(title.encode()).hexdigest()[:6]}"  # noqa: S324 - a label, not security
+        self.low.append("方案 编码")
+        self.warnings.append(f"方案编码 {code} 是占位值，请改为正式的编码（小写字母、数字和连字符）")
+
+        plan: dict[str, Any] = {
+            "code": code,
+            "title": title[:200],
+            "notice_title": notice,
+            "document_number": number,
+            "issuer": issuer,
+            "region": regions[0]["code"],
+            "issued_on": issued,
+        }
+        if published:
+            plan["published_on"] = published
+        plan.update(
+            {
+                "baseline_year": self.baseline_year,
+                "target_year": self.target_year,
+                "deadline": dt.date(self.target_year, 12, 31),
+                "preamble": "\n".join(preamble),
+                "closing": "\n".join(closing_text),
+            }
+        )
+        if not BASELINE.search(self.text):
+            self._missing("方案 基准年", f"原文中没有“较某年”的基准年，已按 {self.baseline_year} 年填写")
+        if task_force := self._task_force("\n".join([*closing_text, *preamble])):
+            plan["task_force_department"] = task_force
+        if not plan["notice_title"]:
+            del plan["notice_title"]
+        return plan, regions
+
+    def _missing(self, path: str, message: str) -> None:
+        self.low.append(path)
+        self.warnings.append(message)
+
+    def _regions(self, place: str) -> list[dict[str, Any]]:
+        for known_region, regions in _known_regions().items():
+            if place and (known_region == place or known_region.startswith(place)):
+                return regions
+        kind = (
+            "province"
+            if place.endswith(("省", "自治区"))
+            else "county"
+            if place.endswith(("县", "旗"))
+            else "district"
+            if place.endswith("区")
+            else "city"
+        )
+        self._missing(
+            "方案 地区代码",
+            f"不认识“{place or '（未知）'}”的行政区划代码，已填 000000，请改为 GB/T 2260 代码并补全所辖县区",
+        )
+        return [{"code": "000000", "name": place or "（请填写）", "kind": kind}]
+
+    def _task_force(self, text: str) -> str | None:
+        for sentence in re.split(r"[。；]", text):
+            m = re.search(r"([\u4e00-\u9fff]{2,30}?)(?:会同|牵头|负责)", sentence)
+            if (
+                m
+                and re.search(r"专班|领导小组|工作机制|联席会议", sentence)
+                and self.registry.directory.find(m.group(1))
+            ):
+                code, _ = self.registry.code_for(m.group(1), (0, 0))
+                return code
+        return None
+
+    def build(self) -> Draft:
+        sections = self.sections()
+        plan, regions = self.header()
+        if self.registry.entries == {}:
+            self.registry.code_for("待定责任单位", (0, 0))
+        for entry in self.registry.entries.values():
+            if entry.get("proposed"):
+                self.low.append(f"单位 {entry['name']}")
+        if any(e.get("proposed") for e in self.registry.entries.values()):
+            self.warnings.append("有未识别的责任单位，已作为新单位提出（proposed），请核对名称、类型并给出编码")
+        self.warnings.append("总体目标与举措的对应关系（measures）、规则（rules）需人工补充")
+        data = {
+            "plan": plan,
+            "regions": regions,
+            "departments": self.registry.listing(),
+            "sections": sections,
+            "rules": [],
+        }
+        return Draft(data, list(dict.fromkeys(self.low)), list(dict.fromkeys(self.warnings)))
+
+
+@cache
+def _known_regions() -> dict[str, list[dict[str, Any]]]:
+    """The regions of the plan files in plans/data, by the name of each file's plan region."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(PLAN_DATA.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        regions = data.get("regions") or []
+        code = (data.get("plan") or {}).get("region")
+        top = next((r for r in regions if r.get("code") == code), None)
+        if top:
+            out[top["name"]] = [top, *(r for r in regions if r is not top)]
+    return out
+
+
+def _date(paragraph: str) -> dt.date | None:
+    try:
+        if m := _DATE.match(paragraph):
+            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if m := _CN_DATE.match(paragraph):
+            from huanxin.plans.importer.structure import cn_value
+
+            year = int("".join(str("〇一二三四五六七八九".index(c.replace("零", "〇"))) for c in m.group(1)))
+            return dt.date(year, cn_value(m.group(2)), cn_value(m.group(3)))
+    except ValueError:
+        return None
+    return None
+
+
+def _walk(node: Node) -> list[Node]:
+    out = [node]
+    for child in node.children:
+        out.extend(_walk(child))
+    return out
+
+
+def _bracket_groups(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each outermost bracketed group （…） or (…), end exclusive."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(line):
+        if ch in "（(":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch in "）)" and depth:
+            depth -= 1
+            if depth == 0:
+                out.append((start, i + 1))
+    return out
+
+
+def _next_clause(clauses: list[_Found], position: int) -> int:
+    return next((n for n, f in enumerate(clauses) if f.start >= position), len(clauses) - 1)
+
+
+def _join(text: str, pieces: list[tuple[int, int, int]]) -> str:
+    out = ""
+    last_end = None
+    for start, end, _ in pieces:
+        chunk = text[start:end].strip()
+        if not chunk:
+            continue
+        if last_end is not None and "\n" in text[last_end:start]:
+            out += "\n"
+        out += chunk
+        last_end = end
+    return out
+
+
+def _indicator_code(path: str, n: int) -> str:
+    """target-2-1-2-1: the measure's numbers as digits (like the loader's address slug), then the index."""
+    from huanxin.plans.importer.structure import cn_value
+
+    values = []
+    for token in re.findall(r"[一二三四五六七八九十]+|\d+|[①-⑳]", path.split(" ")[0]):
+        if token.isdigit():
+            values.append(token)
+        elif "①" <= token <= "⑳":
+            values.append(str(ord(token) - ord("①") + 1))
+        else:
+            values.append(str(cn_value(token)))
+    return f"target-{'-'.join(values) or 'x'}-{n}"
