@@ -520,3 +520,26 @@ def test_a_draft_the_loader_refuses_lists_its_problems_and_cannot_be_published(c
     response = client.post(reverse("plans:import_publish", args=[record.pk]))
     assert response.status_code == 400
     assert not Plan.objects.filter(code="zhangbei-2024").exists()
+
+
+def test_publish_never_renames_a_department_or_region_nor_drops_aliases(boss) -> None:
+    from huanxin.core.models import Department
+
+    record = _upload(boss)
+    draft = yaml.safe_load(record.draft_yaml)
+    draft["departments"][0]["code"] = "miit"  # the city's 市工业和信息化局
+    draft["departments"].append({"code": "drc", "name": "市发展和改革委员会"})  # without its aliases
+    draft["regions"][1]["name"] = "张北"
+    for entry in draft["sections"][1]["sections"][0]["measures"][0]["responsibilities"]:
+        entry["departments"] = ["miit" if c == "zb-miit" else c for c in entry["departments"]]
+    imports.save_draft(
+        actor=boss, plan_import=record, yaml_text=yaml.safe_dump(draft, allow_unicode=True, sort_keys=False)
+    )
+    with pytest.raises(ValidationError) as caught:
+        imports.publish(actor=boss, plan_import=record)
+    text = "\n".join(caught.value.messages)
+    assert "单位代码 miit 已是“市工业和信息化局”，发布会改名为“县工业和信息化局”" in text
+    assert "发布会删除“市发展和改革委员会”现有的别名" in text
+    assert "区划代码 130722 已是“张北县”" in text
+    assert Department.objects.get(code="miit").name == "市工业和信息化局"
+    assert not Plan.objects.filter(code="zhangbei-2024").exists()

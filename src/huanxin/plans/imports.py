@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from huanxin.core import audit
-from huanxin.core.models import User
+from huanxin.core.models import Department, DepartmentAlias, Region, User
 from huanxin.core.roles import is_task_force
 from huanxin.plans import services
 from huanxin.plans.loader import PlanFileError, read_plan_file
@@ -138,13 +138,9 @@ def publish(*, actor: User, plan_import: PlanImport) -> Plan:
     if problems:
         raise ValidationError(["草稿未通过校验，请先修正：", *problems], code="invalid_draft")
     data = yaml.safe_load(plan_import.draft_yaml)
-    code = str(data["plan"]["code"])
-    taken = Plan.objects.filter(code=code).first()
-    if taken is not None:
-        raise ValidationError(
-            f"方案代码 {code} 已被“{taken.title}”使用，发布会覆盖该方案：请在 YAML 的 plan.code 中改用新的代码",
-            code="plan_code_taken",
-        )
+    clashes = conflicts(data)
+    if clashes:
+        raise ValidationError(clashes, code="conflict")
     with tempfile.TemporaryDirectory(prefix="huanxin-import-") as tmp:
         directory = Path(tmp)
         if plan_import.text:  # the extracted text becomes the plan's source text, as beside a hand-made file
@@ -194,6 +190,46 @@ def validate_yaml(yaml_text: str) -> list[str]:
         except PlanFileError as exc:
             return [_problem_line(p) for p in exc.problems]
     return []
+
+
+def conflicts(data: dict[str, Any]) -> list[str]:
+    """What publishing a (valid) draft would do to data it does not own: the loader upserts a plan, its regions and
+    departments by code, so a draft reusing a code would overwrite another plan, rename a region or a department,
+    or take away a department's aliases. An import never does that silently: each is a reason not to publish."""
+    out = []
+    code = str(data["plan"]["code"])
+    plan = Plan.objects.filter(code=code).first()
+    if plan is not None:
+        out.append(f"plan.code：方案代码 {code} 已被“{plan.title}”使用，发布会覆盖该方案，请改用新的代码")
+    for i, entry in enumerate(data.get("regions") or []):
+        if str(entry["code"]) == "000000":
+            out.append(f"regions[{i}].code：000000 是占位值，请填写“{entry['name']}”的行政区划代码（GB/T 2260）")
+            continue
+        region = Region.objects.filter(code=str(entry["code"])).first()
+        if region is not None and region.name != entry["name"]:
+            out.append(
+                f"regions[{i}]：区划代码 {region.code} 已是“{region.name}”，发布会改名为“{entry['name']}”，请核对代码"
+            )
+    aliases = dict(DepartmentAlias.objects.values_list("name", "department__code"))
+    for i, entry in enumerate(data.get("departments") or []):
+        dept_code, name = str(entry["code"]), str(entry["name"])
+        department = Department.objects.filter(code=dept_code).prefetch_related("aliases").first()
+        if department is not None and department.name != name:
+            out.append(
+                f"departments[{i}]：单位代码 {dept_code} 已是“{department.name}”，发布会改名为“{name}”，"
+                "请改用新的代码（新单位）或原名称（同一单位）"
+            )
+        elif department is not None:
+            dropped = sorted({a.name for a in department.aliases.all()} - set(entry.get("aliases") or []))
+            if dropped:
+                out.append(
+                    f"departments[{i}].aliases：发布会删除“{name}”现有的别名 {'、'.join(dropped)}，请把它们写入 aliases"
+                )
+        for alias in entry.get("aliases") or []:
+            owner = aliases.get(alias)
+            if owner is not None and owner != dept_code:
+                out.append(f"departments[{i}].aliases：别名“{alias}”已属于单位 {owner}，请删去或改正")
+    return out
 
 
 @dataclass

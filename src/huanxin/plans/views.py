@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import yaml
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -271,17 +272,16 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 
 def _import_context(plan_import: PlanImport, **extra: Any) -> dict[str, Any]:
     outline = imports.outline(plan_import)
-    draft = plan_import.status == PlanImport.Status.DRAFT
-    taken = None
-    code = outline.plan.get("code")
-    if draft and code:
-        taken = Plan.objects.filter(code=str(code)).first()
+    problems: list[str] = []
+    if plan_import.status == PlanImport.Status.DRAFT:
+        problems = imports.validate_yaml(plan_import.draft_yaml)
+        if not problems:
+            problems = imports.conflicts(yaml.safe_load(plan_import.draft_yaml))
     return {
         "imp": plan_import,
         "outline": outline,
         "low_items": outline.low_items(),
-        "problems": imports.validate_yaml(plan_import.draft_yaml) if draft else [],
-        "taken": taken,
+        "problems": problems,
         "yaml_text": plan_import.draft_yaml,
         "low_threshold": imports.LOW_CONFIDENCE,
         **extra,
