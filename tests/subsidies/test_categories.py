@@ -556,3 +556,74 @@ def test_home_renovation_over_the_api(citizen, boss) -> None:
     done = post(client, body(home, identities.resident_id(RNG), item), "h1")
     assert done.status_code == 201, done.content
     assert done.json()["amount_fen"] == 240_00
+
+
+# --- on the web -----------------------------------------------------------------------------------------------------
+
+
+def web_form(**fields: str) -> dict[str, str]:
+    return {
+        "token": f"t-{RNG.randrange(10**9)}",
+        "applicant_name": "赵建国",
+        "applicant_id": identities.resident_id(RNG),
+        "phone": "13912345678",
+        "date_0": TODAY.isoformat(),
+        **fields,
+    }
+
+
+def test_car_replacement_on_the_web(citizen, boss) -> None:
+    cars = programme(boss, "car_replace")
+    client = Client()
+    client.force_login(citizen)
+    page = client.get(f"/subsidies/apply/{cars.code}/").content.decode()
+    assert "机动车转移登记编号" in page and "20万元起 新能源15000元、燃油13000元" in page
+    fields = web_form(
+        vin_0=identities.vin(RNG), registered_0="2019-04-02", transfer_0="ZY-WEB-1", transfer_date_0=TODAY.isoformat(),
+        fuel_0="nev", model_0="吉利银河E5", invoice_0="WEB-CAR-1", price_0="128,800.00",
+    )  # fmt: skip
+    refused = client.post(f"/subsidies/apply/{cars.code}/", {**fields, "registered_0": "2025-03-01"}).content.decode()
+    assert "旧车条件：旧车于2025-03-01登记在申请人名下，晚于2025-01-08" in refused
+    assert 'value="ZY-WEB-1"' in refused and 'value="128,800.00"' in refused
+    done = client.post(f"/subsidies/apply/{cars.code}/", {**fields, "token": "t-ok"})
+    assert done.status_code == 302, done.content.decode()
+    detail = client.get(done["Location"]).content.decode()
+    assert "10,000.00" in detail and "转移登记 ZY-WEB-1" in detail and "新车 新能源" in detail
+
+
+def test_ebike_on_the_web(citizen, boss, recycler) -> None:
+    bikes = programme(boss, "ebike")
+    client = Client()
+    client.force_login(citizen)
+    page = client.get(f"/subsidies/apply/{bikes.code}/").content.decode()
+    assert "CCC（3C）认证证书编号" in page and "铅酸蓄电池按售价20%、最高500元" in page
+    owner = identities.resident_id(RNG)
+    fields = web_form(
+        applicant_id=owner, certificate_0=handed_in(recycler, owner).number, model_0="雅迪冠能", serial_0="FRAME-W1",
+        ccc_0="2025011119000321", standard_0="GB 17761-2024", battery_0="lead_acid", invoice_0="WEB-EB-1",
+        price_0="2999",
+    )  # fmt: skip
+    refused = client.post(f"/subsidies/apply/{bikes.code}/", {**fields, "standard_0": "other"}).content.decode()
+    assert "新车合规：新车合格证执行标准应为GB 17761-2024（填写的是“other”）" in refused
+    done = client.post(f"/subsidies/apply/{bikes.code}/", {**fields, "token": "t-ok"})
+    assert done.status_code == 302
+    detail = client.get(done["Location"]).content.decode()
+    assert "500.00" in detail and "电池 铅酸蓄电池" in detail and "回收证明 SJ" in detail
+
+
+def test_home_renovation_on_the_web(citizen, boss) -> None:
+    home = programme(boss, "home")
+    client = Client()
+    client.force_login(citizen)
+    page = client.get(f"/subsidies/apply/{home.code}/").content.decode()
+    assert "适老化扶手" in page and "每人累计最高20000元" in page
+    fields = web_form(
+        kind_0="smart_toilet", grade_0="1", invoice_0="WEB-JZ-1", price_0="3999",
+        kind_1="grab_bar", invoice_1="WEB-JZ-2", price_1="300", date_1=TODAY.isoformat(),
+    )  # fmt: skip
+    refused = client.post(f"/subsidies/apply/{home.code}/", {**fields, "kind_1": "smart_toilet"}).content.decode()
+    assert "每人限额：智能马桶每人限补1件，您已达到上限" in refused
+    done = client.post(f"/subsidies/apply/{home.code}/", {**fields, "token": "t-ok"})
+    assert done.status_code == 302
+    application = Application.objects.get()
+    assert application.amount_fen == 799_80 + 90_00

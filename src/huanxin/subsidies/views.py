@@ -64,23 +64,33 @@ def _fen(text: str, field: str) -> int:
     return int(value * 100)
 
 
+SINGLE = {"car_scrap": "car", "car_replace": "car", "ebike": "ebike"}  # one vehicle per application, kind fixed
+
+
+def _date(post: Any, name: str, label: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(post.get(name, "").strip())
+    except ValueError:
+        raise ValidationError(f"请填写{label}", code="invalid_date") from None
+
+
+def _optional_date(post: Any, name: str, label: str) -> dt.date | None:
+    return _date(post, name, label) if post.get(name, "").strip() else None
+
+
 def _items(post: Any, category: str) -> list[ItemIn]:
     items = []
-    for n in range(ITEM_ROWS):
-        kind = post.get(f"kind_{n}", "").strip() if category != "car_scrap" else ("car" if n == 0 else "")
+    single = SINGLE.get(category)
+    for n in range(1 if single else ITEM_ROWS):
+        kind = single or post.get(f"kind_{n}", "").strip()
         invoice = post.get(f"invoice_{n}", "").strip()
-        if not kind or (category != "car_scrap" and not invoice and not post.get(f"price_{n}", "").strip()):
+        if not kind or (not single and not invoice and not post.get(f"price_{n}", "").strip()):
             continue
-        invoice_date = post.get(f"date_{n}", "").strip()
-        try:
-            day = dt.date.fromisoformat(invoice_date)
-        except ValueError:
-            raise ValidationError(f"第{n + 1}件：请填写开票日期", code="invalid_date") from None
         items.append(
             ItemIn(
                 kind=kind,
                 invoice_no=invoice,
-                invoice_date=day,
+                invoice_date=_date(post, f"date_{n}", f"第{n + 1}件的开票日期"),
                 price_fen=_fen(post.get(f"price_{n}", ""), f"第{n + 1}件成交价"),
                 brand_model=post.get(f"model_{n}", "").strip(),
                 serial=post.get(f"serial_{n}", "").strip(),
@@ -88,6 +98,12 @@ def _items(post: Any, category: str) -> list[ItemIn]:
                 certificate_no=post.get(f"certificate_{n}", "").strip(),
                 vin=post.get(f"vin_{n}", "").strip(),
                 new_fuel=post.get(f"fuel_{n}", "").strip(),
+                transfer_no=post.get(f"transfer_{n}", "").strip(),
+                transfer_date=_optional_date(post, f"transfer_date_{n}", "转移登记日期"),
+                old_registered_on=_optional_date(post, f"registered_{n}", "旧车登记在本人名下的日期"),
+                battery=post.get(f"battery_{n}", "").strip(),
+                ccc_no=post.get(f"ccc_{n}", "").strip(),
+                standard=post.get(f"standard_{n}", "").strip(),
             )
         )
     return items
@@ -136,7 +152,7 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
             "params": params,
             "kinds": [(k, v if isinstance(v, str) else v.label) for k, v in kinds],
             "grades": sorted(getattr(params, "rate_pct_by_grade", {}).items()),
-            "rows": _typed_rows(form, 1 if programme.category == "car_scrap" else ITEM_ROWS),
+            "rows": _typed_rows(form, 1 if programme.category in SINGLE else ITEM_ROWS),
             "form": form,
             "error": error,
             "merchant": user.role == Role.MERCHANT,
@@ -145,7 +161,10 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
-ROW_FIELDS = ("kind", "model", "serial", "grade", "invoice", "date", "price", "vin", "fuel", "certificate")
+ROW_FIELDS = (
+    *("kind", "model", "serial", "grade", "invoice", "date", "price", "vin", "fuel", "certificate"),
+    *("transfer", "transfer_date", "registered", "battery", "ccc", "standard"),
+)
 
 
 def _typed_rows(form: dict[str, Any], count: int) -> list[dict[str, Any]]:

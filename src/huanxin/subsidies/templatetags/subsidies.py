@@ -11,3 +11,21 @@ register = template.Library()
 def yuan(fen: int | None) -> str:
     """Integer fen → "1,234.56" (yuan on screen only)."""
     return f"{Decimal(fen or 0) / 100:,.2f}"
+
+
+DETAIL_LABELS = {
+    "new_fuel": "新车",
+    "transfer_no": "转移登记",
+    "transfer_date": "转移日期",
+    "old_registered_on": "旧车登记日期",
+    "battery": "电池",
+    "ccc_no": "CCC证书",
+    "standard": "执行标准",
+}
+DETAIL_VALUES = {"nev": "新能源", "fuel": "燃油", "lead_acid": "铅酸蓄电池", "lithium": "锂离子蓄电池"}
+
+
+@register.filter
+def item_details(details: dict[str, str] | None) -> str:
+    """An item's other evidence for the reviewer: "转移登记 ZY123 · 转移日期 2025-05-01"."""
+    return " · ".join(f"{DETAIL_LABELS.get(k, k)} {DETAIL_VALUES.get(str(v), v)}" for k, v in (details or {}).items())
