@@ -13,7 +13,6 @@ numbering tree) → build (sections, measures, clauses, departments, targets, he
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,12 +49,12 @@ def dump_yaml(draft: dict[str, Any]) -> str:
     return yaml.dump(draft, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000)
 
 
-def import_text(raw: str, *, warnings: list[str] | None = None) -> ImportResult:
+def import_text(raw: str, *, warnings: list[str] | None = None, markdown: bool = False) -> ImportResult:
     """Import text already extracted from a document."""
     from huanxin.plans.importer.build import Builder
     from huanxin.plans.importer.normalise import normalise
 
-    text, normalise_warnings = normalise(raw)
+    text, normalise_warnings = normalise(raw, markdown=markdown)
     if not text.strip():
         raise ImportFailed("empty_document", "文件中没有文字")
     draft = Builder(text).build()
@@ -72,10 +71,7 @@ def import_document(data: bytes, filename: str) -> ImportResult:
     """Import an uploaded document. Raises ImportFailed (with a stable `code`) when it cannot be read."""
     from huanxin.plans.importer.extract import extract
 
-    _format, raw, warnings = extract(data, filename)
+    kind, raw, warnings = extract(data, filename)
     if not raw.strip():
         raise ImportFailed("empty_document", "文件中没有文字")
-    return import_text(raw, warnings=warnings)
-
-
-_ = dt  # dates in drafts are datetime.date, dumped as YAML dates
+    return import_text(raw, warnings=warnings, markdown=kind == "markdown")

@@ -110,6 +110,7 @@ class Builder:
         self.warnings: list[str] = list(self.tree.warnings)
         self.indicator_codes: set[str] = set()
         self.closing: list[Para] = []
+        self.prose_sections: list[dict[str, Any]] = []
         self.target_year, self.baseline_year = self._years()
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -197,6 +198,7 @@ class Builder:
             paras = [Para(body_start, root.heading.end), *root.paragraphs()[1:]]
             paras = [p for p in paras if p.end > p.start]
             section["text"] = "\n".join(self.t(p.start, p.end) for p in paras)
+            self.prose_sections.append(section)
             goals = bool(_GOALS.search(title))
             indicators = self.indicators(paras, path, whole=goals, goals=True)
             if indicators:
@@ -344,8 +346,9 @@ class Builder:
         entry["target_year"] = target.target_year
         if target.aspirational:
             entry["aspirational"] = True
-        if goals:
+        if goals:  # which measures deliver an overall goal is a judgement the text does not write down
             entry["measures"] = []
+            confidence = min(confidence, 0.7)
         entry["confidence"] = confidence
         entry["source"] = [base + target.start, base + target.end]
         self.flag(entry, f"{path} 指标{n}（{entry['name'][:20]}）")
@@ -410,6 +413,9 @@ class Builder:
             self._missing("方案 发文机关", "发文机关是按方案名称推断的，请核对")
 
         issued = next((d for p in everything if (d := _date(p))), None)
+        if issued is None and (m := re.search(r"(20\d\d)年(\d{1,2})月(\d{1,2})日", "\n".join(front))):
+            issued = _date(m.group(0))
+            self._missing("方案 印发日期", "印发日期取自文首的日期，请核对")
         published = None
         if m := re.search(r"发布(?:时间|日期)[：:]\s*(\d{4})[-年/.](\d{1,2})[-月/.](\d{1,2})", "\n".join(front)):
             published = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
@@ -445,7 +451,8 @@ class Builder:
         )
         if not BASELINE.search(self.text):
             self._missing("方案 基准年", f"原文中没有“较某年”的基准年，已按 {self.baseline_year} 年填写")
-        if task_force := self._task_force("\n".join([*closing_text, *preamble])):
+        prose = [s.get("text", "") for s in self.prose_sections]
+        if task_force := self._task_force("\n".join([*closing_text, *preamble, *prose])):
             plan["task_force_department"] = task_force
         if not plan["notice_title"]:
             del plan["notice_title"]

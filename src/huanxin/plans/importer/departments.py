@@ -142,13 +142,11 @@ def parse_clause(inner: str) -> Clause | None:
             part, target, explicit_lead = m.group(2), leads, True
         elif m := re.match(r"^(配合单位|参与单位|协同单位|配合部门|责任单位|责任部门)[：:](.*)$", part):
             part = m.group(2)
-        elif m := re.match(r"^(.*?)(牵头负责|牵头)[，,]?(.*)$", part):
-            leads_text, rest = m.group(1), m.group(3)
-            leads.extend(split_names(leads_text))
+        if m := re.match(r"^(.*?)(牵头负责|牵头)[，,]?(.*)$", part):
+            leads.extend(split_names(m.group(1)))
             explicit_lead = True
-            part = re.sub(r"(配合|参与|协助|协同)(负责|落实)?$", "", rest)
-        else:
-            part = re.sub(r"(配合|参与|协助|协同)(负责|落实)?$", "", part)
+            part = m.group(3)
+        part = re.sub(r"(配合|参与|协助|协同)(负责|落实)?$", "", part)
         tail = _TAIL.search(part)
         if tail and tail.group(1):
             open_ended = True

@@ -28,6 +28,7 @@ _FULLWIDTH = {code: code - 0xFEE0 for code in [*range(0xFF10, 0xFF1A), *range(0x
 _FULLWIDTH.update({ord("％"): ord("%"), ord("＋"): ord("+"), ord("／"): ord("/"), 0x3000: ord(" "), 0xA0: ord(" ")})
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff\u00ad"))
 _ASCII_PUNCT = {",": "，", ";": "；", ":": "：", "(": "（", ")": "）", "!": "！", "?": "？"}
+_TITLE_LIKE = re.compile(r"(通知|方案|计划|意见|办法|措施|细则|〕\d{1,4}号)$")
 DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -91,11 +92,14 @@ def _standalone(line: str, heading: bool) -> bool:
         return True
     if MARKER.match(line) and len(line) <= 40 and not re.search("[。，；]", line):
         return True
+    if _TITLE_LIKE.search(line) and len(line) <= 80 and not re.search("[，。；]", line):
+        return True
     return len(line) <= 24 and not re.search("[，、；。：]", line)
 
 
-def normalise(raw: str) -> tuple[str, list[str]]:
-    """(normalised text, warnings)."""
+def normalise(raw: str, *, markdown: bool = False) -> tuple[str, list[str]]:
+    """(normalised text, warnings). In Markdown a blank line always ends a paragraph; in other text it may be a
+    page break inside a sentence."""
     warnings: list[str] = []
     text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
     text, converted = to_simplified(text)
@@ -110,6 +114,8 @@ def normalise(raw: str) -> tuple[str, list[str]]:
     open_paragraph = False  # the last paragraph may continue on the next line
     for raw_line in text.split("\n"):
         line, heading = _clean_line(raw_line)
+        if markdown and not raw_line.strip():
+            open_paragraph = False
         if not line or _PAGE_NUMBER.match(line):
             continue
         joins = (

@@ -23,9 +23,8 @@ VALUE = re.compile(rf"(?P<num>{_NUMBER})(?P<unit>(?:[万亿千]?(?:{_BASE_UNITS}
 YEAR = re.compile(r"(?:到|至|截至|截止到?)(20\d\d)年(?:底|末)?(?:前)?|(20\d\d)年(?:底|末)?前")
 BASELINE = re.compile(r"(?:较|比|相比|相较于?|同比)(20\d\d)年(?:底|末)?")
 AFTER = re.compile(r"^(及以上|以上|以下|以内|左右)")
-BEFORE_GT = ("超过", "高于", "多于")
-BEFORE_GTE = ("不低于", "不少于", "达到", "力争", "突破", "保持在")
-BEFORE_LTE = ("不超过", "不高于", "控制在", "低于", "降至")
+# the word just before a value, longest first (不低于 is not 低于)
+_COMPARATOR_WORDS = re.compile("不低于|不少于|不超过|不高于|超过|高于|多于|达到|力争|突破|保持在|控制在|低于|降至")
 _QUALITATIVE_CUE = re.compile(r"全部|全面|基本|进一步|增加|提升|提高|完成|实现|建成|淘汰|覆盖|完毕|达到|明显|显著")
 _STRIP_NAME = re.compile(
     r"(分别|力争|达到|超过|不低于|不少于|高于|突破|保持在|控制在|不超过|累计|约|为|在|均|共|总计|合计|，|、)+$"
@@ -174,12 +173,13 @@ def _targets_of(
         comparator = "lte"
     elif tail == "左右":
         comparator, confidence = "eq", 0.7
-    before = head[-6:]
-    if any(word in before for word in BEFORE_LTE):
+    words = list(_COMPARATOR_WORDS.finditer(head[-8:]))
+    word = words[-1].group(0) if words else ""
+    if word in ("不超过", "不高于", "控制在", "低于", "降至"):
         comparator = "lte"
-    elif any(word in before for word in BEFORE_GT) and comparator != "lte":
+    elif word in ("超过", "高于", "多于") and comparator != "lte":
         comparator = "gt"
-    elif comparator is None and any(word in before for word in BEFORE_GTE):
+    elif word and comparator is None:
         comparator = "gte"
     if comparator is None:
         comparator, confidence = "gte", 0.7  # a bare figure: read as a floor
