@@ -522,19 +522,26 @@ def submit_application(
     channel = channel or (Application.Channel.MERCHANT if actor.role == Role.MERCHANT else Application.Channel.CITIZEN)
     params = rules.validate(programme.category, programme.parameters)
     check_programme_open(programme, timezone.localdate(now))
-    prepared = prepare(
-        actor=actor,
-        programme=programme,
-        params=params,
-        applicant_name=applicant_name,
-        applicant_id=applicant_id,
-        phone=phone,
-        items=items,
-        key=key,
-        channel=channel,
-        now=now,
-        lookups=Lookups(programme),
-    )
+    try:
+        prepared = prepare(
+            actor=actor,
+            programme=programme,
+            params=params,
+            applicant_name=applicant_name,
+            applicant_id=applicant_id,
+            phone=phone,
+            items=items,
+            key=key,
+            channel=channel,
+            now=now,
+            lookups=Lookups(programme),
+        )
+    except ValidationError:
+        # A simultaneous twin (same key) may have committed between our look-up above and the checks, which then
+        # find its invoice "already used": its answer is ours.
+        if key and (existing := Application.objects.filter(created_by=actor, idempotency_key=key).first()):
+            return existing
+        raise
     application, claims = prepared.application, prepared.claims
     try:
         with transaction.atomic():  # a savepoint: a simultaneous twin with the same key makes this insert fail
@@ -551,7 +558,8 @@ def submit_application(
     ApplicationItem.objects.bulk_create(prepared.items)
     try:
         with transaction.atomic():  # the database's word on "never twice", also under concurrent submissions
-            Claim.objects.bulk_create([Claim(kind=k, value=v, application=application) for k, v in claims])
+            # in one order for every writer (the batch path too), so that no two wait for each other in a circle
+            Claim.objects.bulk_create([Claim(kind=k, value=v, application=application) for k, v in sorted(claims)])
     except IntegrityError:
         raise _refuse(
             "凭证唯一", "发票、序列号、车辆识别代号或回收证明已用于其他补贴申请", "identifier_already_used"

@@ -1,6 +1,7 @@
 """A merchant's batch: thousands of sales in one Excel or CSV file, one application per row, each through the same
-`submit_application` (one transaction per row). A bad row comes back with its reason and the others are kept;
-the merchant's 订单号 is the row's idempotency key, so uploading the same file again submits nothing twice."""
+checks as `submit_application` (`bulk.submit_rows`, a chunk of rows per transaction). A bad row comes back with
+its reason and the others are kept; the merchant's 订单号 is the row's idempotency key, so uploading the same file
+again submits nothing twice."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from openpyxl.utils.exceptions import InvalidFileException
 from huanxin.core.exports import build_workbook
 from huanxin.core.models import User
 from huanxin.core.roles import Role
-from huanxin.subsidies.applications import ItemIn, submit_application
-from huanxin.subsidies.models import Application, Programme
+from huanxin.subsidies.applications import ItemIn
+from huanxin.subsidies.bulk import RowIn, submit_rows
+from huanxin.subsidies.models import Programme
 
 HEADERS = [
     "订单号",
@@ -47,7 +49,7 @@ REQUIRED = [
     "开票日期",
     "成交价（元）",
 ]
-MAX_ROWS = 20_000
+MAX_ROWS = 100_000
 
 
 @dataclass
@@ -135,10 +137,12 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
     header, body = _rows(data, filename)
     col = {name: header.index(name) for name in HEADERS if name in header}
     programmes = {p.code: p for p in Programme.objects.visible_to(actor)}
-    results: list[RowResult] = []
-    out: list[list[Any]] = []
+    refused: dict[int, RowResult] = {}
+    rows: list[RowIn] = []
+    cells_of: dict[int, list[Any]] = {}
     for number, cells in body[:MAX_ROWS]:
         padded = list(cells) + [None] * len(header)
+        cells_of[number] = padded
         get = {name: padded[index] for name, index in col.items()}
         order = _text(get["订单号"])
         try:
@@ -147,35 +151,47 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
             programme = programmes.get(_text(get["补贴项目代码"]))
             if programme is None:
                 raise ValidationError(f"补贴项目代码“{_text(get['补贴项目代码'])}”不存在", code="unknown_programme")
-            key = f"batch:{order}"[:64]
-            existed = Application.objects.filter(created_by=actor, idempotency_key=key).exists()
-            application = submit_application(
-                actor=actor,
+            item = ItemIn(
+                kind=_text(get["品类"]),
+                invoice_no=_text(get["发票号码"]),
+                invoice_date=_date(get["开票日期"]),
+                price_fen=_fen(get["成交价（元）"]),
+                brand_model=_text(get.get("品牌型号")),
+                serial=_text(get.get("序列号")),
+                grade=_text(get.get("能效等级")),
+            )
+        except ValidationError as exc:
+            refused[number] = RowResult(number, order, False, "", "；".join(exc.messages))
+            continue
+        rows.append(
+            RowIn(
+                line=number,
+                order=order,
                 programme=programme,
                 applicant_name=_text(get["申请人姓名"]),
                 applicant_id=_text(get["身份证号码"]),
                 phone=_text(get["手机号码"]),
-                items=[
-                    ItemIn(
-                        kind=_text(get["品类"]),
-                        invoice_no=_text(get["发票号码"]),
-                        invoice_date=_date(get["开票日期"]),
-                        price_fen=_fen(get["成交价（元）"]),
-                        brand_model=_text(get.get("品牌型号")),
-                        serial=_text(get.get("序列号")),
-                        grade=_text(get.get("能效等级")),
-                    )
-                ],
-                idempotency_key=key,
-                channel=Application.Channel.BATCH,
+                items=[item],
             )
-        except (ValidationError, PermissionDenied) as exc:
-            message = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-            results.append(RowResult(number, order, False, "", message))
+        )
+    done = {outcome.line: outcome for outcome in submit_rows(actor=actor, rows=rows)}
+    results: list[RowResult] = []
+    out: list[list[Any]] = []
+    for number, _cells in body[:MAX_ROWS]:
+        if number in refused:
+            results.append(refused[number])
         else:
-            note = "此前已提交，未重复申请" if existed else f"已受理，补贴{application.amount_fen / 100:.2f}元"
-            results.append(RowResult(number, order, True, application.number, note))
-        out.append([*(padded[i] for i in range(len(header))), results[-1].number, results[-1].message])
+            o = done[number]
+            if not o.ok:
+                note = o.message
+            elif o.existed:
+                note = "此前已提交，未重复申请"
+            elif o.status == "queued":
+                note = f"已受理，补贴{o.amount_fen / 100:.2f}元；额度已用完，排队等待追加"
+            else:
+                note = f"已受理，补贴{o.amount_fen / 100:.2f}元"
+            results.append(RowResult(number, o.order, o.ok, o.number, note))
+        out.append([*(cells_of[number][i] for i in range(len(header))), results[-1].number, results[-1].message])
     if len(body) > MAX_ROWS:
         results.append(RowResult(body[MAX_ROWS][0], "", False, "", f"超过{MAX_ROWS}行，其余行未处理，请分文件上传"))
     return results, build_workbook(title="导入结果", headers=[*header, "申请编号", "结果"], rows=out)

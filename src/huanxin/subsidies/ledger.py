@@ -334,26 +334,35 @@ def _check_open(programme: Programme, now: dt.datetime) -> None:
         )
 
 
-def _check_daily_quota(programme: Programme, amount_fen: int, now: dt.datetime) -> None:
-    """Reservations made today (Asia/Shanghai) plus this one stay within the daily cap. Serialised per programme
+def _reserved_today(programme: Programme, now: dt.datetime) -> int:
+    """Reservations made today (Asia/Shanghai), after taking the programme's quota lock: serialised per programme
     on PostgreSQL by an advisory lock (on SQLite every write transaction already is)."""
-    assert programme.daily_quota_fen is not None
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_QUOTA_LOCK_CLASS, programme.pk % 2**31])
     start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    used = (
+    return (
         Entry.objects.filter(
             programme=programme, kind=Entry.Kind.RESERVE, at__gte=start, at__lt=start + dt.timedelta(days=1)
         ).aggregate(total=Sum("amount_fen"))["total"]
         or 0
     )
+
+
+def _quota_reached(programme: Programme, used_fen: int) -> ValidationError:
+    return _refuse(
+        f"今日补贴额度已用完（每日上限 {yuan(programme.daily_quota_fen or 0)} 元，今日已预留 {yuan(used_fen)} 元），"
+        "请明日再申请",
+        "daily_quota_reached",
+    )
+
+
+def _check_daily_quota(programme: Programme, amount_fen: int, now: dt.datetime) -> None:
+    """Reservations made today plus this one stay within the daily cap."""
+    assert programme.daily_quota_fen is not None
+    used = _reserved_today(programme, now)
     if used + amount_fen > programme.daily_quota_fen:
-        raise _refuse(
-            f"今日补贴额度已用完（每日上限 {yuan(programme.daily_quota_fen)} 元，今日已预留 {yuan(used)} 元），"
-            "请明日再申请",
-            "daily_quota_reached",
-        )
+        raise _quota_reached(programme, used)
 
 
 def _exhausted(programme: Programme, total_fen: int) -> ValidationError:
@@ -473,6 +482,103 @@ def reserve(
         if first is None:
             raise
         return _existing_reservation(programme, first, amount_fen)
+
+
+class BulkReservation:
+    """Reservations of a merchant's batch, made in memory while the caller's transaction holds every stripe of the
+    programme, then written at once (`write`): the same rules as `reserve` — a reservation fits in one stripe,
+    moving money between stripes when none holds enough alone; refused with `budget_exhausted` when the programme
+    as a whole lacks the amount; the daily quota — row by row, in order, so a batch gets exactly what the same rows
+    one by one would get. Must run inside the caller's transaction (`transaction.atomic`)."""
+
+    def __init__(self, *, actor: User | None, programme: Programme, now: dt.datetime) -> None:
+        if not connection.in_atomic_block:
+            raise RuntimeError("BulkReservation must run inside the caller's transaction")
+        self.actor, self.programme, self.now = actor, programme, now
+        self.quota_used: int | None = None
+        if programme.daily_quota_fen is not None:  # the quota's lock before the stripes, as in `reserve`
+            self.quota_used = _reserved_today(programme, now)
+        reserved = Account.objects.filter(
+            programme=OuterRef("programme"), stripe=OuterRef("stripe"), kind=Account.Kind.RESERVED
+        ).values("pk")[:1]
+        self.accounts = list(
+            _accounts(programme, Account.Kind.AVAILABLE)
+            .annotate(reserved_id=Subquery(reserved))
+            .order_by("pk")
+            .select_for_update(no_key=True)
+        )
+        self.balance = {a.pk: a.balance_fen for a in self.accounts}
+        self.entries: list[Entry] = []
+        self.stripes: dict[str, int] = {}
+
+    def take(self, reference: str, amount_fen: int) -> int:
+        """Reserve `amount_fen` for `reference`; returns the stripe. Refusals as `reserve`'s, nothing taken."""
+        _amount(amount_fen)
+        quota = self.programme.daily_quota_fen
+        if self.quota_used is not None and quota is not None and self.quota_used + amount_fen > quota:
+            raise _quota_reached(self.programme, self.quota_used)
+        total = sum(self.balance.values())
+        if total < amount_fen:
+            raise _exhausted(self.programme, total)
+        by_wealth = sorted(self.accounts, key=lambda a: (-self.balance[a.pk], a.stripe))
+        target = by_wealth[0]
+        for donor in by_wealth[1:]:
+            shortfall = amount_fen - self.balance[target.pk]
+            if shortfall <= 0:
+                break
+            take = min(self.balance[donor.pk], shortfall)
+            self.entries.append(self._entry(Entry.Kind.REBALANCE, target.pk, donor.pk, take, reference))
+            self.balance[donor.pk] -= take
+            self.balance[target.pk] += take
+        reserved_id: int = target.reserved_id  # annotated above
+        self.entries.append(self._entry(Entry.Kind.RESERVE, reserved_id, target.pk, amount_fen, reference))
+        self.balance[target.pk] -= amount_fen
+        if self.quota_used is not None:
+            self.quota_used += amount_fen
+        self.stripes[reference] = target.stripe
+        return int(target.stripe)
+
+    def _entry(self, kind: str, debit_id: int, credit_id: int, amount_fen: int, reference: str) -> Entry:
+        note = "子池余额不足，自其他子池调剂" if kind == Entry.Kind.REBALANCE else ""
+        return Entry(
+            programme=self.programme,
+            kind=kind,
+            debit_id=debit_id,
+            credit_id=credit_id,
+            amount_fen=amount_fen,
+            reference=reference,
+            note=note,
+            actor=self.actor,
+            at=self.now,
+        )
+
+    def write(self) -> None:
+        """The entries in one insert, each touched balance in one update, one audit event for the lot."""
+        if not self.entries:
+            return
+        Entry.objects.bulk_create(self.entries, batch_size=2000)
+        delta: dict[int, int] = {}
+        for entry in self.entries:
+            delta[entry.credit_id] = delta.get(entry.credit_id, 0) - entry.amount_fen
+            delta[entry.debit_id] = delta.get(entry.debit_id, 0) + entry.amount_fen
+        for account_id, change in sorted(delta.items()):
+            if change:
+                Account.objects.filter(pk=account_id).update(balance_fen=F("balance_fen") + change)
+        reserves = [e for e in self.entries if e.kind == Entry.Kind.RESERVE]
+        audit.record(
+            actor=self.actor,
+            action="subsidies.reserved_batch",
+            object_type="subsidies.programme",
+            object_id=str(self.programme.pk),
+            changes={
+                "programme": self.programme.code,
+                "reservations": len(reserves),
+                "amount_fen": sum(e.amount_fen for e in reserves),
+                "references": [reserves[0].reference, reserves[-1].reference] if reserves else [],
+                "rebalanced": len(self.entries) - len(reserves),
+            },
+        )
+        self.entries = []
 
 
 def _reservation_of(programme: Programme, reference: str) -> Entry:

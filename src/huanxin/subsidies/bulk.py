@@ -1,0 +1,387 @@
+"""A merchant's batch at speed: every row goes through the very checks of `submit_application`
+(`applications.prepare`), in file order, with the same outcome the rows would get one by one; only the reading and
+the writing are done a chunk of rows at a time.
+
+- Reading: `BatchLookups` answers the checks' questions (an applicant's earlier items, identifiers already
+  claimed, a model's recent prices) for a whole chunk from a few queries, and remembers what the batch itself has
+  accepted so far, so a duplicate inside the file is refused like one across files.
+- Identifiers, then money, in this order as in `submit_application`: the chunk's claims go in first (the
+  database refuses any already held), then `ledger.BulkReservation` holds every stripe of the programme and
+  reserves row by row in memory — a row the money no longer covers is refused (its claims let go) or queued, as
+  the programme says. One difference from one by one: a row refused for money still counts, for the rows after it
+  in the same file, as having used its invoice and its place in the per-person limit.
+- Writing: one insert per table per chunk; the application numbers come from ids drawn from the table's sequence
+  beforehand. One audit event per application, one for the chunk's reservations.
+
+A chunk is one transaction: it lands whole or not at all. If the database refuses it (another writer claimed one
+of its identifiers a moment ago), the chunk is done again row by row through `submit_application`, which gives each
+row its own answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from itertools import islice
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from huanxin.core import audit, pii
+from huanxin.core.models import User
+from huanxin.core.roles import Role
+from huanxin.core.validators import clean_resident_id
+from huanxin.subsidies import ledger, rules
+from huanxin.subsidies.applications import (
+    ItemIn,
+    Lookups,
+    Prepared,
+    application_number,
+    check_programme_open,
+    prepare,
+    status_note,
+    submit_application,
+    submitted_changes,
+)
+from huanxin.subsidies.models import Application, ApplicationEvent, ApplicationItem, CheckResult, Claim, Programme
+
+CHUNK = 500
+
+
+@dataclass
+class RowIn:
+    line: int
+    order: str  # the merchant's 订单号: the row's idempotency key
+    programme: Programme
+    applicant_name: str
+    applicant_id: str
+    phone: str
+    items: list[ItemIn]
+
+    @property
+    def key(self) -> str:
+        return f"batch:{self.order}"[:64]
+
+
+@dataclass
+class Outcome:
+    line: int
+    order: str
+    ok: bool
+    number: str = ""
+    message: str = ""
+    amount_fen: int = 0
+    status: str = ""
+    existed: bool = False
+
+
+def _applicant_hash(applicant_id: str) -> str | None:
+    try:
+        return pii.lookup_hash(clean_resident_id(applicant_id.strip().upper()), purpose="resident_id")
+    except ValidationError:
+        return None
+
+
+class BatchLookups(Lookups):
+    """`Lookups` answered from a chunk's prefetched rows plus what the batch has accepted so far. A question about
+    something not prefetched falls through to the database, one query, as in the single path."""
+
+    def __init__(self, programme: Programme) -> None:
+        super().__init__(programme)
+        self.hashes: set[str] = set()
+        self.used: Counter[tuple[str, str]] = Counter()
+        self.values: set[str] = set()
+        self.claims: set[tuple[str, str]] = set()
+        self.prices: dict[str, list[int]] = {}
+
+    def load(self, rows: list[RowIn]) -> None:
+        hashes = {h for row in rows if (h := _applicant_hash(row.applicant_id))} - self.hashes
+        if hashes:
+            counts = (
+                ApplicationItem.objects.filter(
+                    application__programme=self.programme, application__applicant_hash__in=hashes
+                )
+                .exclude(application__status=Application.Status.REJECTED)
+                .values_list("application__applicant_hash", "kind")
+                .annotate(n=Count("id"))
+            )
+            for applicant_hash, kind, n in counts:
+                self.used[(applicant_hash, kind)] += n
+            self.hashes |= hashes
+        values = set()
+        for row in rows:
+            for item in row.items:
+                values.add(item.invoice_no.strip().upper())
+                if item.serial.strip():
+                    values.add(f"{item.kind}:{item.serial.strip().upper()}")
+        values -= self.values
+        if values:
+            self.claims |= set(Claim.objects.filter(active=True, value__in=values).values_list("kind", "value"))
+            self.values |= values
+
+    def used_before(self, applicant_hash: str, kind: str) -> int:
+        if applicant_hash not in self.hashes:
+            return super().used_before(applicant_hash, kind)
+        return self.used[(applicant_hash, kind)]
+
+    def claimed(self, kind: str, value: str) -> bool:
+        if value not in self.values:
+            return super().claimed(kind, value)
+        return (kind, value) in self.claims
+
+    def model_prices(self, brand_model: str) -> list[int]:
+        if brand_model not in self.prices:
+            self.prices[brand_model] = super().model_prices(brand_model)
+        return self.prices[brand_model]
+
+    def accept(self, prepared: Prepared) -> None:
+        """Remember an accepted row: its items count against the applicant's limits, its identifiers are taken."""
+        applicant_hash = prepared.application.applicant_hash
+        for item in prepared.items:
+            self.used[(applicant_hash, item.kind)] += 1
+            if item.brand_model in self.prices:
+                self.prices[item.brand_model] = [item.price_fen, *self.prices[item.brand_model][:199]]
+        for kind, value in prepared.claims:
+            self.claims.add((kind, value))
+            self.values.add(value)
+
+
+def _allocate_ids(n: int) -> list[int]:
+    """`n` fresh ids of subsidies_application, so that numbers are known before the insert."""
+    if n == 0:
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence('subsidies_application', 'id')) FROM generate_series(1, %s)",
+                [n],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    # SQLite: every write transaction is IMMEDIATE (settings), so nobody else inserts until we commit
+    start = (Application.objects.aggregate(top=Max("id"))["top"] or 0) + 1
+    return list(range(start, start + n))
+
+
+@dataclass
+class _Chunk:
+    actor: User
+    now: dt.datetime
+    lookups: dict[int, BatchLookups]
+    params: dict[int, Any]
+    accepted: list[tuple[RowIn, Prepared, int]] = field(default_factory=list)  # row, prepared, stripe (-1: queued)
+    reservations: dict[int, ledger.BulkReservation] = field(default_factory=dict)
+    copies: list[tuple[RowIn, int]] = field(default_factory=list)  # a row repeating an earlier row's 订单号
+
+
+def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) -> None:
+    actor, now = chunk.actor, chunk.now
+    today = timezone.localdate(now)
+    keys = [row.key for row in rows]
+    existing = {
+        key: (number, amount, status)
+        for key, number, amount, status in Application.objects.filter(
+            created_by=actor, idempotency_key__in=keys
+        ).values_list("idempotency_key", "number", "amount_fen", "status")
+    }
+    by_programme: dict[int, list[RowIn]] = {}
+    for row in rows:
+        by_programme.setdefault(row.programme.pk, []).append(row)
+    for pk, group in by_programme.items():
+        programme = group[0].programme
+        if pk not in chunk.lookups:
+            chunk.lookups[pk] = BatchLookups(programme)
+            chunk.params[pk] = rules.validate(programme.category, programme.parameters)
+        chunk.lookups[pk].load(group)
+    ids = iter(_allocate_ids(len(rows)))
+    first_of_key: dict[str, Outcome] = {}
+    for row in rows:
+        if row.key in existing:
+            number, amount, status = existing[row.key]
+            outcomes[row.line] = Outcome(row.line, row.order, True, number, "", amount, status, existed=True)
+            continue
+        if (first := first_of_key.get(row.key)) is not None:  # the same 订单号 twice in one file: its answer
+            chunk.copies.append((row, first.line))  # once the first row's money is settled (`_copy_answers`)
+            continue
+        try:
+            outcome = _check_row(chunk, row, next(ids), today)
+        except (ValidationError, PermissionDenied) as exc:
+            message = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            outcome = Outcome(row.line, row.order, False, message=message)
+        outcomes[row.line] = first_of_key[row.key] = outcome
+
+
+def _check_row(chunk: _Chunk, row: RowIn, pk: int, today: dt.date) -> Outcome:
+    programme = row.programme
+    check_programme_open(programme, today)
+    lookups = chunk.lookups[programme.pk]
+    prepared = prepare(
+        actor=chunk.actor,
+        programme=programme,
+        params=chunk.params[programme.pk],
+        applicant_name=row.applicant_name,
+        applicant_id=row.applicant_id,
+        phone=row.phone,
+        items=row.items,
+        key=row.key,
+        channel=Application.Channel.BATCH,
+        now=chunk.now,
+        lookups=lookups,
+    )
+    application = prepared.application
+    application.pk = pk
+    application.number = application_number(application)
+    lookups.accept(prepared)
+    chunk.accepted.append((row, prepared, -1))
+    return Outcome(row.line, row.order, True, application.number, "", application.amount_fen)
+
+
+def _claim(chunk: _Chunk) -> None:
+    """The identifiers first, as `submit_application` does (claims, then money), so a batch and a till never wait
+    for each other in a circle. The claims' key to their application is checked at commit, so they can go in
+    before the applications. Raises IntegrityError when someone else holds one of them."""
+    claims = sorted(
+        (
+            Claim(kind=k, value=v, application_id=prepared.application.pk)
+            for _, prepared, _ in chunk.accepted
+            for k, v in prepared.claims
+        ),
+        key=lambda claim: (claim.kind, claim.value),  # one order for every writer: no circle of waits between them
+    )
+    with transaction.atomic():
+        Claim.objects.bulk_create(claims, batch_size=1000)
+
+
+def _reserve(chunk: _Chunk, outcomes: dict[int, Outcome]) -> None:
+    """The money, row by row in file order; a row it no longer covers is queued or refused (and its claims let go)."""
+    kept: list[tuple[RowIn, Prepared, int]] = []
+    dropped: list[int] = []
+    for row, prepared, _ in chunk.accepted:
+        application, programme = prepared.application, row.programme
+        if programme.pk not in chunk.reservations:
+            chunk.reservations[programme.pk] = ledger.BulkReservation(
+                actor=chunk.actor, programme=programme, now=chunk.now
+            )
+        try:
+            stripe = chunk.reservations[programme.pk].take(application.number, application.amount_fen)
+        except ValidationError as exc:
+            queue = programme.on_exhaustion == Programme.OnExhaustion.QUEUE
+            if exc.error_list[0].code != "budget_exhausted" or not queue:
+                outcomes[row.line] = Outcome(row.line, row.order, False, message="；".join(exc.messages))
+                dropped.append(application.pk)
+                continue
+            stripe = -1
+            application.status = Application.Status.QUEUED
+        if application.status == Application.Status.RESERVED and application.risk_reasons:
+            application.status = Application.Status.IN_REVIEW
+        outcomes[row.line].status = str(application.status)
+        kept.append((row, prepared, stripe))
+    if dropped:
+        Claim.objects.filter(application_id__in=dropped).delete()
+    chunk.accepted = kept
+
+
+def _copy_answers(chunk: _Chunk, outcomes: dict[int, Outcome]) -> None:
+    for row, line in chunk.copies:
+        first = outcomes[line]
+        outcomes[row.line] = replace(first, line=row.line, order=row.order, existed=first.ok)
+
+
+def _write(chunk: _Chunk) -> None:
+    applications = [prepared.application for _, prepared, _ in chunk.accepted]
+    Application.objects.bulk_create(applications, batch_size=1000)
+    items, results, events, pending = [], [], [], []
+    for _, prepared, stripe in chunk.accepted:
+        application = prepared.application
+        for item in prepared.items:
+            item.application = application
+            items.append(item)
+        results += [CheckResult(application=application, name=n, outcome=o, reason=r) for n, o, r in prepared.results]
+        events.append(
+            ApplicationEvent(
+                application=application,
+                status=application.status,
+                actor=chunk.actor,
+                at=chunk.now,
+                note=status_note(application),
+            )
+        )
+        changes = submitted_changes(application, prepared.claims)
+        if stripe >= 0:
+            changes["stripe"] = stripe
+        pending.append(
+            audit.Pending(
+                action="subsidies.application_submitted",
+                object_type="subsidies.application",
+                object_id=str(application.pk),
+                object_repr=application.number,
+                changes=changes,
+            )
+        )
+    ApplicationItem.objects.bulk_create(items, batch_size=1000)
+    CheckResult.objects.bulk_create(results, batch_size=2000)
+    ApplicationEvent.objects.bulk_create(events, batch_size=1000)
+    for reservation in chunk.reservations.values():
+        reservation.write()
+    audit.record_many(pending, actor=chunk.actor)
+
+
+def _one_by_one(actor: User, rows: list[RowIn], outcomes: dict[int, Outcome]) -> None:
+    for row in rows:
+        existed = Application.objects.filter(created_by=actor, idempotency_key=row.key).exists()
+        try:
+            application = submit_application(
+                actor=actor,
+                programme=row.programme,
+                applicant_name=row.applicant_name,
+                applicant_id=row.applicant_id,
+                phone=row.phone,
+                items=row.items,
+                idempotency_key=row.key,
+                channel=Application.Channel.BATCH,
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            message = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            outcomes[row.line] = Outcome(row.line, row.order, False, message=message)
+        else:
+            outcomes[row.line] = Outcome(
+                row.line,
+                row.order,
+                True,
+                application.number,
+                "",
+                application.amount_fen,
+                str(application.status),
+                existed=existed,
+            )
+
+
+def submit_rows(*, actor: User, rows: list[RowIn], now: dt.datetime | None = None) -> list[Outcome]:
+    """Submit a batch's rows in order; one outcome per row, in the same order."""
+    if actor.role != Role.MERCHANT:
+        raise PermissionDenied("批量申请由商户提交")
+    outcomes: dict[int, Outcome] = {}
+    lookups: dict[int, BatchLookups] = {}
+    params: dict[int, Any] = {}
+    iterator = iter(rows)
+    while chunk_rows := list(islice(iterator, CHUNK)):
+        chunk = _Chunk(actor=actor, now=now or timezone.now(), lookups=lookups, params=params)
+        try:
+            with transaction.atomic():
+                _check_rows(chunk, chunk_rows, outcomes)
+                _claim(chunk)
+                _reserve(chunk, outcomes)
+                _copy_answers(chunk, outcomes)
+                _write(chunk)
+        except (IntegrityError, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and not isinstance(exc.__cause__, ledger.RETRYABLE):
+                raise
+            # Someone else claimed one of these identifiers, or submitted one of these keys, since we looked (or
+            # PostgreSQL broke a deadlock by aborting us): the chunk left nothing behind; do it again one row at a
+            # time, each with its own answer.
+            lookups.clear()
+            _one_by_one(actor, chunk_rows, outcomes)
+    return [outcomes[row.line] for row in rows]

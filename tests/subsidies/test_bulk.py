@@ -1,0 +1,258 @@
+"""The batch path (`bulk.submit_rows`): the same rows give the same answers as one by one through
+`submit_application` — duplicates inside the file, per-person limits across rows, the money running out in the
+middle, a daily quota, the same 订单号 twice — across chunk boundaries; the ledger and the audit log verify after.
+On PostgreSQL, overlapping batches and tills racing for the same invoices use each invoice once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connections
+from django.utils import timezone
+
+from huanxin.core import audit
+from huanxin.core.models import AuditEvent, Organisation, Region
+from huanxin.core.roles import Role
+from huanxin.demo import identities
+from huanxin.subsidies import bulk, rules, selectors
+from huanxin.subsidies.applications import ItemIn, submit_application
+from huanxin.subsidies.models import Application, Claim, Entry, Programme
+from tests.conftest import postgres_only
+from tests.factories import UserFactory
+from tests.subsidies.conftest import YUAN, make_programme
+
+
+@pytest.fixture
+def merchant(plan: Any) -> Any:
+    store = Organisation.objects.create(name="焕新家电商行", kind="merchant", region=Region.objects.get(code="130702"))
+    return UserFactory(role=Role.MERCHANT, organisation=store)
+
+
+def people(n: int, seed: int = 3) -> list[str]:
+    rng = random.Random(seed)
+    return [identities.resident_id(rng) for _ in range(n)]
+
+
+def row(line: int, programme: Programme, person: str, invoice: str, *, order: str = "", kind: str = "tv") -> bulk.RowIn:
+    return bulk.RowIn(
+        line=line,
+        order=order or f"DD{line:05d}",
+        programme=programme,
+        applicant_name="申请人",
+        applicant_id=person,
+        phone="13800001111",
+        items=[
+            ItemIn(
+                kind=kind,
+                invoice_no=invoice,
+                invoice_date=timezone.localdate(),
+                price_fen=3_000 * YUAN,
+                brand_model="海信65E5N",
+                serial=f"S-{invoice}",
+                grade="1",
+            )
+        ],
+    )
+
+
+def tricky_rows(programme: Programme) -> list[bulk.RowIn]:
+    """20 rows: fresh sales, a repeated invoice, a second TV for one person, a bad ID, a repeated 订单号."""
+    ids = people(16)
+    rows = [row(i, programme, ids[i], f"INV{i:04d}") for i in range(12)]
+    rows.append(row(12, programme, ids[12], "INV0003"))  # invoice of row 3 again
+    rows.append(row(13, programme, ids[0], "INV0013"))  # person of row 0: a second TV (limit 1)
+    rows.append(row(14, programme, "130702199001011234", "INV0014"))  # check digit wrong
+    rows.append(row(15, programme, ids[15], "INV0015", order="DD00005"))  # 订单号 of row 5 again
+    rows += [row(i, programme, ids[i - 4] if i < 20 else ids[1], f"INV{i:04d}") for i in range(16, 20)]
+    return rows
+
+
+def one_by_one(actor: Any, rows: list[bulk.RowIn]) -> list[tuple[bool, str, int]]:
+    answers = []
+    for r in rows:
+        try:
+            a = submit_application(
+                actor=actor,
+                programme=r.programme,
+                applicant_name=r.applicant_name,
+                applicant_id=r.applicant_id,
+                phone=r.phone,
+                items=r.items,
+                idempotency_key=r.key,
+            )
+        except Exception as exc:
+            answers.append((False, str(getattr(exc, "error_list", [exc])[0].code), 0))
+        else:
+            answers.append((True, str(a.status), a.amount_fen))
+    return answers
+
+
+def codes(outcomes: list[bulk.Outcome]) -> list[tuple[bool, str, int]]:
+    """(ok, status or refusal code, amount) — the refusal code is the message's check name's code, read back."""
+    return [(o.ok, o.status if o.ok else o.message, o.amount_fen) for o in outcomes]
+
+
+def _programme(boss: Any, code: str, **kwargs: Any) -> Programme:
+    params = {**rules.DEFAULTS["appliance"], "sample_pct": 0}
+    return make_programme(boss, code=code, parameters=params, **kwargs)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("chunk", [3, 500])
+def test_a_batch_answers_every_row_as_one_by_one_would(merchant, boss, monkeypatch, chunk) -> None:
+    monkeypatch.setattr(bulk, "CHUNK", chunk)
+    # 10,000 yuan: the money runs out part-way (each TV 600 yuan), so the later rows are refused
+    single = _programme(boss, "single", budget_fen=6_000 * YUAN)
+    batched = _programme(boss, "batched", budget_fen=6_000 * YUAN)
+    expected = one_by_one(merchant, tricky_rows(single))
+    # the batch's own merchant, so that 订单号 keys do not meet the first run's
+    other = UserFactory(role=Role.MERCHANT, organisation=merchant.organisation)
+    Claim.objects.update(active=False)  # the first run's invoices may be used again by the second programme
+    outcomes = bulk.submit_rows(actor=other, rows=tricky_rows(batched))
+
+    assert [o.line for o in outcomes] == list(range(20))
+    got = [(o.ok, o.status, o.amount_fen) for o in outcomes]
+    assert [g[0] for g in got] == [e[0] for e in expected]
+    assert [g[2] for g in got] == [e[2] for e in expected]
+    assert [g[1] for g in got if g[0]] == [e[1] for e in expected if e[0]]
+    refused = {o.line: o.message for o in outcomes if not o.ok}
+    assert "已用于其他补贴申请" in refused[12]
+    assert "每人限补" in refused[13]
+    assert "居民身份证号码无效" in refused[14]
+    assert outcomes[15].existed and outcomes[15].number == outcomes[5].number
+    assert any("额度已用完" in m for m in refused.values())  # 10 TVs of 600 yuan fit in 6,000 yuan
+    accepted = [o for o in outcomes if o.ok and not o.existed]
+    assert len(accepted) == 10
+    assert Application.objects.filter(programme=batched).count() == 10
+
+    report = selectors.check_ledger(batched)
+    assert report.problems == []
+    assert report.balances.available_fen == 0
+    assert report.balances.reserved_fen == 6_000 * YUAN
+    assert Entry.objects.filter(programme=batched, kind=Entry.Kind.RESERVE).count() == 10
+    assert list(audit.verify_chain()) == []
+    submitted = AuditEvent.objects.filter(action="subsidies.application_submitted", actor=other)
+    assert sorted(submitted.values_list("object_repr", flat=True)) == sorted(o.number for o in accepted)
+
+
+@pytest.mark.django_db
+def test_a_batch_queues_what_the_money_does_not_cover_when_the_programme_says_so(merchant, boss) -> None:
+    programme = _programme(boss, "queueing", budget_fen=1_200 * YUAN, on_exhaustion=Programme.OnExhaustion.QUEUE)
+    ids = people(4)
+    outcomes = bulk.submit_rows(actor=merchant, rows=[row(i, programme, ids[i], f"Q{i}") for i in range(4)])
+    assert [o.status for o in outcomes] == ["reserved", "reserved", "queued", "queued"]
+    assert not Entry.objects.filter(programme=programme, kind=Entry.Kind.RESERVE, reference=outcomes[2].number)
+    assert selectors.check_ledger(programme).problems == []
+
+
+@pytest.mark.django_db
+def test_a_daily_quota_stops_a_batch_part_way(merchant, boss) -> None:
+    programme = _programme(boss, "quota", budget_fen=100_000 * YUAN, daily_quota_fen=1_500 * YUAN)
+    ids = people(4)
+    outcomes = bulk.submit_rows(actor=merchant, rows=[row(i, programme, ids[i], f"D{i}") for i in range(4)])
+    assert [o.ok for o in outcomes] == [True, True, False, False]
+    assert "今日补贴额度已用完" in outcomes[2].message
+
+
+@pytest.mark.django_db
+def test_uploading_the_same_rows_again_submits_nothing_twice(merchant, boss) -> None:
+    programme = _programme(boss, "again")
+    ids = people(5)
+    rows = [row(i, programme, ids[i], f"A{i}") for i in range(5)]
+    first = bulk.submit_rows(actor=merchant, rows=rows)
+    second = bulk.submit_rows(actor=merchant, rows=rows)
+    assert all(o.existed for o in second)
+    assert [o.number for o in second] == [o.number for o in first]
+    assert Application.objects.filter(programme=programme).count() == 5
+
+
+@pytest.mark.django_db
+def test_a_closed_programme_refuses_every_row(merchant, boss) -> None:
+    today = timezone.localdate()
+    programme = _programme(boss, "over", opens_on=today - dt.timedelta(days=60), closes_on=today - dt.timedelta(days=1))
+    outcomes = bulk.submit_rows(actor=merchant, rows=[row(0, programme, people(1)[0], "C0")])
+    assert not outcomes[0].ok and "不在受理期" in outcomes[0].message
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_overlapping_batches_and_tills_use_each_invoice_once(plan, boss) -> None:
+    programme = _programme(boss, "race", budget_fen=1_000_000 * YUAN, stripes=8)
+    store = Organisation.objects.create(name="并发商行", kind="merchant", region=Region.objects.get(code="130702"))
+    merchants = [UserFactory(role=Role.MERCHANT, organisation=store) for _ in range(4)]
+    ids = people(300, seed=11)
+    invoices = [f"R{i:04d}" for i in range(150)]
+
+    def batch_of(m: int) -> Any:
+        rng = random.Random(m)
+        chosen = rng.sample(range(150), 100)
+        rows = [row(n, programme, ids[(m * 75 + n) % 300], invoices[i]) for n, i in enumerate(chosen)]
+        return lambda: bulk.submit_rows(actor=merchants[m], rows=rows)
+
+    def till(m: int) -> Any:
+        def work() -> int:
+            accepted = 0
+            for i in range(0, 150, 5):
+                try:
+                    submit_application(
+                        actor=merchants[m],
+                        programme=programme,
+                        applicant_name="申请人",
+                        applicant_id=ids[(i + 7 * m) % 300],
+                        phone="13912345678",
+                        items=[
+                            ItemIn(
+                                kind="tv",
+                                invoice_no=invoices[i],
+                                invoice_date=timezone.localdate(),
+                                price_fen=3_000 * YUAN,
+                                grade="1",
+                            )
+                        ],
+                    )
+                except ValidationError:  # refused: the invoice or the person is taken
+                    continue
+                accepted += 1
+            return accepted
+
+        return work
+
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+    answers: list[Any] = []
+
+    def run(work: Any) -> None:
+        try:
+            barrier.wait()
+            answers.append(work())
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in (batch_of(0), batch_of(1), batch_of(2), till(3))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    used = list(Application.objects.filter(programme=programme).values_list("items__invoice_no", flat=True))
+    assert len(used) == len(set(used))  # no invoice in two applications
+    batches = [a for a in answers if isinstance(a, list)]
+    assert len(batches) == 3 and all(len(b) == 100 for b in batches)  # every row has its answer
+    numbers = {o.number for b in batches for o in b if o.ok}
+    stored = set(Application.objects.filter(programme=programme).values_list("number", flat=True))
+    assert numbers <= stored  # every accepted row is in the database
+    refused = [o.message for b in batches for o in b if not o.ok]
+    assert refused and all(("已用于其他补贴申请" in m) or ("每人限补" in m) for m in refused)
+    report = selectors.check_ledger(programme)
+    assert report.problems == []
+    assert report.balances.reserved_fen == sum(
+        Application.objects.filter(programme=programme).values_list("amount_fen", flat=True)
+    )
+    assert list(audit.verify_chain()) == []
