@@ -12,11 +12,11 @@ from huanxin.core.services import create_user
 from huanxin.plans.models import Plan, PlanImport
 from tests.browser import ARTIFACTS, PASSWORD, browser_page, login, skip_without_chromium
 from tests.factories import department_org
-from tests.plans.test_import_views import SAMPLE, importer
+from tests.plans.test_import_views import SAMPLE, reviewed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 skip_without_chromium()
-__all__ = ["browser_page", "importer"]  # fixtures, used by name
+__all__ = ["browser_page"]  # the fixture, used by name
 
 
 def test_task_force_uploads_reviews_and_publishes_a_plan(plan, live_server, browser_page, tmp_path) -> None:
@@ -49,6 +49,8 @@ def test_task_force_uploads_reviews_and_publishes_a_plan(plan, live_server, brow
     page.get_by_role("button", name="上传并生成草稿").click()
     page.wait_for_url("**/plans/imports/*/")
     assert page.get_by_role("heading", name="审阅导入草稿：张北县实施方案.txt").is_visible()
+    record = PlanImport.objects.get(status=PlanImport.Status.DRAFT)
+    text = record.text  # the importer's normalised text: the spans point into it
     review = page.locator("#low-confidence")
     assert review.get_by_role("heading", name="需人工核对").is_visible()
     assert page.locator(".imp-item.imp-low").count() == review.locator("li").count() > 0
@@ -58,7 +60,7 @@ def test_task_force_uploads_reviews_and_publishes_a_plan(plan, live_server, brow
     start, end = int(item.get_attribute("data-start")), int(item.get_attribute("data-end"))
     item.click()
     hit = page.locator("#imp-source mark#imp-hit")
-    assert hit.inner_text() == SAMPLE[start:end]
+    assert hit.inner_text() == text[start:end]
     assert "active" in (item.get_attribute("class") or "")
 
     # a low-confidence item from the list at the top
@@ -68,10 +70,18 @@ def test_task_force_uploads_reviews_and_publishes_a_plan(plan, live_server, brow
     assert "active" in (target.get_attribute("class") or "")
     if target.get_attribute("data-start") is not None:
         start, end = int(target.get_attribute("data-start")), int(target.get_attribute("data-end"))
-        assert hit.inner_text() == SAMPLE[start:end]
+        assert hit.inner_text() == text[start:end]
         assert hit.is_visible()
     page.screenshot(path=str(ARTIFACTS / "plan-import-review.png"), full_page=True)
     page.screenshot(path=str(ARTIFACTS / "plan-import-review-viewport.png"))
+
+    # the importer's draft cannot be published as it is (placeholder region code, county bureaux matched to the
+    # city's departments): the reviewer corrects the YAML, saves (validated by the loader), then publishes
+    assert page.get_by_role("button", name="发布", exact=True).is_disabled()
+    page.get_by_label("草稿 YAML").fill(reviewed(record.draft_yaml))
+    page.get_by_role("button", name="保存并校验").click()
+    page.locator(".messages", has_text="草稿已保存，校验通过").wait_for()
+    assert page.get_by_role("button", name="发布", exact=True).is_enabled()
 
     # publish, confirming the dialog
     page.once("dialog", lambda dialog: dialog.accept())

@@ -24,6 +24,7 @@ from huanxin.core import audit
 from huanxin.core.models import Department, DepartmentAlias, Region, User
 from huanxin.core.roles import is_task_force
 from huanxin.plans import services
+from huanxin.plans.importer import ImportFailed, import_document
 from huanxin.plans.loader import PlanFileError, read_plan_file
 from huanxin.plans.models import Plan, PlanImport
 
@@ -61,8 +62,6 @@ def create_import(*, actor: User, filename: str, data: bytes) -> PlanImport:
         raise ValidationError(
             f"文件超过 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB，请拆分或压缩后再上传", code="too_large"
         )
-    from huanxin.plans.importer import ImportFailed, import_document
-
     record = PlanImport(filename=filename, data=data, size=len(data), sha256=_sha256(data), created_by=actor)
     try:
         result = import_document(data, filename)
@@ -219,6 +218,8 @@ def conflicts(data: dict[str, Any]) -> list[str]:
                 f"departments[{i}]：单位代码 {dept_code} 已是“{department.name}”，发布会改名为“{name}”，"
                 "请改用新的代码（新单位）或原名称（同一单位）"
             )
+        elif department is None and (same := Department.objects.filter(name=name).first()) is not None:
+            out.append(f"departments[{i}]：单位“{name}”已存在（代码 {same.code}），请改用代码 {same.code}")
         elif department is not None:
             dropped = sorted({a.name for a in department.aliases.all()} - set(entry.get("aliases") or []))
             if dropped:
