@@ -363,7 +363,6 @@ def test_publish_never_renames_a_department_or_region_nor_drops_aliases(boss) ->
     record = _reviewed_upload(boss)
     draft = yaml.safe_load(record.draft_yaml)
     draft["departments"][0]["code"] = "miit"  # the city's 市工业和信息化局
-    draft["departments"].append({"code": "drc", "name": "市发展和改革委员会"})  # without its aliases
     draft["regions"][1]["name"] = "张北"
     for entry in draft["sections"][1]["sections"][0]["measures"][0]["responsibilities"]:
         entry["departments"] = ["miit" if c == "zb-miit" else c for c in entry["departments"]]
@@ -374,7 +373,32 @@ def test_publish_never_renames_a_department_or_region_nor_drops_aliases(boss) ->
         imports.publish(actor=boss, plan_import=record)
     text = "\n".join(caught.value.messages)
     assert "单位代码 miit 已是“市工业和信息化局”，发布会改名为“县工业和信息化局”" in text
-    assert "发布会删除“市发展和改革委员会”现有的别名" in text
     assert "区划代码 130722 已是“张北县”" in text
     assert Department.objects.get(code="miit").name == "市工业和信息化局"
     assert not Plan.objects.filter(code="zhangbei-2024").exists()
+
+
+def test_publish_keeps_what_the_database_knows_of_shared_regions_and_departments(boss) -> None:
+    """A city-level draft reusing the city's 市发展和改革委员会 (same code and name) without its aliases, and the
+    county without its parent: publishing adds the plan and takes nothing away from the shared lists."""
+    from huanxin.core.models import Department, Region
+
+    record = _reviewed_upload(boss, region="130700")
+    draft = yaml.safe_load(record.draft_yaml)
+    draft["regions"] = [
+        {"code": "130722", "name": "张北县", "kind": "county"},
+        {"code": "130700", "name": "张家口市", "kind": "city"},
+    ]
+    draft["departments"].append({"code": "drc", "name": "市发展和改革委员会"})
+    draft["sections"][2]["measures"][0]["responsibilities"][0]["departments"].append("drc")
+    imports.save_draft(
+        actor=boss, plan_import=record, yaml_text=yaml.safe_dump(draft, allow_unicode=True, sort_keys=False)
+    )
+    drc = Department.objects.get(code="drc")
+    aliases = set(drc.aliases.values_list("name", flat=True))
+    assert aliases
+    plan = imports.publish(actor=boss, plan_import=record)
+    assert set(drc.aliases.values_list("name", flat=True)) == aliases
+    assert Region.objects.get(code="130722").parent.code == "130700"
+    clause = plan.measures.get(title="开展汽车以旧换新").clauses.get()
+    assert clause.responsibilities.filter(department=drc).exists()

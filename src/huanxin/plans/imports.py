@@ -140,6 +140,7 @@ def publish(*, actor: User, plan_import: PlanImport) -> Plan:
     clashes = conflicts(data)
     if clashes:
         raise ValidationError(clashes, code="conflict")
+    _keep_existing(data)
     with tempfile.TemporaryDirectory(prefix="huanxin-import-") as tmp:
         directory = Path(tmp)
         if plan_import.text:  # the extracted text becomes the plan's source text, as beside a hand-made file
@@ -193,8 +194,8 @@ def validate_yaml(yaml_text: str) -> list[str]:
 
 def conflicts(data: dict[str, Any]) -> list[str]:
     """What publishing a (valid) draft would do to data it does not own: the loader upserts a plan, its regions and
-    departments by code, so a draft reusing a code would overwrite another plan, rename a region or a department,
-    or take away a department's aliases. An import never does that silently: each is a reason not to publish."""
+    departments by code, so a draft reusing a code would overwrite another plan, rename a region or a department, or
+    move a department to another region. An import never does that silently: each is a reason not to publish."""
     out = []
     code = str(data["plan"]["code"])
     plan = Plan.objects.filter(code=code).first()
@@ -209,10 +210,11 @@ def conflicts(data: dict[str, Any]) -> list[str]:
             out.append(
                 f"regions[{i}]：区划代码 {region.code} 已是“{region.name}”，发布会改名为“{entry['name']}”，请核对代码"
             )
+    region_code = str(data["plan"]["region"])
     aliases = dict(DepartmentAlias.objects.values_list("name", "department__code"))
     for i, entry in enumerate(data.get("departments") or []):
         dept_code, name = str(entry["code"]), str(entry["name"])
-        department = Department.objects.filter(code=dept_code).prefetch_related("aliases").first()
+        department = Department.objects.filter(code=dept_code).select_related("region").first()
         if department is not None and department.name != name:
             out.append(
                 f"departments[{i}]：单位代码 {dept_code} 已是“{department.name}”，发布会改名为“{name}”，"
@@ -220,17 +222,47 @@ def conflicts(data: dict[str, Any]) -> list[str]:
             )
         elif department is None and (same := Department.objects.filter(name=name).first()) is not None:
             out.append(f"departments[{i}]：单位“{name}”已存在（代码 {same.code}），请改用代码 {same.code}")
-        elif department is not None:
-            dropped = sorted({a.name for a in department.aliases.all()} - set(entry.get("aliases") or []))
-            if dropped:
-                out.append(
-                    f"departments[{i}].aliases：发布会删除“{name}”现有的别名 {'、'.join(dropped)}，请把它们写入 aliases"
-                )
+        elif department is not None and department.region is not None and department.region.code != region_code:
+            out.append(
+                f"departments[{i}]：单位“{name}”属于{department.region.name}，发布会把它划归方案地区 {region_code}，"
+                "请改用新的代码"
+            )
         for alias in entry.get("aliases") or []:
             owner = aliases.get(alias)
             if owner is not None and owner != dept_code:
                 out.append(f"departments[{i}].aliases：别名“{alias}”已属于单位 {owner}，请删去或改正")
     return out
+
+
+def _keep_existing(data: dict[str, Any]) -> None:
+    """Regions and departments the draft shares with the database (same code, same name — `conflicts` refuses the
+    rest) keep what the database knows: a region its short name, kind and parent (with the parent's chain added
+    to the draft), a department its kind, short name and every alias (the loader would delete aliases a file does
+    not list). So publishing an import adds to the shared lists, never takes away from them."""
+    regions = {str(r["code"]): r for r in data["regions"]}
+    pending = [code for code in regions]
+    while pending:
+        region = Region.objects.filter(code=pending.pop()).select_related("parent").first()
+        if region is None:
+            continue
+        entry = regions.setdefault(region.code, {"code": region.code, "name": region.name})
+        if entry not in data["regions"]:
+            data["regions"].append(entry)
+        entry.update(short_name=region.short_name, kind=region.kind, code_source=region.code_source)
+        if region.parent is not None:
+            entry["parent"] = region.parent.code
+            if region.parent.code not in regions:
+                pending.append(region.parent.code)
+        else:
+            entry.pop("parent", None)
+    for entry in data["departments"]:
+        department = Department.objects.filter(code=str(entry["code"])).first()
+        if department is None:
+            continue
+        listed = list(entry.get("aliases") or [])
+        entry["aliases"] = listed + sorted(set(department.aliases.values_list("name", flat=True)) - set(listed))
+        entry["kind"] = department.kind
+        entry["short_name"] = entry.get("short_name") or department.short_name
 
 
 @dataclass
