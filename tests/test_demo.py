@@ -55,9 +55,11 @@ def test_demo_creates_a_user_for_every_role_and_runs_twice(plan) -> None:
         assert values.exists() and all(v.derived for v in values), code
 
     # subsidies: open programmes with money reserved, applications reserved and in review, car ones among them
-    assert set(Programme.objects.values_list("category", flat=True)) == {"appliance", "digital", "car_scrap"}
-    assert {"reserved", "in_review"} <= set(Application.objects.values_list("status", flat=True))
-    assert Application.objects.filter(programme__category="car_scrap").exists()
+    assert set(Programme.objects.values_list("category", flat=True)) == set(Programme.Category.values)
+    assert {"reserved", "in_review", "queued"} <= set(Application.objects.values_list("status", flat=True))
+    for category in Programme.Category.values:
+        assert Application.objects.filter(programme__category=category).exists(), category
+    assert Application.objects.filter(programme__category="ebike", status="queued").exists()
     assert all(selectors.check_ledger(p).problems == [] for p in Programme.objects.all())
 
     # the printed password works

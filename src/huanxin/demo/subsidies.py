@@ -1,7 +1,10 @@
 """Demo trade-in subsidies: this year's appliance, digital and car scrap-and-renew programmes with their budgets,
 and two months of applications from citizens and from a merchant's till — most reserved, some sent to manual
 review by the price check or the random sample. Car applications use the recycling demo's scrapping certificates
-(the same owner applies). Every figure is invented for the demo."""
+(the same owner applies). Then car replacement (置换更新: old cars transferred, new cars by price band), e-bikes
+(old bikes handed in at a recycling point, each with its 收旧凭证; a small budget that queues the last applications
+until the finance officer adds money on the programme's page) and home renovation (家装厨卫焕新 and 适老化改造).
+Every figure is invented for the demo."""
 
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from django.utils import timezone
 
 from huanxin.core.models import Region, User
 from huanxin.demo import identities
-from huanxin.recycling.models import Certificate
+from huanxin.recycling import services as recycling
+from huanxin.recycling.models import Certificate, Site
 from huanxin.subsidies import ledger, rules
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Programme
@@ -36,9 +40,19 @@ MODELS = {
 }
 
 
+FIRST = ("appliance", "digital", "car_scrap")
+LATER = ("car_replace", "ebike", "home")
+
+
 def build(stdout: TextIO | OutputWrapper) -> None:
-    if Programme.objects.exists():
-        return
+    """Each group of programmes once: a database made before the later categories existed gets them too."""
+    if not Programme.objects.filter(category__in=FIRST).exists():
+        _build_first(stdout)
+    if not Programme.objects.filter(category__in=LATER).exists():
+        _build_later(stdout)
+
+
+def _build_first(stdout: TextIO | OutputWrapper) -> None:
     rng = random.Random(2028)  # noqa: S311 - demo data, not security
     boss = User.objects.get(username="zhuanban")
     today = timezone.localdate()
@@ -136,4 +150,210 @@ def _apply_car(programme: Programme, user: User, certificate: Certificate, rng: 
         )
     except ValidationError:
         return 0  # an old car registered after the cut-off, an owner with a company code …
+    return 1
+
+
+# --- car replacement, e-bikes, home renovation -------------------------------------------------------------------
+
+NEW_CARS = [  # (model, price in yuan, fuel)
+    ("比亚迪秦PLUS DM-i", 99_800, "nev"),
+    ("比亚迪宋PLUS DM-i", 155_800, "nev"),
+    ("吉利银河E5", 119_800, "nev"),
+    ("理想L6", 249_800, "nev"),
+    ("问界M7", 259_800, "nev"),
+    ("长城哈弗H6", 119_900, "fuel"),
+    ("大众朗逸", 109_900, "fuel"),
+    ("丰田凯美瑞", 179_800, "fuel"),
+    ("坦克300", 209_800, "fuel"),
+    ("五菱宏光MINIEV", 44_800, "nev"),  # below the first band: the rules refuse it
+]
+EBIKES = [  # (model, price in yuan, battery)
+    ("雅迪冠能G5", 3_299, "lead_acid"),
+    ("爱玛A500", 2_899, "lead_acid"),
+    ("台铃超能S", 2_599, "lead_acid"),
+    ("新日XC3", 2_399, "lead_acid"),
+    ("九号F90", 3_999, "lithium"),
+    ("小牛G400", 4_299, "lithium"),
+]
+HOME_ITEMS = {
+    "smart_toilet": [("九牧ZS760", 3_999), ("恒洁Q9", 4_599)],
+    "shower_room": [("箭牌一字型淋浴房", 4_500)],
+    "bathroom_cabinet": [("科勒浴室柜", 3_280)],
+    "kitchen_hardware": [("恒洁恒温花洒", 899), ("九牧厨房龙头", 459)],
+    "cabinet": [("欧派整体橱柜3米", 15_800)],
+    "flooring": [("圣象强化地板", 6_800), ("马可波罗瓷砖", 5_200)],
+    "smart_lock": [("德施曼Q5", 1_999)],
+    "lighting": [("雷士客厅吸顶灯", 599)],
+    "grab_bar": [("卫生间不锈钢扶手", 280)],
+    "bath_chair": [("助浴椅", 399)],
+    "anti_slip": [("卫生间防滑地面改造", 2_600)],
+    "care_bed": [("电动护理床", 5_800)],
+}
+
+
+def _build_later(stdout: TextIO | OutputWrapper) -> None:
+    rng = random.Random(2029)  # noqa: S311 - demo data, not security
+    boss = User.objects.get(username="zhuanban")
+    today = timezone.localdate()
+    city = Region.objects.get(code="130700")
+    year_start = today.replace(month=1, day=1)
+    citizens = list(User.objects.filter(role="citizen").order_by("pk"))
+    merchant = User.objects.get(username="shanghu")
+    made = 0
+    with transaction.atomic():
+
+        def programme(category: str, name: str, budget_yuan: int, **extra: object) -> Programme:
+            on_exhaustion = str(extra.pop("on_exhaustion", Programme.OnExhaustion.REFUSE))
+            return ledger.create_programme(
+                actor=boss,
+                code=f"{category.replace('_', '-')}-{today.year}",
+                name=name,
+                category=category,
+                region=city,
+                opens_on=year_start,
+                closes_on=today.replace(month=12, day=31),
+                budget_fen=budget_yuan * 100,
+                on_exhaustion=on_exhaustion,
+                stripes=8,
+                parameters={**rules.DEFAULTS[category], "sample_pct": 5, **extra},
+                status=Programme.Status.OPEN,
+            )
+
+        # this year's cars must have been in the seller's name by 8 January (the 2025 rule moved on a year)
+        cars = programme(
+            "car_replace", f"{today.year}年汽车置换更新补贴", 3_000_000, registered_by=f"{today.year}-01-08"
+        )
+        bikes = programme(  # a small first tranche: the last applications wait for the next
+            "ebike", f"{today.year}年电动自行车以旧换新补贴", 15_000, on_exhaustion=Programme.OnExhaustion.QUEUE
+        )
+        home = programme("home", f"{today.year}年家装厨卫“焕新”及适老化改造补贴", 2_000_000)
+        for n in range(36):
+            made += _apply_replacement(cars, rng.choice(citizens), n, rng, today)
+        point = (
+            Site.objects.filter(organisation__name="张家口绿源再生资源回收有限公司", status=Site.Status.OPERATING)
+            .order_by("pk")
+            .first()
+        )
+        if point is not None:
+            clerk = User.objects.filter(role="recycler", organisation=point.organisation).order_by("pk").first()
+            for n in range(45):
+                if clerk is not None:
+                    made += _apply_ebike(bikes, rng.choice([merchant, *citizens]), point, clerk, n, rng, today)
+        for days_ago in range(50, -1, -2):
+            for _ in range(rng.randrange(1, 4)):
+                made += _apply_home(home, rng.choice([merchant, *citizens]), rng, today, days_ago)
+    stdout.write(f"以旧换新补贴演示数据：汽车置换更新、电动自行车、家装厨卫 3 个补贴批次，{made} 份申请\n")
+
+
+def _moment(rng: random.Random, today: dt.date, days_ago: int) -> dt.datetime:
+    return timezone.make_aware(
+        dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time(rng.randrange(9, 20), rng.randrange(60)))
+    )
+
+
+def _apply_replacement(programme: Programme, user: User, n: int, rng: random.Random, today: dt.date) -> int:
+    at = _moment(rng, today, rng.randrange(0, 60))
+    sold = at.date() - dt.timedelta(days=rng.randrange(1, 15))
+    model, price, fuel = rng.choice(NEW_CARS)
+    try:
+        submit_application(
+            actor=user,
+            programme=programme,
+            applicant_name=identities.name(rng),
+            applicant_id=identities.resident_id(rng),
+            phone=identities.phone(rng),
+            items=[
+                ItemIn(
+                    kind="car",
+                    invoice_no=f"{rng.randrange(10**11, 10**12)}",
+                    invoice_date=at.date(),
+                    price_fen=int(price * rng.uniform(0.9, 1.0)) * 100,
+                    brand_model=model,
+                    vin=identities.vin(rng),
+                    new_fuel=fuel,
+                    transfer_no=f"130700{sold:%Y%m%d}{n:04d}",
+                    transfer_date=sold,
+                    old_registered_on=dt.date(rng.randrange(2012, 2025), rng.randrange(1, 13), rng.randrange(1, 29)),
+                )
+            ],
+            now=at,
+        )
+    except ValidationError:
+        return 0  # a car below the first price band, an old car registered too late, a transfer before the window
+    return 1
+
+
+def _apply_ebike(
+    programme: Programme, user: User, point: Site, clerk: User, n: int, rng: random.Random, today: dt.date
+) -> int:
+    at = _moment(rng, today, 44 - n)  # one a day, the newest last: they queue once the tranche is spent
+    owner_name, owner_id = identities.name(rng), identities.resident_id(rng)
+    handed_in = max(programme.opens_on, at.date() - dt.timedelta(days=rng.randrange(0, 3)))
+    certificate = recycling.issue_certificate(
+        actor=clerk,
+        kind=Certificate.Kind.TAKE_BACK,
+        site=point,
+        category="ebike",
+        owner_name=owner_name,
+        owner_id=owner_id,
+        brand_model=rng.choice(["绿源", "新日", "雅迪", "杂牌"]) + "旧电动自行车",
+        issued_on=handed_in,
+    )
+    model, price, battery = rng.choice(EBIKES)
+    try:
+        submit_application(
+            actor=user,
+            programme=programme,
+            applicant_name=owner_name,
+            applicant_id=owner_id,
+            phone=identities.phone(rng),
+            items=[
+                ItemIn(
+                    kind="ebike",
+                    invoice_no=f"{rng.randrange(10**11, 10**12)}",
+                    invoice_date=at.date(),
+                    price_fen=price * 100,
+                    brand_model=model,
+                    serial=f"{rng.choice(['YD', 'AM', 'TL', 'XR', 'NB'])}{rng.randrange(10**10, 10**11)}",
+                    certificate_no=certificate.number,
+                    battery=battery,
+                    ccc_no=f"{today.year - 1}011119{rng.randrange(10**6):06d}",
+                    standard="GB 17761-2024",
+                )
+            ],
+            now=at,
+        )
+    except ValidationError:
+        return 0
+    return 1
+
+
+def _apply_home(programme: Programme, user: User, rng: random.Random, today: dt.date, days_ago: int) -> int:
+    at = _moment(rng, today, days_ago)
+    kinds = rng.sample(list(HOME_ITEMS), k=rng.choice([1, 1, 2, 3]))
+    items = []
+    for kind in kinds:
+        model, price = rng.choice(HOME_ITEMS[kind])
+        items.append(
+            ItemIn(
+                kind=kind,
+                invoice_no=f"{rng.randrange(10**11, 10**12)}",
+                invoice_date=at.date(),
+                price_fen=int(price * rng.uniform(0.92, 1.03) * 100),
+                brand_model=model,
+                grade=rng.choice(["1", ""]) if kind in ("smart_toilet", "kitchen_hardware") else "",
+            )
+        )
+    try:
+        submit_application(
+            actor=user,
+            programme=programme,
+            applicant_name=identities.name(rng),
+            applicant_id=identities.resident_id(rng),
+            phone=identities.phone(rng),
+            items=items,
+            now=at,
+        )
+    except ValidationError:
+        return 0
     return 1
