@@ -51,7 +51,6 @@ class Registry:
     """The departments the draft names: known ones under their codes, the others proposed."""
 
     directory: dept.Directory
-    suffix: str = ""  # added to every code when the plan is not of a city whose plan file the repository has
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_name: dict[str, str] = field(default_factory=dict)
     proposed: int = 0
@@ -63,7 +62,7 @@ class Registry:
             return code, not self.entries[code].get("proposed", False)
         known = self.directory.find(name)
         if known is not None:
-            code = known.code + self.suffix
+            code = known.code
             if code in self.entries:
                 if name != self.entries[code]["name"]:
                     self.entries[code].setdefault("aliases", []).append(name)
@@ -75,7 +74,7 @@ class Registry:
                 self.entries[code] = entry
         else:
             self.proposed += 1
-            code = f"new-{self.proposed}{self.suffix}"
+            code = f"new-{self.proposed}"
             self.entries[code] = {
                 "code": code,
                 "name": name[:80],
@@ -106,11 +105,7 @@ class Builder:
     def __init__(self, text: str):
         self.text = text
         self.tree: Tree = build_tree(text)
-        self.place = self._place()
-        # Department codes are global: another city's 市商务局 must not take the code of the one already loaded.
-        known_city = any(self.place and name.startswith(self.place) for name in _known_regions())
-        suffix = "" if known_city else "-" + hashlib.sha1(self.place.encode()).hexdigest()[:4]  # noqa: S324
-        self.registry = Registry(dept.directory(), suffix)
+        self.registry = Registry(dept.directory())
         self.low: list[str] = []
         self.warnings: list[str] = list(self.tree.warnings)
         self.indicator_codes: set[str] = set()
@@ -119,13 +114,6 @@ class Builder:
         self.target_year, self.baseline_year = self._years()
 
     # --- helpers ---------------------------------------------------------------------------------
-
-    def _place(self) -> str:
-        """The plan's place (张家口市, 某某省), from the notice's or the plan's title at the top."""
-        for para in self.tree.front:
-            if m := _PLACE.match(self.t(para.start, para.end)):
-                return m.group(1)
-        return ""
 
     def t(self, start: int, end: int) -> str:
         return self.text[start:end]
@@ -515,10 +503,6 @@ class Builder:
                 self.low.append(f"单位 {entry['name']}")
         if any(e.get("proposed") for e in self.registry.entries.values()):
             self.warnings.append("有未识别的责任单位，已作为新单位提出（proposed），请核对名称、类型并给出编码")
-        if self.registry.suffix and self.registry.entries:
-            self.warnings.append(
-                f"单位编码带有本地后缀“{self.registry.suffix}”，以免与已载入城市的同名单位混淆；发布前可改为正式编码"
-            )
         self.warnings.append("总体目标与举措的对应关系（measures）、规则（rules）需人工补充")
         data = {
             "plan": plan,
