@@ -7,7 +7,7 @@ from django.test import Client
 from huanxin.core.models import User
 from huanxin.core.roles import Role
 from huanxin.monitoring.models import IndicatorValue
-from huanxin.plans.models import MeasureAction
+from huanxin.plans.models import MeasureAction, PlanImport
 from huanxin.projects.models import InvestmentReport, Loan, Project
 from huanxin.recycling.models import Booking, Certificate, ReverseInvoice, Site
 from huanxin.subsidies import selectors
@@ -30,6 +30,7 @@ def test_demo_creates_a_user_for_every_role_and_runs_twice(plan) -> None:
         Certificate.objects.count(),
     ) == counts
     assert MeasureAction.objects.filter(status="draft").exists()
+    assert PlanImport.objects.filter(status="draft").count() == 1  # a county plan for 方案文件导入, imported once
     assert MeasureAction.objects.filter(status="submitted").exists()
     # the reporting history: approved quarters, and the latest one half-done for the review queue
     statuses = set(IndicatorValue.objects.values_list("status", flat=True))

@@ -13,6 +13,7 @@ from huanxin.core import services
 from huanxin.core.models import Department, Organisation, Region, User
 from huanxin.core.roles import Role
 from huanxin.demo import monitoring as demo_monitoring
+from huanxin.demo import plan_import as demo_plan_import
 from huanxin.demo import projects as demo_projects
 from huanxin.demo import recycling as demo_recycling
 from huanxin.demo import subsidies as demo_subsidies
@@ -138,6 +139,7 @@ class Command(BaseCommand):
         demo_subsidies.build(self.stdout)  # after recycling: car applications use its scrapping certificates
         demo_monitoring.build(self.stdout)
         demo_supervision.build(self.stdout)
+        demo_plan_import.build(self.stdout)
         self._print_accounts()
 
     def _org(self, name: str, kind: str, region: Region, department: Department | None = None) -> Organisation:
