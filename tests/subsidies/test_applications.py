@@ -210,6 +210,6 @@ def test_the_two_person_threshold_is_a_programme_parameter(boss) -> None:
 
 
 def test_a_name_that_looks_like_a_formula_is_exported_as_text() -> None:
-    from huanxin.subsidies.payments import _cell
+    from huanxin.core.exports import csv_safe
 
-    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _cell("林芳") == "林芳"
+    assert csv_safe("=HYPERLINK(1)") == "'=HYPERLINK(1)" and csv_safe("林芳") == "林芳"

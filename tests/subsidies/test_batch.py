@@ -76,7 +76,8 @@ def test_a_batch_keeps_good_rows_gives_reasons_and_never_applies_twice(merchant,
     assert "居民身份证号码无效" in failed["DD00003"] and "已用于其他补贴申请" in failed["DD00007"]
     assert "两位小数" in failed["DD00009"] and "不存在" in failed["DD00011"] and "无法识别" in failed["DD00013"]
     assert Application.objects.filter(channel="batch").count() == 45
-    sheet = load_workbook(io.BytesIO(result_file)).active
+    assert result_file.filename.endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(result_file.content)).active
     assert sheet.cell(1, len(batch.HEADERS) + 1).value == "申请编号"
     assert sheet.cell(2, len(batch.HEADERS) + 1).value.startswith("BT")
     again, _ = batch.import_batch(actor=merchant, data=xlsx(data), filename="sales.xlsx")
@@ -95,6 +96,11 @@ def test_a_csv_from_chinese_excel_and_the_upload_page(merchant, boss) -> None:
     upload.name = "sales.csv"
     page = client.post("/subsidies/batch/", {"file": upload}).content.decode()
     assert "3</b> 行已受理" in page
+    assert 'download="补贴批量申请结果.csv"' in page  # a CSV comes back as CSV
+    results, result = batch.import_batch(actor=merchant, data=text.encode("gb18030"), filename="again.csv")
+    lines = result.content.decode("utf-8-sig").splitlines()
+    assert lines[0].endswith("申请编号,结果") and all(r.ok for r in results)
+    assert "此前已提交" in lines[1]
     assert Application.objects.count() == 3
     citizen = Client()
     citizen.force_login(UserFactory(role=Role.CITIZEN))

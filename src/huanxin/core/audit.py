@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from huanxin.core import bulkinsert
 from huanxin.core.models import AuditEvent, User
 
 GENESIS_HASH = "0" * 64
@@ -161,7 +162,8 @@ def record_many(events: list[Pending], *, actor: User | None, actor_label: str =
         )
         prev_hash = event.hash
         rows.append(event)
-    return AuditEvent.objects.bulk_create(rows)
+    bulkinsert.insert(rows)
+    return rows
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

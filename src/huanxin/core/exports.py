@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -12,6 +13,21 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv; charset=utf-8"
+
+
+def csv_safe(text: str) -> str:
+    """A value a spreadsheet must not run as a formula (a name typed as "=HYPERLINK(…)")."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def build_csv(*, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """CSV as Chinese Excel opens it (UTF-8 with BOM), every text cell formula-safe."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(headers)
+    writer.writerows([csv_safe(v) if isinstance(v, str) else ("" if v is None else v) for v in row] for row in rows)
+    return out.getvalue().encode("utf-8-sig")
 
 
 def build_workbook(*, title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.core.exceptions import ValidationError
 from stdnum.cn import ric, uscc
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.util import isdigits
 
 _VIN_VALUES = {
     **{str(d): d for d in range(10)},
@@ -35,11 +39,34 @@ def clean_vin(value: str) -> str:
     return vin
 
 
-def clean_resident_id(value: str) -> str:
+@functools.lru_cache(maxsize=8192)
+def _place_existed(place: str, year: int) -> bool:
+    """Whether the 6-digit place code was a county in `year`: stdnum's look-up, a search of its place database
+    (about 0.15 ms), remembered — a batch of 100,000 IDs has a few hundred (place, year) pairs."""
     try:
-        return str(ric.validate(value))
+        ric.get_birth_place(f"{place}{year:04d}01010000")
+    except (StdnumError, KeyError):  # KeyError: stdnum 2.x on a province or city code (e.g. 110000) has no county
+        return False
+    return True
+
+
+def clean_resident_id(value: str) -> str:
+    """`ric.validate`'s steps in its order (length, digits, check digit, birth date, birth place), with the place
+    look-up remembered per (place code, birth year)."""
+    try:
+        number = ric.compact(value)
+        if len(number) != 18:
+            raise InvalidLength()
+        if not isdigits(number[:-1]):
+            raise InvalidFormat()
+        if number[-1] != ric.calc_check_digit(number):
+            raise InvalidChecksum()
+        born = ric.get_birth_date(number)
+        if not _place_existed(number[:6], born.year):
+            raise InvalidComponent()
     except StdnumError as exc:
         raise ValidationError("居民身份证号码无效", code="resident_id_invalid") from exc
+    return str(number)
 
 
 def clean_uscc(value: str) -> str:

@@ -28,10 +28,10 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
-from huanxin.core import audit, pii
+from huanxin.core import audit, bulkinsert, pii
 from huanxin.core.models import User
 from huanxin.core.roles import Role
 from huanxin.core.validators import clean_resident_id
@@ -94,6 +94,7 @@ class BatchLookups(Lookups):
         super().__init__(programme)
         self.hashes: set[str] = set()
         self.used: Counter[tuple[str, str]] = Counter()
+        self.granted: Counter[str] = Counter()
         self.values: set[str] = set()
         self.claims: set[tuple[str, str]] = set()
         self.prices: dict[str, list[int]] = {}
@@ -111,6 +112,14 @@ class BatchLookups(Lookups):
             )
             for applicant_hash, kind, n in counts:
                 self.used[(applicant_hash, kind)] += n
+            granted = (
+                Application.objects.filter(programme=self.programme, applicant_hash__in=hashes)
+                .exclude(status=Application.Status.REJECTED)
+                .values_list("applicant_hash")
+                .annotate(total=Sum("amount_fen"))
+            )
+            for applicant_hash, total in granted:
+                self.granted[applicant_hash] += total or 0
             self.hashes |= hashes
         values = set()
         for row in rows:
@@ -128,6 +137,11 @@ class BatchLookups(Lookups):
             return super().used_before(applicant_hash, kind)
         return self.used[(applicant_hash, kind)]
 
+    def amount_before(self, applicant_hash: str) -> int:
+        if applicant_hash not in self.hashes:
+            return super().amount_before(applicant_hash)
+        return self.granted[applicant_hash]
+
     def claimed(self, kind: str, value: str) -> bool:
         if value not in self.values:
             return super().claimed(kind, value)
@@ -141,6 +155,7 @@ class BatchLookups(Lookups):
     def accept(self, prepared: Prepared) -> None:
         """Remember an accepted row: its items count against the applicant's limits, its identifiers are taken."""
         applicant_hash = prepared.application.applicant_hash
+        self.granted[applicant_hash] += prepared.application.amount_fen
         for item in prepared.items:
             self.used[(applicant_hash, item.kind)] += 1
             if item.brand_model in self.prices:
@@ -243,16 +258,11 @@ def _claim(chunk: _Chunk) -> None:
     """The identifiers first, as `submit_application` does (claims, then money), so a batch and a till never wait
     for each other in a circle. The claims' key to their application is checked at commit, so they can go in
     before the applications. Raises IntegrityError when someone else holds one of them."""
-    claims = sorted(
-        (
-            Claim(kind=k, value=v, application_id=prepared.application.pk)
-            for _, prepared, _ in chunk.accepted
-            for k, v in prepared.claims
-        ),
-        key=lambda claim: (claim.kind, claim.value),  # one order for every writer: no circle of waits between them
+    claims = sorted(  # one order for every writer: no circle of waits between them
+        (k, v, prepared.application.pk, True) for _, prepared, _ in chunk.accepted for k, v in prepared.claims
     )
     with transaction.atomic():
-        Claim.objects.bulk_create(claims, batch_size=1000)
+        bulkinsert.insert_rows(Claim, ["kind", "value", "application_id", "active"], claims)
 
 
 def _reserve(chunk: _Chunk, outcomes: dict[int, Outcome]) -> None:
@@ -292,23 +302,18 @@ def _copy_answers(chunk: _Chunk, outcomes: dict[int, Outcome]) -> None:
 
 def _write(chunk: _Chunk) -> None:
     applications = [prepared.application for _, prepared, _ in chunk.accepted]
-    Application.objects.bulk_create(applications, batch_size=1000)
-    items, results, events, pending = [], [], [], []
+    bulkinsert.insert(applications)
+    items: list[ApplicationItem] = []
+    results: list[tuple[int, str, str, str]] = []
+    events: list[tuple[int, str, int, dt.datetime, str]] = []
+    pending = []
     for _, prepared, stripe in chunk.accepted:
         application = prepared.application
         for item in prepared.items:
             item.application = application
             items.append(item)
-        results += [CheckResult(application=application, name=n, outcome=o, reason=r) for n, o, r in prepared.results]
-        events.append(
-            ApplicationEvent(
-                application=application,
-                status=application.status,
-                actor=chunk.actor,
-                at=chunk.now,
-                note=status_note(application),
-            )
-        )
+        results += [(application.pk, n, o, r) for n, o, r in prepared.results]
+        events.append((application.pk, application.status, chunk.actor.pk, chunk.now, status_note(application)))
         changes = submitted_changes(application, prepared.claims)
         if stripe >= 0:
             changes["stripe"] = stripe
@@ -321,9 +326,9 @@ def _write(chunk: _Chunk) -> None:
                 changes=changes,
             )
         )
-    ApplicationItem.objects.bulk_create(items, batch_size=1000)
-    CheckResult.objects.bulk_create(results, batch_size=2000)
-    ApplicationEvent.objects.bulk_create(events, batch_size=1000)
+    bulkinsert.insert(items)
+    bulkinsert.insert_rows(CheckResult, ["application_id", "name", "outcome", "reason"], results)
+    bulkinsert.insert_rows(ApplicationEvent, ["application_id", "status", "actor_id", "at", "note"], events)
     for reservation in chunk.reservations.values():
         reservation.write()
     audit.record_many(pending, actor=chunk.actor)

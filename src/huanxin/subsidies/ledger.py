@@ -30,7 +30,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Case, F, OuterRef, Subquery, Sum, Value, When
 from django.utils import timezone
 
-from huanxin.core import audit
+from huanxin.core import audit, bulkinsert
 from huanxin.core.models import Region, User
 from huanxin.subsidies.models import KIND_ORDER, MAX_STRIPES, Account, Entry, Programme
 
@@ -556,7 +556,7 @@ class BulkReservation:
         """The entries in one insert, each touched balance in one update, one audit event for the lot."""
         if not self.entries:
             return
-        Entry.objects.bulk_create(self.entries, batch_size=2000)
+        bulkinsert.insert(self.entries)
         delta: dict[int, int] = {}
         for entry in self.entries:
             delta[entry.credit_id] = delta.get(entry.credit_id, 0) - entry.amount_fen

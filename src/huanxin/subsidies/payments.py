@@ -27,6 +27,7 @@ from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
 from huanxin.core import audit
+from huanxin.core.exports import csv_safe
 from huanxin.core.models import User
 from huanxin.core.roles import Role, is_authenticated, is_task_force
 from huanxin.recycling.services import draw_number
@@ -139,11 +140,6 @@ def create_batch(
     return batch
 
 
-def _cell(text: str) -> str:
-    """A value a spreadsheet must not run as a formula (a name typed as "=HYPERLINK(…)")."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def export_bank_file(*, actor: User, batch: PaymentBatch, now: dt.datetime | None = None) -> bytes:
     """The bank's payment file for the batch's pending payments: CSV, UTF-8 with BOM, one row per payment.
     Exporting again gives the pending payments again (each export is audited, without the personal data)."""
@@ -167,7 +163,7 @@ def export_bank_file(*, actor: User, batch: PaymentBatch, now: dt.datetime | Non
                 [
                     n,
                     application.number,
-                    _cell(application.applicant_name),
+                    csv_safe(application.applicant_name),
                     application.applicant_id,
                     yuan_plain(payment.amount_fen),
                     PURPOSE,

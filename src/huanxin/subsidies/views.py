@@ -410,7 +410,7 @@ def batch(request: HttpRequest) -> HttpResponse:
                 raise ValidationError("请选择要上传的文件", code="no_file")
             if upload.size and upload.size > 20 * 1024 * 1024:
                 raise ValidationError("文件超过20MB，请分文件上传", code="file_too_large")
-            results, workbook = batch_import.import_batch(actor=user, data=upload.read(), filename=upload.name or "")
+            results, result = batch_import.import_batch(actor=user, data=upload.read(), filename=upload.name or "")
         except ValidationError as exc:
             context["error"] = "；".join(exc.messages)
         else:
@@ -418,8 +418,8 @@ def batch(request: HttpRequest) -> HttpResponse:
                 results=results,
                 failed=[r for r in results if not r.ok],
                 ok=sum(1 for r in results if r.ok),
-                workbook=base64.b64encode(workbook).decode(),
-                xlsx=XLSX,
+                result=result,
+                result_b64=base64.b64encode(result.content).decode(),
             )
     return render(request, "subsidies/batch.html", context)
 
