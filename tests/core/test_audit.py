@@ -135,6 +135,8 @@ def test_record_many_appends_a_linked_run() -> None:
             actor=None,
         )
     assert [e.seq for e in events] == list(range(events[0].seq, events[0].seq + 4))
-    for previous, current in itertools.pairwise(events):
+    stored = list(AuditEvent.objects.filter(action="batch.row").order_by("seq"))
+    assert [(e.chain, e.seq, e.hash) for e in stored] == [(a.chain, a.seq, a.hash) for a in events]
+    for previous, current in itertools.pairwise(stored):
         assert current.prev_hash == previous.hash
     assert list(audit.verify_chain()) == []

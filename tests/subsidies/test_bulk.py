@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 
 from huanxin.core import audit
@@ -256,3 +256,30 @@ def test_overlapping_batches_and_tills_use_each_invoice_once(plan, boss) -> None
         Application.objects.filter(programme=programme).values_list("amount_fen", flat=True)
     )
     assert list(audit.verify_chain()) == []
+
+
+@pytest.mark.django_db
+def test_a_batch_large_enough_for_copy_stores_what_one_by_one_stores(merchant, boss) -> None:
+    """120 rows: on PostgreSQL every table of the chunk goes in by COPY (bulkinsert.COPY_FROM rows and more), so the
+    stored rows — encrypted personal data, JSON, dates — must read back exactly as the ORM would have written them."""
+    from huanxin.core import bulkinsert
+    from huanxin.subsidies.models import CheckResult
+
+    assert bulkinsert.COPY_FROM < 120
+    programme = _programme(boss, "copy", budget_fen=1_000_000 * YUAN)
+    ids = people(120, seed=8)
+    outcomes = bulk.submit_rows(actor=merchant, rows=[row(i, programme, ids[i], f"CP{i:04d}") for i in range(120)])
+    assert all(o.ok for o in outcomes)
+    application = Application.objects.get(number=outcomes[37].number)
+    assert application.applicant_id == ids[37] and application.phone == "13800001111"
+    assert application.risk_reasons == [] and application.items.get().invoice_no == "CP0037"
+    assert application.events.get().note == "额度已预留，等待审核"
+    assert CheckResult.objects.filter(application=application).count() == 5
+    assert Claim.objects.filter(application=application, active=True).count() == 2
+    event = AuditEvent.objects.get(action="subsidies.application_submitted", object_id=str(application.pk))
+    assert event.changes["number"] == application.number and event.changes["amount_fen"] == 600 * YUAN
+    assert list(audit.verify_chain()) == []
+    assert selectors.check_ledger(programme).problems == []
+    with connection.cursor() as cursor:  # personal data encrypted at rest, whichever way it went in
+        cursor.execute("SELECT applicant_id FROM subsidies_application WHERE id = %s", [application.pk])
+        assert ids[37] not in cursor.fetchone()[0]

@@ -45,11 +45,6 @@ def _chain() -> int:
     return chain
 
 
-def _canonical(value: Any) -> Any:
-    """JSON-safe form of `value`, exactly as it will be stored and later re-read for verification."""
-    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
-
-
 def compute_hash(
     *,
     prev_hash: str,
@@ -89,7 +84,7 @@ def record(
     object_id: str = "",
     changes: dict[str, Any] | None = None,
     actor_label: str = "",
-) -> AuditEvent:
+) -> Appended:
     """Append one event. Must run inside the caller's transaction so the event and the change land together."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record() must be called inside the service's transaction")
@@ -122,7 +117,32 @@ class Pending:
     changes: dict[str, Any] | None = None
 
 
-def record_many(events: list[Pending], *, actor: User | None, actor_label: str = "") -> list[AuditEvent]:
+@dataclass(frozen=True)
+class Appended:
+    """Where an event went: its chain, its number in the chain and its hash."""
+
+    chain: int
+    seq: int
+    hash: str
+
+
+_COLUMNS = [
+    "chain",
+    "seq",
+    "at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "changes",
+    "prev_hash",
+    "hash",
+]
+
+
+def record_many(events: list[Pending], *, actor: User | None, actor_label: str = "") -> list[Appended]:
     """Append several events of one actor in one insert (a batch import's rows), chained one after another."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record() must be called inside the service's transaction")
@@ -131,39 +151,30 @@ def record_many(events: list[Pending], *, actor: User | None, actor_label: str =
     seq = last["seq"] if last else 0
     prev_hash = last["hash"] if last else GENESIS_HASH
     label = actor_label or (actor.get_username() if actor is not None else "system")
+    actor_id = actor.pk if actor is not None else None
     at = timezone.now()
-    rows = []
+    rows, appended = [], []
     for pending in events:
         seq += 1
-        stored_changes = _canonical(pending.changes or {})
-        event = AuditEvent(
-            chain=chain,
+        stored = json.dumps(pending.changes or {}, default=str, ensure_ascii=False)
+        changes = json.loads(stored)  # exactly what the database will hand back to `verify_chain`
+        digest = compute_hash(
+            prev_hash=prev_hash,
             seq=seq,
             at=at,
-            actor=actor,
+            actor_id=actor_id,
             actor_label=label,
             action=pending.action,
             object_type=pending.object_type,
             object_id=pending.object_id,
-            object_repr=pending.object_repr,
-            changes=stored_changes,
-            prev_hash=prev_hash,
+            changes=changes,
         )
-        event.hash = compute_hash(
-            prev_hash=prev_hash,
-            seq=seq,
-            at=at,
-            actor_id=actor.pk if actor is not None else None,
-            actor_label=label,
-            action=pending.action,
-            object_type=pending.object_type,
-            object_id=pending.object_id,
-            changes=stored_changes,
-        )
-        prev_hash = event.hash
-        rows.append(event)
-    bulkinsert.insert(rows)
-    return rows
+        row = (chain, seq, at, actor_id, label, pending.action, pending.object_type, pending.object_id)
+        rows.append((*row, pending.object_repr[:200], stored, prev_hash, digest))
+        appended.append(Appended(chain, seq, digest))
+        prev_hash = digest
+    bulkinsert.insert_rows(AuditEvent, _COLUMNS, rows, json_fields={"changes"})
+    return appended
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ few rows and on SQLite. Nothing is read back: ids the caller has set are kept, t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -53,16 +54,29 @@ def insert(objs: Sequence[models.Model]) -> None:
     )
 
 
-def insert_rows(model: type[models.Model], attnames: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Insert plain values (ints, strings, dates, booleans, foreign key ids) without making model instances."""
+def insert_rows(
+    model: type[models.Model],
+    attnames: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    json_fields: frozenset[str] | set[str] = frozenset(),
+) -> None:
+    """Insert plain values (ints, strings, dates, booleans, foreign key ids) without making model instances;
+    a JSON field's value is given as its JSON text (`json_fields`)."""
     if not rows:
         return
     if connection.vendor != "postgresql" or len(rows) < COPY_FROM:
+        decode = [name in json_fields for name in attnames]
         model._default_manager.bulk_create(
-            [model(**dict(zip(attnames, row, strict=True))) for row in rows], batch_size=1000
+            [
+                model(**{n: json.loads(v) if d else v for n, v, d in zip(attnames, row, decode, strict=True)})
+                for row in rows
+            ],
+            batch_size=1000,
         )
         return
-    columns = [str(getattr(model._meta.get_field(name.removesuffix("_id")), "column", name)) for name in attnames]
+    column_of = {f.attname: str(f.column) for f in model._meta.concrete_fields}
+    columns = [column_of[name] for name in attnames]
     _copy(model, columns, rows)
 
 

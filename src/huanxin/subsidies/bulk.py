@@ -49,7 +49,7 @@ from huanxin.subsidies.applications import (
 )
 from huanxin.subsidies.models import Application, ApplicationEvent, ApplicationItem, CheckResult, Claim, Programme
 
-CHUNK = 500
+CHUNK = 2000
 
 
 @dataclass

@@ -484,6 +484,9 @@ def reserve(
         return _existing_reservation(programme, first, amount_fen)
 
 
+_ENTRY_COLUMNS = ["programme_id", "kind", "debit_id", "credit_id", "amount_fen", "reference", "note", "actor_id", "at"]
+
+
 class BulkReservation:
     """Reservations of a merchant's batch, made in memory while the caller's transaction holds every stripe of the
     programme, then written at once (`write`): the same rules as `reserve` — a reservation fits in one stripe,
@@ -508,7 +511,7 @@ class BulkReservation:
             .select_for_update(no_key=True)
         )
         self.balance = {a.pk: a.balance_fen for a in self.accounts}
-        self.entries: list[Entry] = []
+        self.entries: list[tuple[Any, ...]] = []  # rows of _ENTRY_COLUMNS
         self.stripes: dict[str, int] = {}
 
     def take(self, reference: str, amount_fen: int) -> int:
@@ -520,16 +523,18 @@ class BulkReservation:
         total = sum(self.balance.values())
         if total < amount_fen:
             raise _exhausted(self.programme, total)
-        by_wealth = sorted(self.accounts, key=lambda a: (-self.balance[a.pk], a.stripe))
-        target = by_wealth[0]
-        for donor in by_wealth[1:]:
-            shortfall = amount_fen - self.balance[target.pk]
-            if shortfall <= 0:
-                break
-            take = min(self.balance[donor.pk], shortfall)
-            self.entries.append(self._entry(Entry.Kind.REBALANCE, target.pk, donor.pk, take, reference))
-            self.balance[donor.pk] -= take
-            self.balance[target.pk] += take
+        target = max(self.accounts, key=lambda a: (self.balance[a.pk], -a.stripe))
+        if self.balance[target.pk] < amount_fen:  # no stripe holds enough alone: move money into the richest
+            for donor in sorted(self.accounts, key=lambda a: (-self.balance[a.pk], a.stripe)):
+                shortfall = amount_fen - self.balance[target.pk]
+                if shortfall <= 0:
+                    break
+                if donor is target:
+                    continue
+                take = min(self.balance[donor.pk], shortfall)
+                self.entries.append(self._entry(Entry.Kind.REBALANCE, target.pk, donor.pk, take, reference))
+                self.balance[donor.pk] -= take
+                self.balance[target.pk] += take
         reserved_id: int = target.reserved_id  # annotated above
         self.entries.append(self._entry(Entry.Kind.RESERVE, reserved_id, target.pk, amount_fen, reference))
         self.balance[target.pk] -= amount_fen
@@ -538,33 +543,25 @@ class BulkReservation:
         self.stripes[reference] = target.stripe
         return int(target.stripe)
 
-    def _entry(self, kind: str, debit_id: int, credit_id: int, amount_fen: int, reference: str) -> Entry:
+    def _entry(self, kind: str, debit_id: int, credit_id: int, amount_fen: int, reference: str) -> tuple[Any, ...]:
         note = "子池余额不足，自其他子池调剂" if kind == Entry.Kind.REBALANCE else ""
-        return Entry(
-            programme=self.programme,
-            kind=kind,
-            debit_id=debit_id,
-            credit_id=credit_id,
-            amount_fen=amount_fen,
-            reference=reference,
-            note=note,
-            actor=self.actor,
-            at=self.now,
-        )
+        actor_id = self.actor.pk if self.actor is not None else None
+        return (self.programme.pk, kind, debit_id, credit_id, amount_fen, reference, note, actor_id, self.now)
 
     def write(self) -> None:
         """The entries in one insert, each touched balance in one update, one audit event for the lot."""
         if not self.entries:
             return
-        bulkinsert.insert(self.entries)
+        bulkinsert.insert_rows(Entry, _ENTRY_COLUMNS, self.entries)
         delta: dict[int, int] = {}
-        for entry in self.entries:
-            delta[entry.credit_id] = delta.get(entry.credit_id, 0) - entry.amount_fen
-            delta[entry.debit_id] = delta.get(entry.debit_id, 0) + entry.amount_fen
-        for account_id, change in sorted(delta.items()):
-            if change:
-                Account.objects.filter(pk=account_id).update(balance_fen=F("balance_fen") + change)
-        reserves = [e for e in self.entries if e.kind == Entry.Kind.RESERVE]
+        for _, _, debit_id, credit_id, amount_fen, *_ in self.entries:
+            delta[credit_id] = delta.get(credit_id, 0) - amount_fen
+            delta[debit_id] = delta.get(debit_id, 0) + amount_fen
+        changes = {account_id: change for account_id, change in delta.items() if change}
+        Account.objects.filter(pk__in=changes).update(  # one statement for every touched account
+            balance_fen=F("balance_fen") + Case(*(When(pk=pk, then=Value(c)) for pk, c in changes.items()), default=0)
+        )
+        reserves = [(e[5], e[4]) for e in self.entries if e[1] == Entry.Kind.RESERVE]  # (reference, amount)
         audit.record(
             actor=self.actor,
             action="subsidies.reserved_batch",
@@ -573,8 +570,8 @@ class BulkReservation:
             changes={
                 "programme": self.programme.code,
                 "reservations": len(reserves),
-                "amount_fen": sum(e.amount_fen for e in reserves),
-                "references": [reserves[0].reference, reserves[-1].reference] if reserves else [],
+                "amount_fen": sum(amount for _, amount in reserves),
+                "references": [reserves[0][0], reserves[-1][0]] if reserves else [],
                 "rebalanced": len(self.entries) - len(reserves),
             },
         )
