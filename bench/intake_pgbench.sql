@@ -36,9 +36,9 @@ RELEASE SAVEPOINT twin;
 UPDATE subsidies_application SET number = 'BT' || to_char(now(), 'YYMMDD') || lpad(:app::text, 7, '0')
   WHERE id = :app;
 INSERT INTO subsidies_applicationitem (application_id, kind, brand_model, serial, vin, invoice_no, invoice_date,
-    price_fen, grade, certificate_no, amount_fen, explanation)
+    price_fen, grade, certificate_no, amount_fen, explanation, details)
   VALUES (:app, 'refrigerator', '海尔BCD-501', 'PGB' || :n, '', 'PGB' || :n, current_date, 399900, '1', '', 79980,
-    '1级能效，按售价20%补贴，上限2000.00元') RETURNING id;
+    '1级能效，按售价20%补贴，上限2000.00元', '{}') RETURNING id;
 SAVEPOINT claims;
 INSERT INTO subsidies_claim (kind, value, application_id, active)
   VALUES ('invoice', 'PGB' || :n, :app, true), ('serial', 'refrigerator:PGB' || :n, :app, true) RETURNING id;

@@ -34,7 +34,6 @@ from django.utils import timezone
 from huanxin.core import audit, bulkinsert, pii
 from huanxin.core.models import User
 from huanxin.core.roles import Role
-from huanxin.core.validators import clean_resident_id
 from huanxin.subsidies import ledger, rules
 from huanxin.subsidies.applications import (
     ItemIn,
@@ -79,11 +78,10 @@ class Outcome:
     existed: bool = False
 
 
-def _applicant_hash(applicant_id: str) -> str | None:
-    try:
-        return pii.lookup_hash(clean_resident_id(applicant_id.strip().upper()), purpose="resident_id")
-    except ValidationError:
-        return None
+def _applicant_hash(applicant_id: str) -> str:
+    """The look-up hash `prepare` will compute for a valid ID (ric.compact's form), without validating it here:
+    an invalid ID is refused by `prepare`, and a hash nobody has costs nothing."""
+    return pii.lookup_hash(applicant_id.replace(" ", "").replace("-", "").strip().upper(), purpose="resident_id")
 
 
 class BatchLookups(Lookups):
@@ -100,7 +98,7 @@ class BatchLookups(Lookups):
         self.prices: dict[str, list[int]] = {}
 
     def load(self, rows: list[RowIn]) -> None:
-        hashes = {h for row in rows if (h := _applicant_hash(row.applicant_id))} - self.hashes
+        hashes = {_applicant_hash(row.applicant_id) for row in rows} - self.hashes
         if hashes:
             counts = (
                 ApplicationItem.objects.filter(
