@@ -20,27 +20,10 @@ pytestmark = pytest.mark.django_db
 
 
 def reviewed(draft_yaml: str, **plan: Any) -> str:
-    """The draft as a reviewer fixes it: the plan's code and the county's region code (the importer leaves
-    placeholders), the county's bureaux as departments of their own (the importer matches 县工业和信息化局 to the
-    city's code), with their clauses following."""
+    """The draft as a reviewer fixes it: the plan's code (the importer leaves a placeholder). The county's region
+    (张北县 under 张家口市, from the code database) and its bureaux' codes (130722-miit …) need no edit."""
     draft = yaml.safe_load(draft_yaml)
-    draft["plan"].update({"code": "zhangbei-2024", "region": "130722", **plan})
-    draft["regions"] = [
-        {"code": "130700", "name": "张家口市", "kind": "city"},
-        {"code": "130722", "name": "张北县", "kind": "county", "parent": "130700"},
-    ]
-    renamed = {d["code"]: f"zb-{d['code']}"[:60] for d in draft["departments"]}
-    for department in draft["departments"]:
-        department["code"] = renamed[department["code"]]
-
-    def fix(sections: list[dict[str, Any]]) -> None:
-        for section in sections:
-            fix(section.get("sections") or [])
-            for measure in section.get("measures") or []:
-                for clause in measure.get("responsibilities") or []:
-                    clause["departments"] = [renamed.get(c, c) for c in clause["departments"]]
-
-    fix(draft["sections"])
+    draft["plan"].update({"code": "zhangbei-2024", **plan})
     return yaml.safe_dump(draft, allow_unicode=True, sort_keys=False)
 
 
@@ -100,7 +83,7 @@ def test_outline_reads_the_tree_with_confidence_and_spans(boss) -> None:
     assert (measure.kind, measure.label, measure.title) == ("measure", "二（一）1", "提升设备安全性")
     assert "提升设备安全性" in record.text[measure.start : measure.end]
     clause = next(c for c in measure.children if c.kind == "responsibility")
-    assert clause.detail == "牵头：县工业和信息化局；配合：县应急管理局"
+    assert clause.detail == "牵头：张北县工业和信息化局；配合：张北县应急管理局"
     assert record.text[clause.start : clause.end] == "县工业和信息化局、县应急管理局按职责分工负责"
     assert all(item.confidence is not None for item in outline.items())
     assert len({item.anchor for item in outline.items()}) == len(outline.items())
@@ -130,21 +113,35 @@ def test_save_draft_validates_through_the_loader_and_keeps_nothing_bad(boss) -> 
     assert AuditEvent.objects.filter(action="plan_import.draft_saved", object_id=str(record.pk)).count() == 1
 
 
-def test_the_importers_draft_as_is_cannot_be_published(client, boss) -> None:
-    """The county's draft names no region code (and may match the county's bureaux to the city's departments):
-    each is listed before publishing, and publishing is refused until the reviewer fixes them."""
+def test_the_county_samples_draft_as_is_publishes_beside_the_city(boss) -> None:
+    """张北县's draft: its region from the code database (130722 under 130700), its bureaux as bodies of their own
+    (130722-miit 张北县工业和信息化局), so nothing clashes with the city's plan and no edit is needed."""
+    from huanxin.core.models import Department
+
     record = _upload(boss)
+    draft = yaml.safe_load(record.draft_yaml)
+    assert draft["plan"]["region"] == "130722"
+    assert [(r["code"], r.get("parent")) for r in draft["regions"]] == [("130722", "130700"), ("130700", None)]
+    assert all(d["code"].startswith("130722-") for d in draft["departments"])
+    assert imports.conflicts(draft) == []
+    city = dict(Department.objects.values_list("code", "name"))
+    plan = imports.publish(actor=boss, plan_import=record)
+    assert plan.region.code == "130722" and plan.region.parent.code == "130700"
+    assert {code: name for code, name in Department.objects.values_list("code", "name") if code in city} == city
+    assert Department.objects.get(code="130722-miit").name == "张北县工业和信息化局"
+    assert Department.objects.get(code="130722-miit").region.code == "130722"
+
+
+def test_a_draft_with_a_placeholder_region_cannot_be_published(client, boss) -> None:
+    """A place the code database does not know (某某省): region 000000 and department codes 000000-…, each listed
+    before publishing, and publishing is refused until the reviewer fixes them."""
+    from tests.plans.test_importer import FIXTURES
+
+    record = _upload(boss, text=(FIXTURES / "province-markdown.md").read_text(encoding="utf-8"))
     assert imports.validate_yaml(record.draft_yaml) == []
     clashes = imports.conflicts(yaml.safe_load(record.draft_yaml))
     assert any("000000 是占位值" in c for c in clashes)
-    from huanxin.core.models import Department
-
-    renamed = [
-        d["code"]
-        for d in yaml.safe_load(record.draft_yaml)["departments"]
-        if Department.objects.filter(code=d["code"]).exclude(name=d["name"]).exists()
-    ]  # today the county's 县工业和信息化局 is matched to the city's miit
-    assert all(any(f"单位代码 {code} 已是" in c for c in clashes) for code in renamed)
+    assert any("000000-miit 以占位地区代码开头" in c for c in clashes)
     with pytest.raises(ValidationError):
         imports.publish(actor=boss, plan_import=record)
     client.force_login(boss)
@@ -347,10 +344,11 @@ def test_publish_never_renames_a_department_or_region_nor_drops_aliases(boss) ->
 
     record = _reviewed_upload(boss)
     draft = yaml.safe_load(record.draft_yaml)
-    draft["departments"][0]["code"] = "miit"  # the city's 市工业和信息化局
-    draft["regions"][1]["name"] = "张北"
+    assert draft["departments"][0]["code"] == "130722-miit"
+    draft["departments"][0].update(code="miit", name="县工业和信息化局")  # the city's code for the county's bureau
+    draft["regions"][0]["name"] = "张北"
     for entry in draft["sections"][1]["sections"][0]["measures"][0]["responsibilities"]:
-        entry["departments"] = ["miit" if c == "zb-miit" else c for c in entry["departments"]]
+        entry["departments"] = ["miit" if c == "130722-miit" else c for c in entry["departments"]]
     imports.save_draft(
         actor=boss, plan_import=record, yaml_text=yaml.safe_dump(draft, allow_unicode=True, sort_keys=False)
     )

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from huanxin.plans import schema
 from huanxin.plans.importer import ImportFailed, ImportResult, import_document
 from huanxin.plans.importer.evaluate import iter_draft_indicators, iter_draft_measures, norm
-from tests.conftest import SOURCE_TEXT
+from tests.conftest import PLAN_FILE, SOURCE_TEXT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -63,7 +63,14 @@ def test_seed_text_in_numbers(seed: ImportResult) -> None:
     assert str(plan["issued_on"]) == "2024-05-28" and str(plan["published_on"]) == "2024-05-29"
     assert (plan["baseline_year"], plan["target_year"]) == (2023, 2027)
     assert plan["task_force_department"] == "drc"
-    assert plan["region"] == "130700"  # a region the repository's plan files know
+    assert plan["region"] == "130700"  # 张家口市人民政府, from the code database
+    # the city and its county-level divisions: the hand-made file's GB/T 2260 entries (its three zones have
+    # statistical codes only, which the reviewer adds)
+    gold = yaml.safe_load(PLAN_FILE.read_text(encoding="utf-8"))["regions"]
+    shape = ("code", "name", "kind", "parent")
+    expected = [{k: r[k] for k in shape if k in r} for r in gold if r.get("code_source", "gb2260") == "gb2260"]
+    assert [{k: r[k] for k in shape if k in r} for r in seed.draft["regions"]] == expected
+    assert all(r["confidence"] >= 0.8 for r in seed.draft["regions"])
 
 
 def test_seed_text_messy_bits(seed: ImportResult) -> None:
@@ -106,7 +113,16 @@ def test_lead_and_co_operating_wording() -> None:
     result = import_document((FIXTURES / "city-lead-clauses.txt").read_bytes(), "plan.txt")
     measures = by_code(result)
     first = measures["二（一）1"]["responsibilities"][0]
-    assert first["departments"] == ["miit", "drc", "finance"]  # 责任单位：A牵头，B、C配合 — lead first
+    # 责任单位：A牵头，B、C配合 — lead first; 承德's bureaux are bodies of their own, not Zhangjiakou's miit …
+    assert first["departments"] == ["130800-miit", "130800-drc", "130800-finance"]
+    names = {d["code"]: d for d in result.draft["departments"]}
+    assert names["130800-miit"] == {
+        "code": "130800-miit",
+        "name": "承德市工业和信息化局",
+        "short_name": "市工信局",
+        "kind": "municipal",
+    }
+    assert result.draft["plan"]["region"] == "130800"
     assert measures["二（一）2"]["responsibilities"][0]["open_ended"] is True  # 等部门配合
     assert measures["二（一）2"]["text"].count("燃气管网200公里") == 1  # joined across "- 7 -"
     # a measure without a clause gets a placeholder the reviewer is told about
@@ -131,12 +147,17 @@ def test_lead_and_co_operating_wording() -> None:
 def test_province_departments_and_proposals() -> None:
     result = import_document((FIXTURES / "province-markdown.md").read_bytes(), "plan.md")
     departments = {d["name"]: d for d in result.draft["departments"]}
-    assert departments["省工业和信息化厅"]["code"] == "miit"  # 厅 = 局 across levels
-    assert departments["国家税务总局某某省税务局"]["code"] == "tax"
-    assert departments["中国人民银行某某省分行"]["code"] == "pbc"
-    proposed = departments["省国防科技工业局"]
+    # an invented province: no region code (000000, to be filled in), its bodies named and coded after it
+    assert result.draft["plan"]["region"] == "000000" and "方案 地区代码" in result.low_confidence
+    assert departments["某某省工业和信息化厅"]["code"] == "000000-miit"  # 厅 = 局 across levels
+    assert departments["国家税务总局某某省税务局"]["code"] == "000000-tax"
+    # matched only by the pattern 中国人民银行*分行, and 某某省 is no place: the reviewer checks it
+    assert departments["中国人民银行某某省分行"]["code"] == "000000-pbc"
+    assert "单位 中国人民银行某某省分行" in result.low_confidence
+    proposed = departments["某某省国防科技工业局"]
     assert proposed["proposed"] is True and proposed["confidence"] < 0.8
-    assert "单位 省国防科技工业局" in result.low_confidence
+    assert proposed["code"] == "000000-new-1"
+    assert "单位 某某省国防科技工业局" in result.low_confidence
     lists = [i for _, i in iter_draft_indicators(result.draft["sections"]) if "分别达到" in i["statement"]]
     assert [(i["target"], i["kind"]) for i in lists] == [(95, "share"), (80, "share")]
 
@@ -146,7 +167,82 @@ def test_traditional_characters_read_as_simplified() -> None:
     assert any("繁体" in w for w in result.warnings)
     assert "开展汽车以旧换新" in [m["title"] for m in by_code(result).values()]
     assert result.draft["plan"]["issuer"] == "怀远县人民政府"
-    assert result.draft["plan"]["task_force_department"] == "drc"  # 县发展和改革局
+    assert result.draft["plan"]["task_force_department"] == "340321-drc"  # 县发展和改革局
+    # 怀远县 is in 安徽省蚌埠市: the county, and the city above it as its parent
+    assert [(r["code"], r["name"], r["kind"], r.get("parent")) for r in result.draft["regions"]] == [
+        ("340321", "怀远县", "county", "340300"),
+        ("340300", "蚌埠市", "city", None),
+    ]
+    departments = {d["code"]: d for d in result.draft["departments"]}
+    assert departments["340321-drc"]["name"] == "怀远县发展和改革局"
+    assert "short_name" not in departments["340321-drc"]  # 县发展和改革局 is no 县发改委
+
+
+@pytest.mark.parametrize(
+    ("header", "context", "expected", "confident"),
+    [
+        ("石家庄市人民政府", "", "130100", True),
+        ("张家口市人民政府办公室", "", "130700", True),
+        ("康保县人民政府", "", "130723", True),
+        ("河北省人民政府", "", "130000", True),
+        ("河北省张家口市桥西区人民政府", "", "130703", True),  # the header names the city: no doubt
+        ("桥西区人民政府", "张家口市各部门", "130703", False),  # told apart by the text only: to be checked
+        ("桥西区人民政府", "", None, False),  # 石家庄 or 张家口: no code, the candidates listed
+        ("某某市人民政府", "", None, False),
+    ],
+)
+def test_the_issuing_place_from_the_code_database(header, context, expected, confident) -> None:
+    from huanxin.plans.importer.regions import find_place
+
+    match = find_place(header, context)
+    assert (match.place.code if match.place else None) == expected
+    assert (match.confidence >= 0.8) is confident
+    if header.startswith("桥西区"):
+        assert {p.code for p in match.candidates} == {"130104", "130703"}
+
+
+def test_an_ambiguous_county_keeps_the_placeholder_and_lists_the_candidates() -> None:
+    text = (
+        "桥西区推动大规模设备更新和消费品以旧换新实施方案\n桥西区人民政府\n2024年6月1日\n"
+        "一、总体目标\n到2027年，设备投资较2023年增长20%以上。\n"
+    )
+    result = import_document(text.encode(), "plan.txt")
+    assert result.draft["plan"]["region"] == "000000"
+    assert "方案 地区代码" in result.low_confidence
+    warning = next(w for w in result.warnings if "多个同名地区" in w)
+    assert "130104" in warning and "130703" in warning and "石家庄市" in warning and "张家口市" in warning
+
+
+def test_a_body_matched_only_by_a_pattern_without_a_place_is_doubtful() -> None:
+    text = (
+        "石家庄市推动设备更新实施方案\n石家庄市人民政府\n2024年6月1日\n一、重点任务\n（一）加大金融支持\n"
+        "1.强化信贷支持。到2027年，新增贷款100亿元以上。（市地方金融监管局、国家税务总局石家庄市税务局按职责分工负责）\n"
+    )
+    result = import_document(text.encode(), "plan.txt")
+    departments = {d["name"]: d for d in result.draft["departments"]}
+    assert departments["国家税务总局石家庄市税务局"]["code"] == "130100-tax"  # the pattern's * is the city
+    assert "confidence" not in departments["国家税务总局石家庄市税务局"]
+    guessed = departments["石家庄市地方金融监管局"]  # fits *金融监管局 (the NFRA's office), but 地方 is no place
+    assert guessed["confidence"] < 0.8 and "单位 石家庄市地方金融监管局" in result.low_confidence
+    assert by_code(result)["一（一）1"]["responsibilities"][0]["confidence"] < 0.8
+
+
+def test_a_figure_written_as_a_target_inside_a_measure_without_a_deadline() -> None:
+    """更新改造燃气老旧管网120公里以上 (no 到2027年 in its sentence): read at the plan's target year, flagged;
+    a figure that is a condition (1万吨标准煤及以上的项目) or has no 以上 stays out."""
+    from huanxin.demo.plan_import import SAMPLE
+
+    result = import_document(SAMPLE.encode(), "plan.txt")
+    indicators = {i["statement"]: (w, i) for w, i in iter_draft_indicators(result.draft["sections"])}
+    where, pipes = indicators["更新改造燃气老旧管网120公里以上"]
+    assert where == "二（一）2"
+    assert (pipes["target"], pipes["unit"], pipes["comparator"], pipes["target_year"]) == (120, "公里", "gte", 2027)
+    assert pipes["kind"] == "cumulative_total" and pipes["confidence"] < 0.8
+    assert any("二（一）2 指标1" in item for item in result.low_confidence)
+    from huanxin.plans.importer.targets import find_targets
+
+    assert find_targets("对新建年耗能1万吨标准煤及以上的项目实施节能审查。", default_year=2027) == []
+    assert find_targets("去年更新改造燃气管网80公里。", default_year=2027) == []
 
 
 def test_gb18030_text_reads_like_utf8() -> None:

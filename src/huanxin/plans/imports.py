@@ -25,6 +25,7 @@ from huanxin.core.models import Department, DepartmentAlias, Region, User
 from huanxin.core.roles import is_task_force
 from huanxin.plans import services
 from huanxin.plans.importer import ImportFailed, import_document
+from huanxin.plans.importer.build import PLACEHOLDER_REGION
 from huanxin.plans.loader import PlanFileError, read_plan_file
 from huanxin.plans.models import Plan, PlanImport
 
@@ -202,7 +203,7 @@ def conflicts(data: dict[str, Any]) -> list[str]:
     if plan is not None:
         out.append(f"plan.code：方案代码 {code} 已被“{plan.title}”使用，发布会覆盖该方案，请改用新的代码")
     for i, entry in enumerate(data.get("regions") or []):
-        if str(entry["code"]) == "000000":
+        if str(entry["code"]) == PLACEHOLDER_REGION:
             out.append(f"regions[{i}].code：000000 是占位值，请填写“{entry['name']}”的行政区划代码（GB/T 2260）")
             continue
         region = Region.objects.filter(code=str(entry["code"])).first()
@@ -214,6 +215,11 @@ def conflicts(data: dict[str, Any]) -> list[str]:
     aliases = dict(DepartmentAlias.objects.values_list("name", "department__code"))
     for i, entry in enumerate(data.get("departments") or []):
         dept_code, name = str(entry["code"]), str(entry["name"])
+        if dept_code.startswith(PLACEHOLDER_REGION + "-"):  # the importer's code for a place it did not know
+            out.append(
+                f"departments[{i}].code：{dept_code} 以占位地区代码开头，请改为方案地区代码开头"
+                f"（如 {region_code}{dept_code.removeprefix(PLACEHOLDER_REGION)}）"
+            )
         department = Department.objects.filter(code=dept_code).select_related("region").first()
         if department is not None and department.name != name:
             out.append(

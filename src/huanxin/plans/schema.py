@@ -49,7 +49,7 @@ class PlanHeader(Strict):
         return self
 
 
-class RegionEntry(Strict):
+class RegionEntry(Drafted):
     code: str = Field(pattern=r"^\d{6}$")
     name: str = Field(min_length=1)
     short_name: str = ""

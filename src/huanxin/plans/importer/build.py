@@ -7,17 +7,16 @@ import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from huanxin.plans.importer import departments as dept
+from huanxin.plans.importer import regions
 from huanxin.plans.importer.structure import Node, Para, Tree, build_tree
 from huanxin.plans.importer.targets import BASELINE, YEAR, Target, find_targets
 
 LOW = 0.8
+PLACEHOLDER_REGION = "000000"
 PLAN_DATA = Path(__file__).resolve().parents[1] / "data"
 _TITLE_END = re.compile(r"(实施方案|行动方案|工作方案|方案|行动计划|计划|若干措施|措施|意见|办法|细则)$")
 _DOC_NUMBER = re.compile(r"([\u4e00-\u9fff]{1,6}?)\s*[〔\[【［（(]\s*(\d{4})\s*[〕\]】］）)]\s*(\d{1,4})\s*号")
@@ -47,48 +46,128 @@ class _Found:
 
 
 @dataclass
+class Scope:
+    """Whose departments a draft names. Department codes and names are global (the loader upserts them by code, a
+    name belongs to one row): a body of another place is another row, even when it is "市工业和信息化局" too."""
+
+    region: str  # the draft's region code (000000 when unknown)
+    place: str  # its name (石家庄市), or the words the title starts with when the code is unknown, or ''
+    levels: dict[str, tuple[str, str]] = field(default_factory=dict)  # 市/县/区/省 → (name, code) of that level
+    own: bool = False  # a plan file in plans/data is of this region: its departments keep their codes and names
+
+    @classmethod
+    def of(cls, place: regions.Place | None, spelled: str) -> Scope:
+        levels: dict[str, tuple[str, str]] = {}
+        if place is None:
+            if spelled and spelled[-1] in "省市县区旗":
+                levels[spelled[-1]] = (spelled, PLACEHOLDER_REGION)
+            return cls(PLACEHOLDER_REGION, spelled, levels)
+        for above in [place, *regions.ancestors(place)]:
+            level = {"province": "省", "prefecture": "市"}.get(above.level, above.name[-1])
+            if level in "省市县区旗":
+                levels.setdefault(level, (above.name, above.code))
+        own = any(known.region == place.code for known in dept.directory().exact.values() if known.from_plan)
+        return cls(place.code, place.name, levels, own)
+
+    def qualify(self, name: str, found: dept.Found | None) -> tuple[str, str, str]:
+        """(name as the database keeps it, code prefix, level char) of a name as the text writes it.
+
+        A bare level prefix is the place of that level: in 石家庄's plan 市工业和信息化局 is 石家庄市工业和信息化局
+        (in 张北县's, 县工业和信息化局 is 张北县工业和信息化局). A name that spells its place (张家口海关,
+        国家税务总局石家庄市税务局) stays; one without any place (各县（市、区）人民政府) gets the plan's."""
+        level = name[0] if len(name) > 2 and name[0] in "省市县区旗" else ""
+        if level and level in self.levels:
+            above, code = self.levels[level]
+            return above + name[1:], code, level
+        if level or not self.place or (found is not None and (found.by_pattern or len(found.prefix) > 1)):
+            return name, self.region, level
+        if self.place in name or regions.bare(self.place) in name:
+            return name, self.region, level
+        return self.place + name, self.region, level
+
+
+@dataclass
 class Registry:
     """The departments the draft names: known ones under their codes, the others proposed."""
 
     directory: dept.Directory
+    scope: Scope = field(default_factory=lambda: Scope(PLACEHOLDER_REGION, ""))
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_name: dict[str, str] = field(default_factory=dict)
     proposed: int = 0
+    notes: list[str] = field(default_factory=list)  # warnings about particular departments
 
     def code_for(self, name: str, source: tuple[int, int]) -> tuple[str, bool]:
-        """(code, known) for a name as the text writes it."""
+        """(code, known) for a name as the text writes it; known is False for a proposal or a doubtful match."""
         if name in self.by_name:
             code = self.by_name[name]
-            return code, not self.entries[code].get("proposed", False)
-        known = self.directory.find(name)
-        if known is not None:
-            code = known.code
-            if code in self.entries:
-                if name != self.entries[code]["name"]:
-                    self.entries[code].setdefault("aliases", []).append(name)
-            else:
-                entry: dict[str, Any] = {"code": code, "name": name}
-                if known.from_plan and known.name == name and known.short:
-                    entry["short_name"] = known.short
-                entry["kind"] = known.kind
-                self.entries[code] = entry
-        else:
+            entry = self.entries[code]
+            return code, not entry.get("proposed", False) and entry.get("confidence", 1) >= LOW
+        found = self.directory.lookup(name)
+        confidence = 1.0
+        if found is None:
             self.proposed += 1
-            code = f"new-{self.proposed}"
+            display, prefix, _ = self.scope.qualify(name, None)
+            code = f"{prefix}-new-{self.proposed}"
             self.entries[code] = {
                 "code": code,
-                "name": name[:80],
+                "name": display[:80],
                 "kind": _guess_kind(name),
                 "proposed": True,
                 "confidence": 0.4 if dept.plausible_name(name) else 0.2,
                 "source": list(source),
             }
+            self.by_name[name] = code
+            return code, False
+        known = found.known
+        if found.by_pattern and not regions.is_place_name(found.wildcard):
+            # 地方金融监管局 fits *金融监管局 (the NFRA's local office) but names no place: a guess
+            confidence = 0.7
+            self.notes.append(f"“{name}”只按通配名称“{known.name}”识别为 {known.code}，请核对")
+        if self.scope.own and known.from_plan and known.region == self.scope.region:
+            code, display, short, level = known.code, name, known.short if known.name == name else "", ""
+        elif self.scope.own:  # the plan files' place: names as its file writes them (市国资委), codes of its own
+            code, display, level = f"{self.scope.region}-{known.code}", name, ""
+            short = _short(known, name[0], name) if name[0] in "省市县区旗" else ""
+        else:
+            display, prefix, level = self.scope.qualify(name, found)
+            code = f"{prefix}-{known.code}"
+            short = _short(known, level, display) if level else ""
+            if prefix != self.scope.region:
+                confidence = min(confidence, 0.6)
+                self.notes.append(f"“{name}”是上级单位（{display}），发布后会作为本方案地区的单位登记，请核对或删去")
+        if code in self.entries:
+            entry = self.entries[code]
+            if display != entry["name"] and display not in entry.get("aliases", []):
+                entry.setdefault("aliases", []).append(display[:80])
+        else:
+            entry = {"code": code, "name": display[:80]}
+            if short and short != display:
+                entry["short_name"] = short[:40]
+            entry["kind"] = known.kind
+            if confidence < 1:
+                entry["confidence"] = confidence
+                entry["source"] = list(source)
+            self.entries[code] = entry
         self.by_name[name] = code
-        return code, known is not None
+        return code, entry.get("confidence", 1) >= LOW
 
     def listing(self) -> list[dict[str, Any]]:
         keys = ("code", "name", "short_name", "aliases", "kind", "proposed", "confidence", "source")
         return [{k: entry[k] for k in keys if k in entry} for entry in self.entries.values()]
+
+
+def _short(known: dept.Known, level: str, name: str) -> str:
+    """市工信局: the level prefix and the usual short form (written without a prefix in departments.yaml, with the
+    plan's own in a plan file) — when it is a body of the same sort (县发展和改革局 is no 县发改委)."""
+    short = known.short
+    if known.from_plan and short[:1] in "省市县区旗":
+        short = short[1:]
+    return level + short if short and _key_end(short) == _key_end(name) else ""
+
+
+def _key_end(name: str) -> str:
+    return re.sub(r"委员会$", "委", re.sub(r"厅$", "局", name))[-1:]
 
 
 def _guess_kind(name: str) -> str:
@@ -105,7 +184,10 @@ class Builder:
     def __init__(self, text: str):
         self.text = text
         self.tree: Tree = build_tree(text)
-        self.registry = Registry(dept.directory())
+        self.place_words = self._place_words()
+        self.place = regions.find_place(self.place_words, text)
+        spelled = self.place.place.name if self.place.place else self.place.spelled or _place_of(self.place_words)
+        self.registry = Registry(dept.directory(), Scope.of(self.place.place, spelled))
         self.low: list[str] = []
         self.warnings: list[str] = list(self.tree.warnings)
         self.indicator_codes: set[str] = set()
@@ -117,6 +199,19 @@ class Builder:
 
     def t(self, start: int, end: int) -> str:
         return self.text[start:end]
+
+    def _place_words(self) -> str:
+        """The words of the header that name the issuing place: the issuer of the notice (…关于印发…的通知), a line
+        such as 石家庄市人民政府, or the plan's title; the signature at the end when the top names none."""
+        front = [self.t(p.start, p.end) for p in self.tree.front]
+        for line in front:
+            if (m := re.match(r"^(.+?)关于印发", line)) and line.endswith("通知"):
+                return m.group(1)
+        lines = [*front, *self.text.rstrip().splitlines()[-3:]]
+        for line in lines:
+            if _ISSUER_END.search(line) and len(line) <= 30 and not re.search("[，。、]", line):
+                return line
+        return next((line for line in front if _TITLE_END.search(line) and len(line) <= 80), front[0] if front else "")
 
     def flag(self, item: dict[str, Any], path: str) -> None:
         if item.get("confidence", 1) < LOW:
@@ -423,8 +518,7 @@ class Builder:
             issued = published or dt.date(self.baseline_year + 1, 1, 1)
             self._missing("方案 印发日期", "原文中没有找到印发日期（成文日期），已填占位日期")
 
-        place = _PLACE.match(issuer) or _PLACE.match(title)
-        regions = self._regions(place.group(1) if place else "")
+        regions = self._regions()
         code = f"draft-{issued.year}-{hashlib.sha1(title.encode()).hexdigest()[:6]}"  # noqa: S324 - a label, not security
         self.low.append("方案 编码")
         self.warnings.append(f"方案编码 {code} 是占位值，请改为正式的编码（小写字母、数字和连字符）")
@@ -462,24 +556,53 @@ class Builder:
         self.low.append(path)
         self.warnings.append(message)
 
-    def _regions(self, place: str) -> list[dict[str, Any]]:
-        for known_region, regions in _known_regions().items():
-            if place and (known_region == place or known_region.startswith(place)):
-                return regions
-        kind = (
-            "province"
-            if place.endswith(("省", "自治区"))
-            else "county"
-            if place.endswith(("县", "旗"))
-            else "district"
-            if place.endswith("区")
-            else "city"
+    def _regions(self) -> list[dict[str, Any]]:
+        """The plan's region and its divisions, from the code database (regions.py); the place from the header."""
+        match = self.place
+        if match.place is None:
+            listed = "、".join(
+                f"{p.code} {' '.join(a.name for a in reversed(regions.ancestors(p)))} {p.name}"
+                for p in match.candidates
+            )
+            name = match.spelled or _place_of(self.place_words)
+            self._missing(
+                "方案 地区代码",
+                f"“{name}”有多个同名地区（{listed}），原文未写明所属，已填 000000，请选定代码"
+                if match.candidates
+                else f"不认识“{name or '（未知）'}”的行政区划代码，已填 000000，请改为 GB/T 2260 代码并补全所辖县区",
+            )
+            kind = {"省": "province", "县": "county", "旗": "county", "区": "district"}.get(name[-1:], "city")
+            return [{"code": PLACEHOLDER_REGION, "name": name or "（请填写）", "kind": kind, "confidence": 0.1}]
+        place = match.place
+        start = self.text.find(match.spelled)
+        top: dict[str, Any] = {"code": place.code, "name": place.name, "kind": place.kind}
+        top["confidence"] = match.confidence
+        if start >= 0:
+            top["source"] = [start, start + len(match.spelled)]
+        if match.confidence < LOW:
+            listed = "、".join(
+                f"{p.code} {p.name}（{'、'.join(a.name for a in regions.ancestors(p))}）" for p in match.candidates
+            )
+            self._missing(
+                "方案 地区代码",
+                f"“{match.spelled}”有多个同名地区（{listed}），按正文提到的上级选了 {place.code}，请核对",
+            )
+        out = [top]
+        listed_codes = {p.code for p in regions.divisions(place)}
+        for other in regions.divisions(place)[1:]:
+            entry: dict[str, Any] = {"code": other.code, "name": other.name, "kind": other.kind}
+            if parent := regions.parent_of(other, listed_codes):
+                entry["parent"] = parent
+            entry["confidence"] = 0.9  # from the code database, not from the text
+            out.append(entry)
+        if place.level == "county" and len(out) > 1:
+            top["parent"] = out[1]["code"]
+        self.warnings.append(
+            f"地区取自行政区划代码库：{place.name}（{place.code}）"
+            + (f"及所辖 {len(out) - 1} 个县级行政区" if place.level == "prefecture" else "")
+            + "；开发区、管理区等没有 GB/T 2260 代码的功能区需另行补充（code_source: stats）"
         )
-        self._missing(
-            "方案 地区代码",
-            f"不认识“{place or '（未知）'}”的行政区划代码，已填 000000，请改为 GB/T 2260 代码并补全所辖县区",
-        )
-        return [{"code": "000000", "name": place or "（请填写）", "kind": kind}]
+        return out
 
     def _task_force(self, text: str) -> str | None:
         for sentence in re.split(r"[。；]", text):
@@ -487,7 +610,7 @@ class Builder:
             if (
                 m
                 and re.search(r"专班|领导小组|工作机制|联席会议", sentence)
-                and self.registry.directory.find(m.group(1))
+                and self.registry.directory.lookup(m.group(1))
             ):
                 code, _ = self.registry.code_for(m.group(1), (0, 0))
                 return code
@@ -499,8 +622,9 @@ class Builder:
         if self.registry.entries == {}:
             self.registry.code_for("待定责任单位", (0, 0))
         for entry in self.registry.entries.values():
-            if entry.get("proposed"):
+            if entry.get("confidence", 1) < LOW:
                 self.low.append(f"单位 {entry['name']}")
+        self.warnings.extend(self.registry.notes)
         if any(e.get("proposed") for e in self.registry.entries.values()):
             self.warnings.append("有未识别的责任单位，已作为新单位提出（proposed），请核对名称、类型并给出编码")
         self.warnings.append("总体目标与举措的对应关系（measures）、规则（rules）需人工补充")
@@ -514,18 +638,9 @@ class Builder:
         return Draft(data, list(dict.fromkeys(self.low)), list(dict.fromkeys(self.warnings)))
 
 
-@cache
-def _known_regions() -> dict[str, list[dict[str, Any]]]:
-    """The regions of the plan files in plans/data, by the name of each file's plan region."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for path in sorted(PLAN_DATA.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        regions = data.get("regions") or []
-        code = (data.get("plan") or {}).get("region")
-        top = next((r for r in regions if r.get("code") == code), None)
-        if top:
-            out[top["name"]] = [top, *(r for r in regions if r is not top)]
-    return out
+def _place_of(words: str) -> str:
+    m = _PLACE.match(words)
+    return m.group(1) if m else ""
 
 
 def _date(paragraph: str) -> dt.date | None:

@@ -33,6 +33,17 @@ class Known:
     kind: str
     short: str = ""  # short form without prefix
     from_plan: bool = False  # from a plan file in plans/data (names there carry their prefix)
+    region: str = ""  # the region code of that plan file's plan: the body is that place's
+
+
+@dataclass(frozen=True)
+class Found:
+    """A name looked up: the department it is, and how the text wrote it around the name the directory knows."""
+
+    known: Known
+    prefix: str  # the level prefix the text put before the known name: 市, 县, 石家庄市, '' …
+    wildcard: str = ""  # what a `*` stood for (国家税务总局石家庄市税务局 → 石家庄市)
+    by_pattern: bool = False  # matched only by a pattern with `*`, not by a spelling
 
 
 def _key(name: str) -> str:
@@ -57,19 +68,23 @@ class Directory:
 
     def add(self, spelling: str, known: Known) -> None:
         if "*" in spelling:
-            pattern = re.escape(_key(spelling)).replace(r"\*", _WILDCARD)
+            pattern = re.escape(_key(spelling)).replace(r"\*", f"({_WILDCARD})")
             self.patterns.append((re.compile(f"^(?:{pattern})$"), known))
         else:
             self.exact.setdefault(_key(spelling), known)
 
     def find(self, name: str) -> Known | None:
+        found = self.lookup(name)
+        return found.known if found else None
+
+    def lookup(self, name: str) -> Found | None:
         for core in _cores(name):
-            if found := self.exact.get(_key(core)):
-                return found
+            if known := self.exact.get(_key(core)):
+                return Found(known, name[: len(name) - len(core)])
         for core in _cores(name):
             for pattern, known in self.patterns:
-                if pattern.match(_key(core)):
-                    return known
+                if m := pattern.match(_key(core)):
+                    return Found(known, name[: len(name) - len(core)], m.group(1) if m.groups() else "", True)
         return None
 
 
@@ -85,6 +100,7 @@ def directory() -> Directory:
                 entry.get("kind", "municipal"),
                 entry.get("short_name", ""),
                 from_plan=True,
+                region=str((data.get("plan") or {}).get("region", "")),
             )
             for spelling in [entry["name"], entry.get("short_name") or "", *(entry.get("aliases") or [])]:
                 if spelling:

@@ -73,20 +73,22 @@ def _sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def scopes(text: str, *, whole: bool, default_year: int | None) -> list[tuple[int, int, int]]:
-    """(start, end, year) of the stretches read as targets."""
-    out: list[tuple[int, int, int]] = []
+def scopes(text: str, *, whole: bool, default_year: int | None) -> list[tuple[int, int, int, bool]]:
+    """(start, end, year, implicit) of the stretches read as targets. Implicit: no deadline governs the stretch,
+    the year is the plan's (`default_year`) — outside an overall-goals section only a figure written as a target
+    is read there (see `_written_as_target`)."""
+    out: list[tuple[int, int, int, bool]] = []
     for s, e in _sentences(text):
         sentence = text[s:e]
         years = list(YEAR.finditer(sentence))
-        if whole and default_year and (not years or years[0].start() > 0):
-            out.append((s, s + (years[0].start() if years else len(sentence)), default_year))
+        if default_year and (not years or years[0].start() > 0):
+            out.append((s, s + (years[0].start() if years else len(sentence)), default_year, not whole))
         for n, m in enumerate(years):
             end = years[n + 1].start() if n + 1 < len(years) else len(sentence)
             start = m.end()
             while start < end and sentence[start] in "，,：:":
                 start += 1
-            out.append((s + start, s + end, int(m.group(1) or m.group(2))))
+            out.append((s + start, s + end, int(m.group(1) or m.group(2)), False))
     return out
 
 
@@ -103,9 +105,15 @@ def find_targets(
     text: str, *, whole: bool = False, default_year: int | None = None, qualitative: bool = True
 ) -> list[Target]:
     targets: list[Target] = []
-    for start, end, year in scopes(text, whole=whole, default_year=default_year):
+    for start, end, year, implicit in scopes(text, whole=whole, default_year=default_year):
         for s, e in _segments(text, start, end):
             found = _numeric(text, s, e, year)
+            if implicit:  # no deadline: only "更新改造燃气老旧管网120公里以上", at the plan's year, to be checked
+                for target in found:
+                    if _written_as_target(text, s, e, target):
+                        target.confidence = min(target.confidence, 0.7)
+                        targets.append(target)
+                continue
             if found:
                 targets.extend(found)
             elif qualitative and e - s >= 6 and _QUALITATIVE_CUE.search(text[s:e]):
@@ -140,6 +148,17 @@ def _numeric(text: str, s: int, e: int, year: int) -> list[Target]:
         out.extend(_targets_of(text, s, segment, item_start, item_end, item, head, group, after, year, aspirational))
         item_start = item_end + (1 if segment[item_end : item_end + 1] in ("、", "，") else 0)
     return out
+
+
+def _written_as_target(text: str, s: int, e: int, target: Target) -> bool:
+    """A figure outside any deadline is a target only when the text writes it as one: a verb of change or stock
+    (更新改造, 建成 …), then the figure with 以上/以下/以内, ending its clause. "新建年耗能1万吨标准煤及以上的项目"
+    (a condition) and "累计发放补贴3亿元" (a report) are not."""
+    return (
+        not text[target.end : e].strip()
+        and bool(re.search(r"(?<!及)(以上|以下|以内)$", target.statement))
+        and bool(_CHANGE_VERBS.search(text[s : target.end]) or _STOCK_VERBS.search(text[s : target.end]))
+    )
 
 
 def _is_year_or_label(segment: str, m: re.Match[str]) -> bool:
