@@ -1,5 +1,6 @@
-"""A real browser imports a county's plan: upload the text, see what needs checking, click an item to find its
-source in the text, publish, open the plan. Screenshots land in test-artifacts/ (plan-import-review.png …)."""
+"""A real browser imports a second city's plan (衡水市, tests/plans/fixtures/second-city-hengshui.txt): upload the
+text, see what needs checking, click an item to find its source in the text, give the plan its code, publish beside
+Zhangjiakou's, open the plan. Screenshots land in test-artifacts/ (plan-import-review.png …)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from typing import Any
 
 import pytest
 
+from huanxin.core.models import Department
 from huanxin.core.roles import Role
 from huanxin.core.services import create_user
 from huanxin.plans.models import Plan, PlanImport
 from tests.browser import ARTIFACTS, PASSWORD, browser_page, login, skip_without_chromium
 from tests.factories import department_org
-from tests.plans.test_import_views import SAMPLE, reviewed
+from tests.plans.test_import_second_city import FIXTURE
+from tests.plans.test_import_views import reviewed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 skip_without_chromium()
@@ -43,12 +46,12 @@ def test_task_force_uploads_reviews_and_publishes_a_plan(plan, live_server, brow
     page.get_by_role("button", name="上传并生成草稿").click()
     assert "不支持" in page.get_by_role("alert").inner_text()
 
-    source = tmp_path / "张北县实施方案.txt"
-    source.write_text(SAMPLE, encoding="utf-8")
+    source = tmp_path / "衡水市实施方案.txt"
+    source.write_bytes(FIXTURE.read_bytes())
     page.get_by_label("方案文件").set_input_files(str(source))
     page.get_by_role("button", name="上传并生成草稿").click()
     page.wait_for_url("**/plans/imports/*/")
-    assert page.get_by_role("heading", name="审阅导入草稿：张北县实施方案.txt").is_visible()
+    assert page.get_by_role("heading", name="审阅导入草稿：衡水市实施方案.txt").is_visible()
     record = PlanImport.objects.get(status=PlanImport.Status.DRAFT)
     text = record.text  # the importer's normalised text: the spans point into it
     review = page.locator("#low-confidence")
@@ -75,10 +78,11 @@ def test_task_force_uploads_reviews_and_publishes_a_plan(plan, live_server, brow
     page.screenshot(path=str(ARTIFACTS / "plan-import-review.png"), full_page=True)
     page.screenshot(path=str(ARTIFACTS / "plan-import-review-viewport.png"))
 
-    # the importer's draft cannot be published as it is (placeholder region code, county bureaux matched to the
-    # city's departments): the reviewer corrects the YAML, saves (validated by the loader), then publishes
-    assert page.get_by_role("button", name="发布", exact=True).is_disabled()
-    page.get_by_label("草稿 YAML").fill(reviewed(record.draft_yaml))
+    # another city's draft clashes with nothing (its region from the code database, its bureaux as its own rows):
+    # the reviewer only replaces the placeholder plan code, saves (validated by the loader), then publishes
+    assert page.get_by_text("发布前需修正").count() == 0
+    assert page.get_by_role("button", name="发布", exact=True).is_enabled()
+    page.get_by_label("草稿 YAML").fill(reviewed(record.draft_yaml, code="hengshui-2024"))
     page.get_by_role("button", name="保存并校验").click()
     page.locator(".messages", has_text="草稿已保存，校验通过").wait_for()
     assert page.get_by_role("button", name="发布", exact=True).is_enabled()
@@ -94,6 +98,9 @@ def test_task_force_uploads_reviews_and_publishes_a_plan(plan, live_server, brow
     page.wait_for_url(f"**/plans/{record.plan.code}/")
     assert page.get_by_role("heading", name=record.plan.title).is_visible()
     assert Plan.objects.filter(code=record.plan.code).count() == 1
+    assert record.plan.code == "hengshui-2024" and record.plan.region.code == "131100"
+    assert Department.objects.get(code="miit").name == "市工业和信息化局"  # Zhangjiakou's, untouched
+    assert Department.objects.get(code="131100-miit").name == "衡水市工业和信息化局"
 
     page.goto(f"{live_server.url}/plans/imports/")
     assert page.locator("tbody tr").count() == 2  # the refused .xls and the published plan
