@@ -76,6 +76,8 @@ class Scope:
         (in 张北县's, 县工业和信息化局 is 张北县工业和信息化局). A name that spells its place (张家口海关,
         国家税务总局石家庄市税务局) stays; one without any place (各县（市、区）人民政府) gets the plan's."""
         level = name[0] if len(name) > 2 and name[0] in "省市县区旗" else ""
+        if level and found is not None and dept.directory().lookup(name[1:]) is None:
+            level = ""  # 市场监管局: 市 is part of the name, not a level
         if level and level in self.levels:
             above, code = self.levels[level]
             return above + name[1:], code, level
