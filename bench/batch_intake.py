@@ -142,7 +142,7 @@ def main() -> int:
         first = time.perf_counter() - t
         if profiler:
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
         accepted = sum(1 for r in results if r.ok)
         refused = [r for r in results if not r.ok]
         print(

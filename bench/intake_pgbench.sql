@@ -19,8 +19,7 @@ SELECT count(*) FROM subsidies_applicationitem i JOIN subsidies_application a ON
     AND a.status <> 'rejected';
 SELECT 1 FROM subsidies_claim WHERE active AND kind = 'invoice' AND value = 'PGB' || :n LIMIT 1;
 SELECT 1 FROM subsidies_claim WHERE active AND kind = 'serial' AND value = 'refrigerator:PGB' || :n LIMIT 1;
-SELECT i.price_fen FROM subsidies_applicationitem i JOIN subsidies_application a ON a.id = i.application_id
-  WHERE a.programme_id = :prog AND i.brand_model = '海尔BCD-501' ORDER BY i.id DESC LIMIT 200;
+SELECT price_fen FROM subsidies_applicationitem WHERE brand_model = '海尔BCD-501' ORDER BY id DESC LIMIT 200;
 SAVEPOINT twin;
 INSERT INTO subsidies_application (number, programme_id, region_id, channel, merchant_id, applicant_user_id,
     applicant_name, applicant_id, applicant_hash, phone, status, amount_fen, risk_score, risk_reasons,
@@ -57,13 +56,13 @@ SELECT coalesce(max(avail), 0) AS avail, coalesce(max(resv), 0) AS resv FROM (
       AND r.stripe = a.stripe AND r.kind = 'reserved') AS resv
     FROM subsidies_account a WHERE a.programme_id = :prog AND a.kind = 'available' AND a.balance_fen >= 79980
     ORDER BY random() LIMIT 1 FOR NO KEY UPDATE OF a SKIP LOCKED) pick \gset
--- every stripe held by another transaction: wait for all of them in key order, take the richest (as _pick_stripe)
+-- every stripe with enough held by another transaction: wait for one of them, at random (as _pick_stripe)
 \if :avail = 0
-SELECT id FROM subsidies_account WHERE programme_id = :prog AND kind = 'available' ORDER BY id FOR NO KEY UPDATE;
 SELECT a.id AS avail, (SELECT r.id FROM subsidies_account r WHERE r.programme_id = a.programme_id
     AND r.stripe = a.stripe AND r.kind = 'reserved') AS resv
-  FROM subsidies_account a WHERE a.programme_id = :prog AND a.kind = 'available'
-  ORDER BY a.balance_fen DESC, a.stripe LIMIT 1 \gset
+  FROM subsidies_account a WHERE a.id = (SELECT id FROM subsidies_account WHERE programme_id = :prog
+    AND kind = 'available' AND balance_fen >= 79980 ORDER BY random() LIMIT 1)
+  FOR NO KEY UPDATE OF a \gset
 \endif
 INSERT INTO subsidies_entry (programme_id, kind, debit_id, credit_id, amount_fen, reference, note, actor_id, at)
   VALUES (:prog, 'reserve', :resv, :avail, 79980, 'BT' || to_char(now(), 'YYMMDD') || lpad(:app::text, 7, '0'), '',

@@ -131,7 +131,7 @@ if env_str("REDIS_URL"):
     }
 
 # The audit log is this many hash chains side by side, so writers do not all queue on one (core/audit.py).
-AUDIT_CHAINS = env_int("HUANXIN_AUDIT_CHAINS", 16)
+AUDIT_CHAINS = env_int("HUANXIN_AUDIT_CHAINS", 64)
 
 # --- Authentication -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "core.User"

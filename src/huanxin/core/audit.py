@@ -5,7 +5,7 @@ the old/new values, never from signals. Each event's hash covers the previous ev
 editing any row breaks the chain, which `huanxin audit verify` detects. On PostgreSQL a trigger also refuses
 UPDATE and DELETE on the table (migration core 0002).
 
-The log is `AUDIT_CHAINS` chains side by side (16 by default), not one: appending takes the chain's lock until
+The log is `AUDIT_CHAINS` chains side by side (64 by default), not one: appending takes the chain's lock until
 the transaction commits, and with one chain every writer in the system would wait for every other (it was the
 serial point of subsidy intake under load). A transaction appends to one chain only — the one of its database
 session (the backend's pid modulo the number of chains) — so two transactions never wait for each other's chains
@@ -39,7 +39,7 @@ def _chain() -> int:
     if connection.vendor != "postgresql":
         return 0  # SQLite: every write transaction is IMMEDIATE (settings), so writers are already serialised
     connection.ensure_connection()
-    chain = connection.connection.info.backend_pid % max(1, getattr(settings, "AUDIT_CHAINS", 16))
+    chain = connection.connection.info.backend_pid % max(1, getattr(settings, "AUDIT_CHAINS", 64))
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_CHAIN_LOCK_ID, chain])
     return chain

@@ -117,9 +117,12 @@ class Lookups:
         return Claim.objects.filter(kind=kind, value=value, active=True).exists()
 
     def model_prices(self, brand_model: str) -> list[int]:
-        """Recent prices of one model in the programme (the newest 200)."""
+        """The newest 200 prices of one model, in any programme (a model's price is the market's, not the
+        programme's). One table, read along the (brand_model, -id) index: 200 rows whatever the planner thinks
+        of a popular model's numbers (with the programme joined in, a model grown since the last ANALYZE made
+        PostgreSQL sort every one of its rows at every submission)."""
         return list(
-            ApplicationItem.objects.filter(application__programme=self.programme, brand_model=brand_model)
+            ApplicationItem.objects.filter(brand_model=brand_model)
             .order_by("-pk")
             .values_list("price_fen", flat=True)[:200]
         )

@@ -7,9 +7,10 @@ the audit log's lock last, so they never wait for each other in a circle; on Pos
 serialization failure is still retried a few times (`MAX_ATTEMPTS`) when the caller is not inside a transaction.
 
 `reserve` is the hot path. It tries one stripe with enough money, chosen at random among those no other
-transaction holds (`SELECT … FOR UPDATE SKIP LOCKED`); only when none qualifies does it lock every stripe of the
-programme (blocking, in key order), refuse if the programme as a whole lacks the amount, and otherwise move the
-shortfall from the richest stripes into one (`rebalance` entries) before reserving there.
+transaction holds (`SELECT … FOR UPDATE SKIP LOCKED`); when every such stripe is held (more tills than stripes),
+it waits for one of them at random, holding no other stripe; only when no stripe holds enough alone does it lock
+every stripe of the programme (blocking, in key order), refuse if the programme as a whole lacks the amount, and
+otherwise move the shortfall from the richest stripes into one (`rebalance` entries) before reserving there.
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ from huanxin.subsidies.models import KIND_ORDER, MAX_STRIPES, Account, Entry, Pr
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+_PICK_ATTEMPTS = 3  # waits for one stripe with enough money before waiting for all of them
+
+
+class _TooPoor(Exception):
+    """The stripe waited for no longer holds enough: roll back the savepoint that locked it."""
+
+
 RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 _QUOTA_LOCK_CLASS = 0x6878  # first key of the per-programme advisory lock that serialises the daily-quota check
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,59}$")
@@ -390,7 +398,22 @@ def _pick_stripe(
     )
     if account is not None:
         return account, []
-    # No free stripe has enough: look at the whole programme, waiting for the stripes others hold.
+    # Every stripe with enough is held by another transaction (more tills than stripes): wait for one of them, at
+    # random, holding nothing else; in a savepoint, so that if it turns out too poor once ours, rolling back lets
+    # it go again. Waiting for one row spreads the waiters; waiting for all (below) would queue them all.
+    for _ in range(_PICK_ATTEMPTS):
+        ids = list(available.filter(balance_fen__gte=amount_fen).values_list("pk", flat=True))
+        if not ids:
+            break
+        try:
+            with transaction.atomic():
+                account = available.select_for_update(no_key=True).get(pk=random.choice(ids))  # noqa: S311
+                if account.balance_fen < amount_fen:
+                    raise _TooPoor
+                return account, []
+        except _TooPoor:
+            continue
+    # No stripe has enough alone: look at the whole programme, waiting for the stripes others hold.
     accounts = list(available.order_by("pk").select_for_update(no_key=True))
     total = sum(a.balance_fen for a in accounts)
     if total < amount_fen:

@@ -301,6 +301,8 @@ class ApplicationItem(models.Model):
     class Meta:
         ordering = ["pk"]
         verbose_name = verbose_name_plural = "申请明细"
+        # the price check reads a model's newest prices at every submission (Lookups.model_prices)
+        indexes = [models.Index(fields=["brand_model", "-id"], name="item_model_newest")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.invoice_no}"
