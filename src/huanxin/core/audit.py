@@ -126,6 +126,7 @@ class Appended:
     hash: str
 
 
+_TAIL = "SELECT seq, hash FROM core_auditevent WHERE chain = %s ORDER BY seq DESC LIMIT 1"
 _COLUMNS = [
     "chain",
     "seq",
@@ -147,9 +148,10 @@ def record_many(events: list[Pending], *, actor: User | None, actor_label: str =
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record() must be called inside the service's transaction")
     chain = _chain()
-    last = AuditEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
-    seq = last["seq"] if last else 0
-    prev_hash = last["hash"] if last else GENESIS_HASH
+    with connection.cursor() as cursor:  # the chain's last event (this runs for every write of the system)
+        cursor.execute(_TAIL, [chain])
+        last = cursor.fetchone()
+    seq, prev_hash = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
     label = actor_label or (actor.get_username() if actor is not None else "system")
     actor_id = actor.pk if actor is not None else None
     at = timezone.now()

@@ -1,6 +1,9 @@
-"""Many rows into one table at once: PostgreSQL's COPY (psycopg's `Cursor.copy`) for the large inserts of a batch
-import, where building an INSERT of thousands of rows costs Django more than the database; `bulk_create` for a
-few rows and on SQLite. Nothing is read back: ids the caller has set are kept, the others are the table's."""
+"""Rows into one table without building ORM queries: PostgreSQL's COPY (psycopg's `Cursor.copy`) for the large
+inserts of a batch import, where building an INSERT of thousands of rows costs Django more than the database; a
+plain multi-row INSERT for a few rows and on SQLite (Django's query compiler costs about 0.3 ms a statement, the
+statement itself a tenth of that). Values are adapted by each field (`get_db_prep_save`: encryption, JSON, dates
+as the database stores them), as the ORM would. Nothing is read back: ids the caller has set are kept, the others
+are the table's."""
 
 from __future__ import annotations
 
@@ -36,10 +39,10 @@ def insert(objs: Sequence[models.Model]) -> None:
     if not objs:
         return
     model = type(objs[0])
-    if connection.vendor != "postgresql" or len(objs) < COPY_FROM:
-        model._default_manager.bulk_create(objs, batch_size=1000)
-        return
     fields = [f for f in model._meta.concrete_fields if not (f.primary_key and getattr(objs[0], f.attname) is None)]
+    if connection.vendor != "postgresql" or len(objs) < COPY_FROM:
+        _insert(model, fields, [[getattr(obj, f.attname) for f in fields] for obj in objs])
+        return
     prep = [None if _is_plain(f) else f for f in fields]
     _copy(
         model,
@@ -65,19 +68,27 @@ def insert_rows(
     a JSON field's value is given as its JSON text (`json_fields`)."""
     if not rows:
         return
+    field_of = {f.attname: f for f in model._meta.concrete_fields}
+    fields = [field_of[name] for name in attnames]
     if connection.vendor != "postgresql" or len(rows) < COPY_FROM:
         decode = [name in json_fields for name in attnames]
-        model._default_manager.bulk_create(
-            [
-                model(**{n: json.loads(v) if d else v for n, v, d in zip(attnames, row, decode, strict=True)})
-                for row in rows
-            ],
-            batch_size=1000,
-        )
+        _insert(model, fields, [[json.loads(v) if d else v for v, d in zip(row, decode, strict=True)] for row in rows])
         return
-    column_of = {f.attname: str(f.column) for f in model._meta.concrete_fields}
-    columns = [column_of[name] for name in attnames]
-    _copy(model, columns, rows)
+    _copy(model, [str(f.column) for f in fields], rows)
+
+
+def _insert(model: type[models.Model], fields: Sequence[Any], rows: Sequence[Sequence[Any]]) -> None:
+    """A plain multi-row INSERT, each value adapted by its field for this database (what `bulk_create` does,
+    without building a query object: a tenth of the time for the one to ten rows a service writes)."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            batch = rows[start : start + 500]
+            params = [f.get_db_prep_save(v, connection) for row in batch for f, v in zip(fields, row, strict=True)]
+            values = ", ".join([one] * len(batch))
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", params)  # noqa: S608 - names from the model
 
 
 def _copy(model: type[models.Model], columns: list[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -19,11 +19,11 @@ from statistics import median
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from huanxin.core import audit, pii
+from huanxin.core import audit, bulkinsert, pii
 from huanxin.core.models import User
 from huanxin.core.roles import Role
 from huanxin.core.validators import clean_resident_id, clean_vin
@@ -81,6 +81,26 @@ class Checked:
     claims: list[tuple[str, str]] = field(default_factory=list)
 
 
+# The reads every submission makes, in SQL: the ORM's query compiler costs several times what PostgreSQL takes to
+# answer them (bench/intake.py), and these run for every till at every sale.
+_USED = """SELECT count(*) FROM subsidies_applicationitem i JOIN subsidies_application a ON a.id = i.application_id
+    WHERE a.programme_id = %s AND a.applicant_hash = %s AND i.kind = %s AND a.status <> %s"""
+_CLAIMED = "SELECT 1 FROM subsidies_claim WHERE kind = %s AND value = %s AND active = %s"
+_PRICES = "SELECT price_fen FROM subsidies_applicationitem WHERE brand_model = %s ORDER BY id DESC LIMIT 200"
+
+
+def _set(application: Application, column: str, value: str) -> None:
+    """One column of a row just inserted (the number, then the status), without an ORM update."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE subsidies_application SET {column} = %s WHERE id = %s", [value, application.pk])  # noqa: S608
+
+
+def _one(sql: str, params: list[Any]) -> Any:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
 class Lookups:
     """What the checks read from the database, one query per question. The batch path (`bulk.py`) answers the same
     questions for a whole chunk of rows from a few queries, so both paths run the very same checks."""
@@ -90,13 +110,7 @@ class Lookups:
 
     def used_before(self, applicant_hash: str, kind: str) -> int:
         """Items of `kind` this applicant already has in the programme (rejected applications do not count)."""
-        return (
-            ApplicationItem.objects.filter(
-                application__programme=self.programme, application__applicant_hash=applicant_hash, kind=kind
-            )
-            .exclude(application__status=Application.Status.REJECTED)
-            .count()
-        )
+        return int(_one(_USED, [self.programme.pk, applicant_hash, kind, Application.Status.REJECTED])[0])
 
     def take_back_certificate(self, number: str) -> Certificate | None:
         return recycling.take_back_certificate(number)
@@ -114,18 +128,16 @@ class Lookups:
         return int(total or 0)
 
     def claimed(self, kind: str, value: str) -> bool:
-        return Claim.objects.filter(kind=kind, value=value, active=True).exists()
+        return _one(_CLAIMED, [kind, value, True]) is not None
 
     def model_prices(self, brand_model: str) -> list[int]:
         """The newest 200 prices of one model, in any programme (a model's price is the market's, not the
         programme's). One table, read along the (brand_model, -id) index: 200 rows whatever the planner thinks
         of a popular model's numbers (with the programme joined in, a model grown since the last ANALYZE made
         PostgreSQL sort every one of its rows at every submission)."""
-        return list(
-            ApplicationItem.objects.filter(brand_model=brand_model)
-            .order_by("-pk")
-            .values_list("price_fen", flat=True)[:200]
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(_PRICES, [brand_model])
+            return [int(price) for (price,) in cursor.fetchall()]
 
 
 def _refuse(check: str, message: str, code: str) -> ValidationError:
@@ -555,24 +567,29 @@ def submit_application(
             raise
         return existing  # the twin committed first: its answer is ours
     application.number = application_number(application)
-    Application.objects.filter(pk=application.pk).update(number=application.number)
+    _set(application, "number", application.number)
     for row in prepared.items:
         row.application = application
-    ApplicationItem.objects.bulk_create(prepared.items)
+    bulkinsert.insert(prepared.items)
     try:
         with transaction.atomic():  # the database's word on "never twice", also under concurrent submissions
             # in one order for every writer (the batch path too), so that no two wait for each other in a circle
-            Claim.objects.bulk_create([Claim(kind=k, value=v, application=application) for k, v in sorted(claims)])
+            rows = [(k, v, application.pk, True) for k, v in sorted(claims)]
+            bulkinsert.insert_rows(Claim, ["kind", "value", "application_id", "active"], rows)
     except IntegrityError:
         raise _refuse(
             "凭证唯一", "发票、序列号、车辆识别代号或回收证明已用于其他补贴申请", "identifier_already_used"
         ) from None
-    CheckResult.objects.bulk_create(
-        [CheckResult(application=application, name=n, outcome=o, reason=r) for n, o, r in prepared.results]
-    )
+    results = [(application.pk, n, o, r) for n, o, r in prepared.results]
+    bulkinsert.insert_rows(CheckResult, ["application_id", "name", "outcome", "reason"], results)
     try:
         ledger.reserve(
-            actor=actor, programme=programme, reference=application.number, amount_fen=application.amount_fen, now=now
+            actor=actor,
+            programme=programme,
+            reference=application.number,
+            amount_fen=application.amount_fen,
+            now=now,
+            fresh=True,  # a number drawn just now: no earlier reservation to look for
         )
     except ValidationError as exc:
         code = exc.error_list[0].code if hasattr(exc, "error_list") else None
@@ -582,10 +599,9 @@ def submit_application(
             raise
     if application.status == Application.Status.RESERVED and application.risk_reasons:
         application.status = Application.Status.IN_REVIEW
-    application.save(update_fields=["status"])
-    ApplicationEvent.objects.create(
-        application=application, status=application.status, actor=actor, at=now, note=status_note(application)
-    )
+    _set(application, "status", application.status)
+    event = (application.pk, application.status, actor.pk, now, status_note(application))
+    bulkinsert.insert_rows(ApplicationEvent, ["application_id", "status", "actor_id", "at", "note"], [event])
     audit.record(
         actor=actor,
         action="subsidies.application_submitted",

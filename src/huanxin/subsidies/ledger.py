@@ -124,9 +124,54 @@ def _move(*, credit: Account | int, debit: Account | int, amount_fen: int) -> No
     only the credited one and nobody else waits for it while holding the debited one)."""
     credit_id = credit if isinstance(credit, int) else credit.pk
     debit_id = debit if isinstance(debit, int) else debit.pk
-    Account.objects.filter(pk__in=[credit_id, debit_id]).update(
-        balance_fen=F("balance_fen") + Case(When(pk=credit_id, then=Value(-amount_fen)), default=Value(amount_fen))
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_MOVE, [credit_id, -amount_fen, amount_fen, credit_id, debit_id])
+
+
+# The reservation's statements in SQL: they run for every application at every till, and the ORM's query
+# compiler costs several times what PostgreSQL takes to run them (bench/intake.py).
+_MOVE = """UPDATE subsidies_account SET balance_fen = balance_fen + CASE WHEN id = %s THEN %s ELSE %s END
+    WHERE id IN (%s, %s)"""
+_FREE_STRIPE = """SELECT a.id, a.stripe, a.balance_fen, r.id FROM subsidies_account a
+    JOIN subsidies_account r ON r.programme_id = a.programme_id AND r.stripe = a.stripe AND r.kind = 'reserved'
+    WHERE a.programme_id = %s AND a.kind = 'available' AND a.balance_fen >= %s ORDER BY random() LIMIT 1"""
+_INSERT_ENTRY = """INSERT INTO subsidies_entry (programme_id, kind, debit_id, credit_id, amount_fen, reference, note,
+    actor_id, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"""
+
+
+def _free_stripe(programme: Programme, amount_fen: int) -> Account | None:
+    """An available account with at least `amount_fen` that no other transaction holds, locked, with its stripe's
+    reserved account id as `reserved_id`; None if every such stripe is held (or none has enough)."""
+    sql = _FREE_STRIPE
+    if connection.features.has_select_for_update:  # PostgreSQL; SQLite serialises writers anyway
+        sql += " " + connection.ops.for_update_sql(skip_locked=True, of=("a",), no_key=True)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [programme.pk, amount_fen])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    account = Account(pk=row[0], programme=programme, stripe=row[1], kind=Account.Kind.AVAILABLE, balance_fen=row[2])
+    account.reserved_id = row[3]  # type: ignore[attr-defined]  # as the ORM path annotates it
+    return account
+
+
+def _insert_entry(entry: Entry) -> None:
+    """Insert a new entry in one statement; afterwards it is a saved row, as after `save()` (so, append-only)."""
+    values: list[Any] = [
+        entry.programme_id,
+        entry.kind,
+        entry.debit_id,
+        entry.credit_id,
+        entry.amount_fen,
+        entry.reference,
+        entry.note,
+        entry.actor_id,
+        connection.ops.adapt_datetimefield_value(entry.at),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_ENTRY, values)
+        entry.pk = int(cursor.fetchone()[0])
+    entry._state.adding, entry._state.db = False, connection.alias
 
 
 def _entry(programme: Programme, kind: str, reference: str) -> Entry | None:
@@ -390,6 +435,8 @@ def _pick_stripe(
         programme=OuterRef("programme"), stripe=OuterRef("stripe"), kind=Account.Kind.RESERVED
     ).values("pk")[:1]
     available = _accounts(programme, Account.Kind.AVAILABLE).annotate(reserved_id=Subquery(reserved))
+    if (account := _free_stripe(programme, amount_fen)) is not None:
+        return account, []
     account = (
         available.filter(balance_fen__gte=amount_fen)
         .order_by("?")
@@ -444,11 +491,11 @@ def _pick_stripe(
 
 @_retrying
 def _reserve(
-    *, actor: User | None, programme: Programme, reference: str, amount_fen: int, now: dt.datetime
+    *, actor: User | None, programme: Programme, reference: str, amount_fen: int, now: dt.datetime, fresh: bool
 ) -> Reservation:
     with transaction.atomic():
         programme = Programme.objects.get(pk=programme.pk)
-        first = _entry(programme, Entry.Kind.RESERVE, reference)
+        first = None if fresh else _entry(programme, Entry.Kind.RESERVE, reference)
         if first is not None:
             return _existing_reservation(programme, first, amount_fen)
         _check_open(programme, now)
@@ -458,7 +505,7 @@ def _reserve(
             actor=actor, programme=programme, amount_fen=amount_fen, reference=reference, now=now
         )
         reserved_id: int = available.reserved_id  # type: ignore[attr-defined]  # annotated by _pick_stripe
-        entry = Entry.objects.create(
+        entry = Entry(
             programme=programme,
             kind=Entry.Kind.RESERVE,
             debit_id=reserved_id,
@@ -468,6 +515,7 @@ def _reserve(
             actor=actor,
             at=now,
         )
+        _insert_entry(entry)
         _move(credit=available, debit=reserved_id, amount_fen=amount_fen)
         changes: dict[str, Any] = {
             "programme": programme.code,
@@ -488,14 +536,19 @@ def reserve(
     reference: str,
     amount_fen: int,
     now: dt.datetime | None = None,
+    fresh: bool = False,
 ) -> Reservation:
     """Set `amount_fen` aside for the application `reference`. A second call with the same reference returns the
-    first reservation (`created=False`); with another amount it is refused (`reference_conflict`)."""
+    first reservation (`created=False`); with another amount it is refused (`reference_conflict`). `fresh`: the
+    caller has just made the reference up, so there is no earlier reservation to look for (the unique index on
+    entries still refuses a second one)."""
     reference = _reference(reference)
     _amount(amount_fen)
     at = _now(now)
     try:
-        return _reserve(actor=actor, programme=programme, reference=reference, amount_fen=amount_fen, now=at)
+        return _reserve(
+            actor=actor, programme=programme, reference=reference, amount_fen=amount_fen, now=at, fresh=fresh
+        )
     except IntegrityError:
         # A parallel call with the same reference committed first (the unique constraint refused ours, and our
         # whole transaction, rebalancing included, was rolled back): its reservation stands.
