@@ -46,11 +46,10 @@ INSERT INTO subsidies_checkresult (application_id, name, outcome, reason)
   VALUES (:app, '身份核验', 'passed', '身份证号码和手机号码有效'), (:app, '受理期与开票日期', 'passed', '在受理期内'),
     (:app, '每人限额', 'passed', '未超过每人限额'), (:app, '凭证唯一', 'passed', '2项凭证均未使用过'),
     (:app, '价格合理性', 'passed', '未见异常') RETURNING id;
--- the ledger's reservation: programme again, an earlier reservation, one free stripe with enough money
+-- the ledger's reservation: programme again, one free stripe with enough money (a fresh number: no earlier
+-- reservation to look for)
 SAVEPOINT reserve;
 SELECT id, status, opens_on, closes_on, daily_quota_fen FROM subsidies_programme WHERE id = :prog;
-SELECT id FROM subsidies_entry WHERE programme_id = :prog AND kind = 'reserve'
-  AND reference = 'BT' || to_char(now(), 'YYMMDD') || lpad(:app::text, 7, '0') LIMIT 1;
 SELECT coalesce(max(avail), 0) AS avail, coalesce(max(resv), 0) AS resv FROM (
   SELECT a.id AS avail, (SELECT r.id FROM subsidies_account r WHERE r.programme_id = a.programme_id
       AND r.stripe = a.stripe AND r.kind = 'reserved') AS resv
