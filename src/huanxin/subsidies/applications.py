@@ -319,6 +319,7 @@ def _check_item(
         if not item.serial.strip():
             raise _refuse("凭证", "数码产品须填写序列号或IMEI", "serial_required")
     elif programme.category == "car_scrap":
+        _check_kind(item, "car", "汽车")  # another kind would be counted apart from the per-person limit
         label, limit = "报废更新", params.per_person_per_year
         vin = _check_vin(item.vin)
         certificate = lookups.scrap_certificate_for_vin(vin)
