@@ -460,7 +460,12 @@ def _pick_stripe(
                 return account, []
         except _TooPoor:
             continue
-    # No stripe has enough alone: look at the whole programme, waiting for the stripes others hold.
+    # No stripe has enough alone. If all of them together do not either, the money is gone: say so without
+    # queueing behind every stripe (a balance read without a lock can only be a moment old, never an overdraft).
+    unlocked_total = sum(available.values_list("balance_fen", flat=True))
+    if unlocked_total < amount_fen:
+        raise _exhausted(programme, unlocked_total)
+    # Look at the whole programme, waiting for the stripes others hold.
     accounts = list(available.order_by("pk").select_for_update(no_key=True))
     total = sum(a.balance_fen for a in accounts)
     if total < amount_fen:
