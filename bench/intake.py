@@ -641,7 +641,9 @@ def main() -> int:
     db = f"huanxin_bench_intake_{run}"
     url = f"{args.pg_url}/{db}"
     work = Path(tempfile.mkdtemp(prefix="huanxin-intake-"))
-    env = {**os.environ, "DATABASE_URL": url, "HUANXIN_CONN_MAX_AGE": "60", "HUANXIN_DEBUG": "0", "PYTHONUNBUFFERED": "1"}
+    # as production runs it: persistent connections, DEBUG off (DEBUG wraps every query to record it)
+    env = {**os.environ, "DATABASE_URL": url, "HUANXIN_CONN_MAX_AGE": "60", "HUANXIN_DEBUG": "0"}
+    env["PYTHONUNBUFFERED"] = "1"
     env.pop("HUANXIN_ENV", None)
     print(f"database {db}; files in {work}")
     admin_sql(args.pg_url, "CREATE DATABASE {}", db)
