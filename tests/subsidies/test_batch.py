@@ -3,6 +3,7 @@ reasons, good rows are kept, and uploading the same file again submits nothing t
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import random
 
@@ -105,3 +106,48 @@ def test_a_csv_from_chinese_excel_and_the_upload_page(merchant, boss) -> None:
     citizen = Client()
     citizen.force_login(UserFactory(role=Role.CITIZEN))
     assert citizen.get("/subsidies/batch/").status_code == 403
+
+
+def test_a_batch_carries_the_other_categories_evidence(merchant, boss) -> None:
+    """The optional columns: an e-bike row (收旧凭证, battery, CCC, standard) and a car-replacement row (old VIN,
+    新车类型, 转移登记), each checked like the web form; a row without its CCC number is refused with the reason."""
+    from huanxin.recycling import services as recycling
+    from tests.subsidies.test_categories import handed_in, programme
+
+    rng = random.Random(11)
+    bikes, cars = programme(boss, "ebike"), programme(boss, "car_replace")
+    today = timezone.localdate()
+    rider, other, driver = (identities.resident_id(rng) for _ in range(3))
+    return_ = Organisation.objects.create(name="绿源回收", kind="recycler", region=Region.objects.get(code="130702"))
+    clerk = UserFactory(role=Role.RECYCLER, organisation=return_)
+    site = recycling.save_site(
+        actor=clerk, organisation=return_, name="回收点", kind="point", region=return_.region,
+        address="桥东区胜利路1号", categories=["ebike"],
+    )  # fmt: skip
+    certificates = [handed_in((clerk, site), owner) for owner in (rider, other)]
+    base = {h: "" for h in batch.HEADERS}
+
+    def line(**values: str) -> list[str]:
+        return [values.get(h, base[h]) for h in batch.HEADERS]
+
+    bike = {"品类": "ebike", "品牌型号": "雅迪冠能G5", "开票日期": today.isoformat(), "成交价（元）": "3299.00"}
+    bike |= {"电池类型": "铅酸", "执行标准": "GB 17761-2024", "手机号码": "13800001111", "申请人姓名": "赵建国"}
+    data = [
+        line(**bike, 订单号="B1", 补贴项目代码=bikes.code, 身份证号码=rider, 序列号="YD1", 发票号码="EB1",
+             收旧凭证编号=certificates[0].number, CCC证书编号="2025011119000123"),
+        line(**bike, 订单号="B2", 补贴项目代码=bikes.code, 身份证号码=other, 序列号="YD2", 发票号码="EB2",
+             收旧凭证编号=certificates[1].number),  # no CCC number
+        line(订单号="C1", 补贴项目代码=cars.code, 申请人姓名="赵建国", 身份证号码=driver, 手机号码="13800001111",
+             品类="car", 品牌型号="比亚迪秦PLUS", 发票号码="CAR1", 开票日期=today.isoformat(),
+             **{"成交价（元）": "150000"},
+             旧车车辆识别代号=identities.vin(rng), 新车类型="新能源", 转移登记编号="ZY001",
+             转移登记日期=(today - dt.timedelta(days=3)).isoformat(), 旧车登记日期="2019-05-20"),
+    ]  # fmt: skip
+    text = ",".join(batch.HEADERS) + "\n" + "\n".join(",".join(r) for r in data)
+    results, _ = batch.import_batch(actor=merchant, data=text.encode(), filename="mixed.csv")
+    by_order = {r.order: r for r in results}
+    assert by_order["B1"].ok and "补贴500.00元" in by_order["B1"].message
+    assert not by_order["B2"].ok and "CCC" in by_order["B2"].message
+    assert by_order["C1"].ok and "补贴10000.00元" in by_order["C1"].message
+    car = Application.objects.get(number=by_order["C1"].number).items.get()
+    assert car.details["transfer_no"] == "ZY001" and car.details["new_fuel"] == "nev"

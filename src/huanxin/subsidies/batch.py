@@ -49,6 +49,21 @@ REQUIRED = [
     "开票日期",
     "成交价（元）",
 ]
+# optional columns: the evidence of the other categories (car replacement, e-bikes, certificates)
+OPTIONAL = [
+    "收旧凭证编号",
+    "旧车车辆识别代号",
+    "新车类型",
+    "转移登记编号",
+    "转移登记日期",
+    "旧车登记日期",
+    "电池类型",
+    "CCC证书编号",
+    "执行标准",
+]
+HEADERS += OPTIONAL
+FUELS = {"新能源": "nev", "燃油": "fuel"}
+BATTERIES = {"铅酸": "lead_acid", "锂电": "lithium", "锂离子": "lithium"}
 MAX_ROWS = 100_000
 
 
@@ -98,7 +113,7 @@ def _rows(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, list[A
     return header, [(n, r) for n, r in body if any(_text(c) for c in r)]
 
 
-def _date(value: Any) -> dt.date:
+def _date(value: Any, label: str = "开票日期") -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -106,7 +121,11 @@ def _date(value: Any) -> dt.date:
     try:
         return dt.date.fromisoformat(_text(value).replace("/", "-"))
     except ValueError:
-        raise ValidationError(f"开票日期“{_text(value)}”无法识别，请写成 2025-06-30", code="invalid_date") from None
+        raise ValidationError(f"{label}“{_text(value)}”无法识别，请写成 2025-06-30", code="invalid_date") from None
+
+
+def _optional_date(row: dict[str, Any], column: str) -> dt.date | None:
+    return _date(row[column], column) if _text(row.get(column)) else None
 
 
 def _fen(value: Any) -> int:
@@ -135,7 +154,31 @@ def template() -> bytes:
             "12345678901",
             today,
             "4999.00",
-        ]
+            *[""] * len(OPTIONAL),
+        ],
+        [  # an e-bike: the old bike's 收旧凭证, the new one's battery, CCC certificate and standard
+            "DD20250002",
+            "ebike-2025",
+            "李四",
+            "（18位身份证号码）",
+            "13900000000",
+            "ebike",
+            "雅迪冠能G5",
+            "（新车车架号）",
+            "",
+            "12345678902",
+            today,
+            "3299.00",
+            "（收旧凭证编号）",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "铅酸",
+            "2025011119000123",
+            "GB 17761-2024",
+        ],
     ]
     return build_workbook(title="批量申请", headers=HEADERS, rows=rows)
 
@@ -168,6 +211,15 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
                 brand_model=_text(get.get("品牌型号")),
                 serial=_text(get.get("序列号")),
                 grade=_text(get.get("能效等级")),
+                certificate_no=_text(get.get("收旧凭证编号")),
+                vin=_text(get.get("旧车车辆识别代号")),
+                new_fuel=FUELS.get(_text(get.get("新车类型")), _text(get.get("新车类型")).lower()),
+                transfer_no=_text(get.get("转移登记编号")),
+                transfer_date=_optional_date(get, "转移登记日期"),
+                old_registered_on=_optional_date(get, "旧车登记日期"),
+                battery=BATTERIES.get(_text(get.get("电池类型")), _text(get.get("电池类型")).lower()),
+                ccc_no=_text(get.get("CCC证书编号")),
+                standard=_text(get.get("执行标准")),
             )
         except ValidationError as exc:
             refused[number] = RowResult(number, order, False, "", "；".join(exc.messages))
