@@ -283,3 +283,16 @@ def test_a_batch_large_enough_for_copy_stores_what_one_by_one_stores(merchant, b
     with connection.cursor() as cursor:  # personal data encrypted at rest, whichever way it went in
         cursor.execute("SELECT applicant_id FROM subsidies_application WHERE id = %s", [application.pk])
         assert ids[37] not in cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_earlier_applications_count_against_a_batch_row(merchant, boss) -> None:
+    """What the batch reads from the database for a chunk: an applicant's earlier items (per-person limit) and an
+    invoice claimed before — read in one query each, not per row."""
+    programme = _programme(boss, "earlier", budget_fen=100_000 * YUAN)
+    ids = people(3, seed=21)
+    one_by_one(merchant, [row(0, programme, ids[0], "E-OLD")])
+    rows = [row(1, programme, ids[0], "E-NEW"), row(2, programme, ids[1], "E-OLD"), row(3, programme, ids[2], "E-3")]
+    outcomes = bulk.submit_rows(actor=merchant, rows=rows)
+    assert [o.ok for o in outcomes] == [False, False, True]
+    assert "每人限补" in outcomes[0].message and "已用于其他补贴申请" in outcomes[1].message

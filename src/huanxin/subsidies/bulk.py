@@ -28,7 +28,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Count, Max, Sum
+from django.db.models import Max
 from django.utils import timezone
 
 from huanxin.core import audit, bulkinsert, pii
@@ -78,6 +78,25 @@ class Outcome:
     existed: bool = False
 
 
+_IN = "= ANY(%s)"  # PostgreSQL: one array parameter; `_rows` rewrites it for SQLite
+
+
+def _rows(sql: str, params: list[Any], values: set[str]) -> list[tuple[Any, ...]]:
+    """Run a look-up whose last condition is `… {_IN}` over `values` (thousands of them for a chunk): one array
+    parameter on PostgreSQL; on SQLite, an IN list, in slices under its limit on parameters."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(sql, [*params, list(values)])
+            return list(cursor.fetchall())
+        out: list[tuple[Any, ...]] = []
+        ordered = sorted(values)
+        for start in range(0, len(ordered), 500):
+            part = ordered[start : start + 500]
+            cursor.execute(sql.replace(_IN, f"IN ({', '.join(['%s'] * len(part))})"), [*params, *part])
+            out += cursor.fetchall()
+        return out
+
+
 def _applicant_hash(applicant_id: str) -> str:
     """The look-up hash `prepare` will compute for a valid ID (ric.compact's form), without validating it here:
     an invalid ID is refused by `prepare`, and a hash nobody has costs nothing."""
@@ -100,24 +119,14 @@ class BatchLookups(Lookups):
     def load(self, rows: list[RowIn]) -> None:
         hashes = {_applicant_hash(row.applicant_id) for row in rows} - self.hashes
         if hashes:
-            counts = (
-                ApplicationItem.objects.filter(
-                    application__programme=self.programme, application__applicant_hash__in=hashes
-                )
-                .exclude(application__status=Application.Status.REJECTED)
-                .values_list("application__applicant_hash", "kind")
-                .annotate(n=Count("id"))
-            )
-            for applicant_hash, kind, n in counts:
+            # each applicant's earlier items by kind, and their amounts (an application's amount is its items')
+            sql = f"""SELECT a.applicant_hash, i.kind, count(*), sum(i.amount_fen)
+                FROM subsidies_applicationitem i JOIN subsidies_application a ON a.id = i.application_id
+                WHERE a.programme_id = %s AND a.status <> %s AND a.applicant_hash {_IN}
+                GROUP BY a.applicant_hash, i.kind"""  # noqa: S608 - _IN is a constant
+            for applicant_hash, kind, n, amount in _rows(sql, [self.programme.pk, "rejected"], hashes):
                 self.used[(applicant_hash, kind)] += n
-            granted = (
-                Application.objects.filter(programme=self.programme, applicant_hash__in=hashes)
-                .exclude(status=Application.Status.REJECTED)
-                .values_list("applicant_hash")
-                .annotate(total=Sum("amount_fen"))
-            )
-            for applicant_hash, total in granted:
-                self.granted[applicant_hash] += total or 0
+                self.granted[applicant_hash] += amount or 0
             self.hashes |= hashes
         values = set()
         for row in rows:
@@ -127,7 +136,8 @@ class BatchLookups(Lookups):
                     values.add(f"{item.kind}:{item.serial.strip().upper()}")
         values -= self.values
         if values:
-            self.claims |= set(Claim.objects.filter(active=True, value__in=values).values_list("kind", "value"))
+            sql = f"SELECT kind, value FROM subsidies_claim WHERE active = %s AND value {_IN}"  # noqa: S608
+            self.claims |= {(kind, value) for kind, value in _rows(sql, [True], values)}
             self.values |= values
 
     def used_before(self, applicant_hash: str, kind: str) -> int:
