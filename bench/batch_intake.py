@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from intake import BIN, admin_sql, audit_and_ledger_verify, setup_django  # noqa: E402
+from intake import BIN, admin_sql, audit_and_ledger_verify, open_programme, setup_django  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -101,27 +101,19 @@ def main() -> int:
             subprocess.run([str(BIN / "huanxin"), *cmd], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
         setup_django(url)
         from django.db import connection
-        from django.utils import timezone
 
         from huanxin.core import services
         from huanxin.core.models import Region
         from huanxin.core.roles import Role
-        from huanxin.subsidies import batch, ledger, rules, selectors
-        from huanxin.subsidies.models import Application, Entry, Programme
+        from huanxin.subsidies import batch, rules, selectors
+        from huanxin.subsidies.models import Application, Entry
 
-        today = timezone.localdate()
-        programme = ledger.create_programme(
-            actor=None,
+        programme = open_programme(
             code=f"batch-{run}",
             name="压测：批量申请",
-            category=Programme.Category.APPLIANCE,
-            region=Region.objects.get(code="130700"),
-            opens_on=today - dt.timedelta(days=1),
-            closes_on=today + dt.timedelta(days=30),
-            status=Programme.Status.OPEN,
             budget_fen=args.rows * 2_000_00,
             stripes=32,
-            parameters=rules.DEFAULTS["appliance"],
+            parameters=rules.DEFAULTS["appliance"],  # the default 5% sample, as a real programme
         )
         store = services.create_organisation(
             actor=None, name="压测批量商户", kind="merchant", region=Region.objects.get(code="130702")

@@ -188,8 +188,34 @@ def setup_django(url: str) -> None:
     django.setup()
 
 
-def create_fixtures(args: argparse.Namespace, run: str) -> dict[str, Any]:
+def open_programme(*, code: str, name: str, budget_fen: int, stripes: int, **extra: Any) -> Any:
+    """An appliance programme of the city, open from yesterday for a month (the benchmarks' programmes)."""
     import datetime as dt
+
+    from django.utils import timezone
+
+    from huanxin.core.models import Region
+    from huanxin.subsidies import ledger, rules
+    from huanxin.subsidies.models import Programme
+
+    today = timezone.localdate()
+    values = {"parameters": {**rules.DEFAULTS["appliance"], "sample_pct": 0}, **extra}
+    return ledger.create_programme(
+        actor=None,
+        code=code,
+        name=name,
+        category=Programme.Category.APPLIANCE,
+        region=Region.objects.get(code="130700"),
+        opens_on=today - dt.timedelta(days=1),
+        closes_on=today + dt.timedelta(days=30),
+        status=Programme.Status.OPEN,
+        budget_fen=budget_fen,
+        stripes=stripes,
+        **values,
+    )
+
+
+def create_fixtures(args: argparse.Namespace, run: str) -> dict[str, Any]:
 
     from django.utils import timezone
 
@@ -197,24 +223,16 @@ def create_fixtures(args: argparse.Namespace, run: str) -> dict[str, Any]:
     from huanxin.core.models import Region
     from huanxin.core.roles import Role
     from huanxin.demo import identities
-    from huanxin.subsidies import ledger, rules
     from huanxin.subsidies.models import Programme
 
     today = timezone.localdate()
-    city, district = Region.objects.get(code="130700"), Region.objects.get(code="130702")
-    programme = ledger.create_programme(
-        actor=None,
+    district = Region.objects.get(code="130702")
+    programme = open_programme(
         code=f"intake-{run}",
         name="压测：家电以旧换新补贴",
-        category=Programme.Category.APPLIANCE,
-        region=city,
-        opens_on=today - dt.timedelta(days=1),
-        closes_on=today + dt.timedelta(days=30),
-        status=Programme.Status.OPEN,
         budget_fen=args.budget_yuan * 100,
         stripes=args.stripes,
         on_exhaustion=Programme.OnExhaustion.QUEUE if args.queue else Programme.OnExhaustion.REFUSE,
-        parameters={**rules.DEFAULTS["appliance"], "sample_pct": 0},
     )
     keys, users = [], []
     for i in range(args.users):
@@ -568,32 +586,17 @@ def script_statements() -> int:
 
 
 def run_pgbench(args: argparse.Namespace, url: str, state: dict[str, Any]) -> dict[str, Any]:
-    import datetime as dt
 
     from django.conf import settings
-    from django.utils import timezone
 
-    from huanxin.core.models import Region, User
+    from huanxin.core.models import User
     from huanxin.core.tokens import hash_key
-    from huanxin.subsidies import ledger, rules
-    from huanxin.subsidies.models import Programme
 
     pgbench = shutil.which("pgbench")
     if pgbench is None:
         sys.exit("pgbench not found (Debian: postgresql-client)")
-    today = timezone.localdate()
-    programme = ledger.create_programme(
-        actor=None,
-        code=f"pgbench-{state['run']}",
-        name="压测：同一事务的SQL版本",
-        category=Programme.Category.APPLIANCE,
-        region=Region.objects.get(code="130700"),
-        opens_on=today - dt.timedelta(days=1),
-        closes_on=today + dt.timedelta(days=30),
-        status=Programme.Status.OPEN,
-        budget_fen=10**13,
-        stripes=args.stripes,
-        parameters={**rules.DEFAULTS["appliance"], "sample_pct": 0},
+    programme = open_programme(
+        code=f"pgbench-{state['run']}", name="压测：同一事务的SQL版本", budget_fen=10**13, stripes=args.stripes
     )
     orm = orm_statements(state, programme.code)
     till = User.objects.get(pk=state["users"][0])

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from huanxin.core.models import Region, User
+from huanxin.core.models import Organisation, Region, User
 from huanxin.core.roles import Role
+from huanxin.recycling import services as recycling
 from huanxin.subsidies import ledger
 from huanxin.subsidies.models import Programme
-from tests.factories import task_force, user_with_role
+from tests.factories import UserFactory, task_force, user_with_role
 
 YUAN = 100  # fen
 
@@ -49,3 +50,28 @@ def make_programme(actor: User | None, **kwargs: Any) -> Programme:
 @pytest.fixture
 def programme_factory(boss: User) -> Callable[..., Programme]:
     return lambda **kwargs: make_programme(boss, **kwargs)
+
+
+# recycling bodies whose certificates the car and e-bike categories need
+@pytest.fixture
+def dismantler(plan):
+    county = Region.objects.get(code="130722")
+    org = Organisation.objects.create(name="拆解公司", kind="recycler", region=county)
+    clerk = UserFactory(role=Role.RECYCLER, organisation=org)
+    site = recycling.save_site(
+        actor=clerk, organisation=org, name="张北拆解厂", kind="dismantler", region=county, address="张北县工业园区1号",
+        categories=["car"], qualification_no="001",
+    )  # fmt: skip
+    return clerk, site
+
+
+@pytest.fixture
+def recycler(plan):
+    county = Region.objects.get(code="130702")
+    org = Organisation.objects.create(name="绿源回收", kind="recycler", region=county)
+    clerk = UserFactory(role=Role.RECYCLER, organisation=org)
+    site = recycling.save_site(
+        actor=clerk, organisation=org, name="桥东区社区回收点1号", kind="point", region=county,
+        address="桥东区胜利路1号", categories=["ebike", "refrigerator"],
+    )  # fmt: skip
+    return clerk, site

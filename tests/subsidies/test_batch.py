@@ -108,23 +108,16 @@ def test_a_csv_from_chinese_excel_and_the_upload_page(merchant, boss) -> None:
     assert citizen.get("/subsidies/batch/").status_code == 403
 
 
-def test_a_batch_carries_the_other_categories_evidence(merchant, boss) -> None:
+def test_a_batch_carries_the_other_categories_evidence(merchant, boss, recycler) -> None:
     """The optional columns: an e-bike row (收旧凭证, battery, CCC, standard) and a car-replacement row (old VIN,
     新车类型, 转移登记), each checked like the web form; a row without its CCC number is refused with the reason."""
-    from huanxin.recycling import services as recycling
     from tests.subsidies.test_categories import handed_in, programme
 
     rng = random.Random(11)
     bikes, cars = programme(boss, "ebike"), programme(boss, "car_replace")
     today = timezone.localdate()
     rider, other, driver = (identities.resident_id(rng) for _ in range(3))
-    return_ = Organisation.objects.create(name="绿源回收", kind="recycler", region=Region.objects.get(code="130702"))
-    clerk = UserFactory(role=Role.RECYCLER, organisation=return_)
-    site = recycling.save_site(
-        actor=clerk, organisation=return_, name="回收点", kind="point", region=return_.region,
-        address="桥东区胜利路1号", categories=["ebike"],
-    )  # fmt: skip
-    certificates = [handed_in((clerk, site), owner) for owner in (rider, other)]
+    certificates = [handed_in(recycler, owner) for owner in (rider, other)]
     base = {h: "" for h in batch.HEADERS}
 
     def line(**values: str) -> list[str]:

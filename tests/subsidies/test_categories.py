@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from huanxin.core import metrics
-from huanxin.core.models import Organisation, Region
+from huanxin.core.models import Region
 from huanxin.core.roles import Role
 from huanxin.demo import identities
 from huanxin.recycling import services as recycling
@@ -224,30 +224,6 @@ def test_replaced_cars_count_as_renewed_cars(citizen, boss) -> None:
 
 
 # --- e-bikes (电动自行车以旧换新) ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def dismantler(plan):
-    county = Region.objects.get(code="130722")
-    org = Organisation.objects.create(name="拆解公司", kind="recycler", region=county)
-    clerk = UserFactory(role=Role.RECYCLER, organisation=org)
-    site = recycling.save_site(
-        actor=clerk, organisation=org, name="张北拆解厂", kind="dismantler", region=county, address="张北县工业园区1号",
-        categories=["car"], qualification_no="001",
-    )  # fmt: skip
-    return clerk, site
-
-
-@pytest.fixture
-def recycler(plan):
-    county = Region.objects.get(code="130702")
-    org = Organisation.objects.create(name="绿源回收", kind="recycler", region=county)
-    clerk = UserFactory(role=Role.RECYCLER, organisation=org)
-    site = recycling.save_site(
-        actor=clerk, organisation=org, name="桥东区社区回收点1号", kind="point", region=county,
-        address="桥东区胜利路1号", categories=["ebike", "refrigerator"],
-    )  # fmt: skip
-    return clerk, site
 
 
 def handed_in(recycler, owner_id: str, category: str = "ebike", issued_on: dt.date = TODAY):

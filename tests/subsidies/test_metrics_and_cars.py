@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from huanxin.core import metrics
-from huanxin.core.models import Organisation, Region
+from huanxin.core.models import Region
 from huanxin.core.roles import Role
 from huanxin.demo import identities
 from huanxin.recycling import services as recycling
@@ -23,18 +23,6 @@ from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
-
-
-@pytest.fixture
-def dismantler(plan):
-    county = Region.objects.get(code="130722")
-    org = Organisation.objects.create(name="拆解公司", kind="recycler", region=county)
-    clerk = UserFactory(role=Role.RECYCLER, organisation=org)
-    site = recycling.save_site(
-        actor=clerk, organisation=org, name="张北拆解厂", kind="dismantler", region=county, address="张北县工业园区1号",
-        categories=["car"], qualification_no="001",
-    )  # fmt: skip
-    return clerk, site
 
 
 def scrap(dismantler, owner_id: str, registered_on: dt.date, vin: str, fuel: str = "petrol"):

@@ -21,7 +21,7 @@ from huanxin.core.exports import CSV, XLSX, build_csv, build_workbook
 from huanxin.core.models import User
 from huanxin.core.roles import Role
 from huanxin.subsidies.applications import ItemIn
-from huanxin.subsidies.bulk import RowIn, submit_rows
+from huanxin.subsidies.bulk import RowIn, refusal, submit_rows
 from huanxin.subsidies.models import Programme
 
 HEADERS = [
@@ -222,7 +222,7 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
                 standard=_text(get.get("执行标准")),
             )
         except ValidationError as exc:
-            refused[number] = RowResult(number, order, False, "", "；".join(exc.messages))
+            refused[number] = RowResult(number, order, False, "", refusal(exc))
             continue
         rows.append(
             RowIn(

@@ -97,6 +97,11 @@ def _rows(sql: str, params: list[Any], values: set[str]) -> list[tuple[Any, ...]
         return out
 
 
+def refusal(exc: ValidationError | PermissionDenied) -> str:
+    """A row's reason, as the merchant reads it in the result file."""
+    return "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+
+
 def _applicant_hash(applicant_id: str) -> str:
     """The look-up hash `prepare` will compute for a valid ID (ric.compact's form), without validating it here:
     an invalid ID is refused by `prepare`, and a hash nobody has costs nothing."""
@@ -232,8 +237,7 @@ def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) 
         try:
             outcome = _check_row(chunk, row, next(ids), today)
         except (ValidationError, PermissionDenied) as exc:
-            message = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-            outcome = Outcome(row.line, row.order, False, message=message)
+            outcome = Outcome(row.line, row.order, False, message=refusal(exc))
         outcomes[row.line] = first_of_key[row.key] = outcome
 
 
@@ -288,7 +292,7 @@ def _reserve(chunk: _Chunk, outcomes: dict[int, Outcome]) -> None:
         except ValidationError as exc:
             queue = programme.on_exhaustion == Programme.OnExhaustion.QUEUE
             if exc.error_list[0].code != "budget_exhausted" or not queue:
-                outcomes[row.line] = Outcome(row.line, row.order, False, message="；".join(exc.messages))
+                outcomes[row.line] = Outcome(row.line, row.order, False, message=refusal(exc))
                 dropped.append(application.pk)
                 continue
             stripe = -1
@@ -357,8 +361,7 @@ def _one_by_one(actor: User, rows: list[RowIn], outcomes: dict[int, Outcome]) ->
                 channel=Application.Channel.BATCH,
             )
         except (ValidationError, PermissionDenied) as exc:
-            message = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-            outcomes[row.line] = Outcome(row.line, row.order, False, message=message)
+            outcomes[row.line] = Outcome(row.line, row.order, False, message=refusal(exc))
         else:
             outcomes[row.line] = Outcome(
                 row.line,

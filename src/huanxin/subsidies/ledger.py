@@ -431,20 +431,12 @@ def _pick_stripe(
 ) -> tuple[Account, list[dict[str, int]]]:
     """A locked available account holding at least `amount_fen` (annotated with its stripe's `reserved_id`, which
     saves a query), and the rebalancing moves made to get it."""
+    if (account := _free_stripe(programme, amount_fen)) is not None:
+        return account, []
     reserved = Account.objects.filter(
         programme=OuterRef("programme"), stripe=OuterRef("stripe"), kind=Account.Kind.RESERVED
     ).values("pk")[:1]
     available = _accounts(programme, Account.Kind.AVAILABLE).annotate(reserved_id=Subquery(reserved))
-    if (account := _free_stripe(programme, amount_fen)) is not None:
-        return account, []
-    account = (
-        available.filter(balance_fen__gte=amount_fen)
-        .order_by("?")
-        .select_for_update(no_key=True, skip_locked=True)
-        .first()
-    )
-    if account is not None:
-        return account, []
     # Every stripe with enough is held by another transaction (more tills than stripes): wait for one of them, at
     # random, holding nothing else; in a savepoint, so that if it turns out too poor once ours, rolling back lets
     # it go again. Waiting for one row spreads the waiters; waiting for all (below) would queue them all.
