@@ -232,8 +232,11 @@ class Application(models.Model):
         MERCHANT = "merchant", "商户代办"
         BATCH = "batch", "商户批量导入"
 
-    number = models.CharField("申请编号", max_length=20, unique=True)
-    programme = models.ForeignKey(Programme, models.PROTECT, related_name="applications", verbose_name="补贴项目")
+    number = models.CharField("申请编号", max_length=20)  # unique: see Meta (no LIKE index: never searched by prefix)
+    # indexed by (programme, status) below, which serves every look-up by programme
+    programme = models.ForeignKey(
+        Programme, models.PROTECT, related_name="applications", verbose_name="补贴项目", db_index=False
+    )
     region = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name="县区")
     channel = models.CharField("渠道", max_length=10, choices=Channel.choices)
     merchant = models.ForeignKey(
@@ -244,12 +247,14 @@ class Application(models.Model):
     )
     applicant_name = pii.EncryptedTextField("申请人")
     applicant_id = pii.EncryptedTextField("身份证号码")
-    applicant_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    applicant_hash = models.CharField(max_length=64, editable=False)  # indexed by (applicant_hash, programme)
     phone = pii.EncryptedTextField("手机号码")
     status = models.CharField("状态", max_length=20, choices=Status.choices)
     amount_fen = models.BigIntegerField("补贴金额（分）")
     risk_score = models.PositiveSmallIntegerField("风险分", default=0)
     risk_reasons = models.JSONField("风险提示", default=list)
+    # the named automatic checks, in order: [{"name": "身份核验", "outcome": "passed" | "flagged", "reason": …}]
+    checks = models.JSONField("自动检查结果", default=list)
     created_by = models.ForeignKey("core.User", models.PROTECT, related_name="+")
     created_at = models.DateTimeField("提交时间", default=timezone.now)
     idempotency_key = models.CharField(max_length=64, blank=True)
@@ -260,6 +265,7 @@ class Application(models.Model):
         ordering = ["-created_at"]
         verbose_name = verbose_name_plural = "补贴申请"
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="application_number_unique"),
             models.UniqueConstraint(
                 fields=["created_by", "idempotency_key"], condition=~Q(idempotency_key=""), name="application_once"
             ),
@@ -335,28 +341,6 @@ class Claim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"
-
-
-class CheckResult(models.Model):
-    """The outcome of one named automatic check, kept with the application (review shows them side by side)."""
-
-    class Outcome(models.TextChoices):
-        PASSED = "passed", "通过"
-        FLAGGED = "flagged", "提示风险"
-
-    application = models.ForeignKey(Application, models.CASCADE, related_name="checks")
-    name = models.CharField("检查项", max_length=40)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    reason = models.CharField("说明", max_length=200)
-
-    objects = _ThroughApplication.as_manager()
-
-    class Meta:
-        ordering = ["pk"]
-        verbose_name = verbose_name_plural = "自动检查结果"
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.outcome}"
 
 
 class ApplicationEvent(models.Model):

@@ -188,7 +188,7 @@ def application_detail(request: HttpRequest, number: str) -> HttpResponse:
         {
             "a": application,
             "items": application.items.all(),
-            "checks": application.checks.all(),
+            "checks": application.checks,
             "events": application.events.select_related("actor"),
             "name": application.applicant_name if own else application.masked_name,
             "id_number": pii.mask_resident_id(application.applicant_id),
