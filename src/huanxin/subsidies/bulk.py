@@ -23,8 +23,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from itertools import islice
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -210,6 +210,7 @@ class _Chunk:
     now: dt.datetime
     lookups: dict[int, BatchLookups]
     params: dict[int, Any]
+    first_of_key: dict[str, int]  # the batch's 订单号 so far → the line that first had it
     accepted: list[_Accepted] = field(default_factory=list)
     reservations: dict[int, ledger.BulkReservation] = field(default_factory=dict)
     copies: list[tuple[RowIn, int]] = field(default_factory=list)  # a row repeating an earlier row's 订单号
@@ -233,20 +234,20 @@ def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) 
             chunk.params[pk] = rules.validate(programme.category, programme.parameters)
         chunk.lookups[pk].load(group)
     ids = iter(_allocate_ids(len(rows)))
-    first_of_key: dict[str, Outcome] = {}
     for row in rows:
         if row.key in existing:
             number, amount, status = existing[row.key]
             outcomes[row.line] = Outcome(row.line, row.order, True, number, "", amount, status, existed=True)
             continue
-        if (first := first_of_key.get(row.key)) is not None:  # the same 订单号 twice in one file: its answer
-            chunk.copies.append((row, first.line))  # once the first row's money is settled (`_copy_answers`)
+        if (first := chunk.first_of_key.get(row.key)) is not None:  # the same 订单号 twice in one file: its answer
+            chunk.copies.append((row, first))  # once the first row's money is settled (`_copy_answers`)
             continue
         try:
             outcome = _check_row(chunk, row, next(ids), today)
         except (ValidationError, PermissionDenied) as exc:
             outcome = Outcome(row.line, row.order, False, message=refusal(exc))
-        outcomes[row.line] = first_of_key[row.key] = outcome
+        outcomes[row.line] = outcome
+        chunk.first_of_key[row.key] = row.line
 
 
 def _check_row(chunk: _Chunk, row: RowIn, pk: int, today: dt.date) -> Outcome:
@@ -425,29 +426,82 @@ def _one_by_one(actor: User, rows: list[RowIn], outcomes: dict[int, Outcome]) ->
             )
 
 
+def _settle(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) -> bool:
+    """The claims, the money and the writes of a checked chunk, in one transaction. False when the database refused
+    the chunk — someone else claimed one of its identifiers or submitted one of its keys since we looked, or
+    PostgreSQL broke a deadlock by aborting us: then nothing of it was written, and its rows were submitted one at a
+    time instead, each with its own answer."""
+    try:
+        with transaction.atomic():
+            _claim(chunk)
+            _reserve(chunk, outcomes)
+            _copy_answers(chunk, outcomes)
+            _write(chunk)
+    except (IntegrityError, OperationalError) as exc:
+        if isinstance(exc, OperationalError) and not isinstance(exc.__cause__, ledger.RETRYABLE):
+            raise
+        _one_by_one(chunk.actor, rows, outcomes)
+        return False
+    return True
+
+
+def _close_connection() -> None:
+    connection.close()  # `connection` is per thread: this closes the calling thread's own
+
+
+def _pipelined() -> bool:
+    """Whether a second connection may write while this one checks: on PostgreSQL, and only when the caller holds
+    no transaction of its own (the writer's connection could not see what that transaction wrote)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
 def submit_rows(*, actor: User, rows: list[RowIn], now: dt.datetime | None = None) -> list[Outcome]:
-    """Submit a batch's rows in order; one outcome per row, in the same order."""
+    """Submit a batch's rows in order; one outcome per row, in the same order.
+
+    On PostgreSQL two connections share the work: this thread checks chunk n+1 while a writer thread settles chunk n
+    (claims, money, writes, commit), so the checks' Python and the database's work on the writes run side by side.
+    The writer settles the chunks one at a time in file order; a chunk checked before the one ahead of it was
+    settled knows that one's rows from memory (`BatchLookups.accept`), and if the database refused the one ahead
+    (`_settle` returned False: its rows were then done one by one), the chunk is checked again from scratch."""
     if actor.role != Role.MERCHANT:
         raise PermissionDenied("批量申请由商户提交")
     outcomes: dict[int, Outcome] = {}
     lookups: dict[int, BatchLookups] = {}
     params: dict[int, Any] = {}
-    iterator = iter(rows)
-    while chunk_rows := list(islice(iterator, CHUNK)):
-        chunk = _Chunk(actor=actor, now=now or timezone.now(), lookups=lookups, params=params)
-        try:
-            with transaction.atomic():
-                _check_rows(chunk, chunk_rows, outcomes)
-                _claim(chunk)
-                _reserve(chunk, outcomes)
-                _copy_answers(chunk, outcomes)
-                _write(chunk)
-        except (IntegrityError, OperationalError) as exc:
-            if isinstance(exc, OperationalError) and not isinstance(exc.__cause__, ledger.RETRYABLE):
-                raise
-            # Someone else claimed one of these identifiers, or submitted one of these keys, since we looked (or
-            # PostgreSQL broke a deadlock by aborting us): the chunk left nothing behind; do it again one row at a
-            # time, each with its own answer.
-            lookups.clear()
-            _one_by_one(actor, chunk_rows, outcomes)
+    first_of_key: dict[str, int] = {}
+
+    def check(chunk_rows: list[RowIn]) -> _Chunk:
+        chunk = _Chunk(actor, now or timezone.now(), lookups, params, first_of_key)
+        _check_rows(chunk, chunk_rows, outcomes)
+        return chunk
+
+    chunks = [rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK)]
+    if not _pipelined():
+        for chunk_rows in chunks:
+            with transaction.atomic():  # on SQLite the ids drawn by the checks hold only inside the write transaction
+                chunk = check(chunk_rows)
+                settled = _settle(chunk, chunk_rows, outcomes)
+            if not settled:
+                lookups.clear()
+        return [outcomes[row.line] for row in rows]
+
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-writer")
+    ahead: Future[bool] | None = None
+    try:
+        for chunk_rows in chunks:
+            chunk = check(chunk_rows)
+            if ahead is not None and not ahead.result():  # the chunk ahead was done one by one: check this again
+                lookups.clear()
+                for row in chunk_rows:
+                    if first_of_key.get(row.key) == row.line:
+                        del first_of_key[row.key]
+                chunk = check(chunk_rows)
+            ahead = writer.submit(_settle, chunk, chunk_rows, outcomes)
+        if ahead is not None:
+            ahead.result()
+    finally:
+        if ahead is not None:
+            wait([ahead])  # never leave the writer mid-chunk, whatever went wrong here
+        writer.submit(_close_connection).result()  # the writer thread's own connection
+        writer.shutdown()
     return [outcomes[row.line] for row in rows]

@@ -584,6 +584,7 @@ class BulkReservation:
             .select_for_update(no_key=True)
         )
         self.balance = {a.pk: a.balance_fen for a in self.accounts}
+        self.by_stripe = sorted(self.accounts, key=lambda a: a.stripe)
         self.entries: list[tuple[Any, ...]] = []  # rows of _ENTRY_COLUMNS
         self.stripes: dict[str, int] = {}
 
@@ -596,7 +597,8 @@ class BulkReservation:
         total = sum(self.balance.values())
         if total < amount_fen:
             raise _exhausted(self.programme, total)
-        target = max(self.accounts, key=lambda a: (self.balance[a.pk], -a.stripe))
+        richest = max(self.balance.values())  # the richest stripe, the lowest-numbered of equals
+        target = next(a for a in self.by_stripe if self.balance[a.pk] == richest)
         if self.balance[target.pk] < amount_fen:  # no stripe holds enough alone: move money into the richest
             for donor in sorted(self.accounts, key=lambda a: (-self.balance[a.pk], a.stripe)):
                 shortfall = amount_fen - self.balance[target.pk]
