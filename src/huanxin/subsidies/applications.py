@@ -16,6 +16,7 @@ import random
 import re
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from statistics import median
 from typing import Any
 
@@ -546,7 +547,12 @@ def prepare(
 def application_number(pk: int, day: dt.date) -> str:
     """Built from the row's id: no counter row to lock, so parallel submissions do not queue behind one another
     (numbers are unique and ascending, not gap-free)."""
-    return f"BT{day:%y%m%d}{pk:07d}"
+    return f"{_number_prefix(day)}{pk:07d}"
+
+
+@lru_cache(maxsize=8)
+def _number_prefix(day: dt.date) -> str:
+    return f"BT{day:%y%m%d}"
 
 
 STATUS_NOTES = {
