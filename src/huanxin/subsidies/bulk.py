@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import Counter
+from bisect import bisect_left, insort
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -38,6 +39,7 @@ from huanxin.core.roles import Role
 from huanxin.subsidies import ledger, rules
 from huanxin.subsidies.applications import (
     ITEM_COLUMNS,
+    PRICE_WINDOW,
     ItemIn,
     Lookups,
     Prepared,
@@ -117,6 +119,28 @@ def _applicant_hash(applicant_id: str) -> str:
     return pii.lookup_hash(applicant_id.replace(" ", "").replace("-", "").strip().upper(), purpose="resident_id")
 
 
+class _PriceWindow:
+    """A model's newest prices (at most `PRICE_WINDOW`), kept in arrival order and sorted, so that the median is one
+    look-up however many of the batch's rows add to it."""
+
+    def __init__(self, newest_first: list[int]) -> None:
+        self.order = deque(reversed(newest_first[:PRICE_WINDOW]), maxlen=PRICE_WINDOW)
+        self.sorted = sorted(self.order)
+
+    def add(self, price: int) -> None:
+        if len(self.order) == PRICE_WINDOW:
+            del self.sorted[bisect_left(self.sorted, self.order[0])]  # the oldest leaves as the newest comes
+        self.order.append(price)
+        insort(self.sorted, price)
+
+    def median(self) -> tuple[int, float]:
+        n = len(self.sorted)
+        if n == 0:
+            return 0, 0
+        middle = n // 2
+        return n, self.sorted[middle] if n % 2 else (self.sorted[middle - 1] + self.sorted[middle]) / 2
+
+
 class BatchLookups(Lookups):
     """`Lookups` answered from a chunk's prefetched rows plus what the batch has accepted so far. A question about
     something not prefetched falls through to the database, one query, as in the single path."""
@@ -128,7 +152,7 @@ class BatchLookups(Lookups):
         self.granted: Counter[str] = Counter()
         self.values: set[str] = set()
         self.claims: set[tuple[str, str]] = set()
-        self.prices: dict[str, list[int]] = {}
+        self.prices: dict[str, _PriceWindow] = {}
 
     def load(self, rows: list[RowIn]) -> None:
         hashes = {_applicant_hash(row.applicant_id) for row in rows} - self.hashes
@@ -169,10 +193,11 @@ class BatchLookups(Lookups):
             return super().claimed(kind, value)
         return (kind, value) in self.claims
 
-    def model_prices(self, brand_model: str) -> list[int]:
-        if brand_model not in self.prices:
-            self.prices[brand_model] = super().model_prices(brand_model)
-        return self.prices[brand_model]
+    def model_median(self, brand_model: str) -> tuple[int, float]:
+        window = self.prices.get(brand_model)
+        if window is None:
+            window = self.prices[brand_model] = _PriceWindow(super().model_prices(brand_model))
+        return window.median()
 
     def accept(self, prepared: Prepared) -> None:
         """Remember an accepted row: its items count against the applicant's limits, its identifiers are taken."""
@@ -180,8 +205,8 @@ class BatchLookups(Lookups):
         self.granted[applicant_hash] += prepared.amount_fen
         for item in prepared.items:
             self.used[(applicant_hash, item.kind)] += 1
-            if item.brand_model in self.prices:
-                self.prices[item.brand_model] = [item.price_fen, *self.prices[item.brand_model][:199]]
+            if (window := self.prices.get(item.brand_model)) is not None:
+                window.add(item.price_fen)
         for kind, value in prepared.claims:
             self.claims.add((kind, value))
             self.values.add(value)
