@@ -26,6 +26,7 @@ from bisect import bisect_left, insort
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -376,6 +377,25 @@ APPLICATION_COLUMNS = [
 _STATUS = APPLICATION_COLUMNS.index("status")
 
 
+def _json_list(values: list[str]) -> str:
+    return _list_text(tuple(values))
+
+
+def _json_checks(checks: list[dict[str, str]]) -> str:
+    return _checks_text(tuple((c["name"], c["outcome"], c["reason"]) for c in checks))
+
+
+# The same few lists recur row after row (no risk; all checks passed; one flag), so each one's JSON text is made once.
+@lru_cache(maxsize=1024)
+def _list_text(values: tuple[str, ...]) -> str:
+    return json.dumps(list(values), ensure_ascii=False)
+
+
+@lru_cache(maxsize=1024)
+def _checks_text(checks: tuple[tuple[str, str, str], ...]) -> str:
+    return json.dumps([{"name": n, "outcome": o, "reason": r} for n, o, r in checks], ensure_ascii=False)
+
+
 def _stored(chunk: _Chunk, row: RowIn, prepared: Prepared, pk: int) -> list[Any]:
     """An accepted row's application as the table stores it — personal data encrypted, JSON as text — made while
     the chunk is checked (on PostgreSQL, beside the writer), without a model instance: at thousands of rows a second
@@ -396,8 +416,8 @@ def _stored(chunk: _Chunk, row: RowIn, prepared: Prepared, pk: int) -> list[Any]
         "",
         prepared.amount_fen,
         prepared.risk_score,
-        json.dumps(prepared.risk_reasons, ensure_ascii=False),
-        json.dumps(prepared.checks, ensure_ascii=False),
+        _json_list(prepared.risk_reasons),
+        _json_checks(prepared.checks),
         chunk.actor.pk,
         chunk.now,
         row.key,
