@@ -1,4 +1,7 @@
+import base64
+
 import pytest
+from cryptography.fernet import Fernet
 from django.db import connection
 
 from huanxin.core import pii
@@ -16,22 +19,46 @@ def test_encryption_round_trip_and_ciphertext_hides_the_value() -> None:
 def test_a_wrong_key_fails_loudly(settings) -> None:
     token = pii.encrypt("secret")
     settings.PII_KEYS = ["ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg="]
-    pii._fernet.cache_clear()
+    pii._keys.cache_clear()
     try:
         with pytest.raises(ValueError, match="密钥不匹配"):
             pii.decrypt(token)
     finally:
-        pii._fernet.cache_clear()
+        pii._keys.cache_clear()
 
 
 def test_old_keys_still_decrypt_after_rotation(settings) -> None:
     old_token = pii.encrypt("13803130000")
     settings.PII_KEYS = ["ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=", *settings.PII_KEYS]
-    pii._fernet.cache_clear()
+    pii._keys.cache_clear()
     try:
         assert pii.decrypt(old_token) == "13803130000"
     finally:
-        pii._fernet.cache_clear()
+        pii._keys.cache_clear()
+
+
+def test_values_are_sealed_with_aes_gcm_and_a_changed_byte_is_refused() -> None:
+    token = pii.encrypt("13803130000")
+    assert token.startswith("g1:")
+    raw = bytearray(base64.urlsafe_b64decode(token[3:]))
+    raw[-1] ^= 1  # one bit of the tag
+    with pytest.raises(ValueError, match="密钥不匹配"):
+        pii.decrypt("g1:" + base64.urlsafe_b64encode(bytes(raw)).decode())
+    with pytest.raises(ValueError, match="密钥不匹配"):
+        pii.decrypt("g1:not base64!")
+
+
+def test_values_written_by_fernet_before_still_decrypt(settings) -> None:
+    legacy = Fernet(settings.PII_KEYS[0].encode()).encrypt(b"130702199003071234").decode()
+    assert pii.decrypt(legacy) == "130702199003071234"
+    rotated = Fernet(settings.PII_KEYS[0].encode()).encrypt(b"13803130000").decode()
+    settings.PII_KEYS = ["ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=", *settings.PII_KEYS]
+    pii._keys.cache_clear()
+    try:
+        assert pii.decrypt(rotated) == "13803130000"  # an old key, second in the list
+        assert pii.decrypt(pii.encrypt("x")) == "x"  # new values under the new first key
+    finally:
+        pii._keys.cache_clear()
 
 
 def test_lookup_hash_is_keyed_normalised_and_separated_by_purpose(settings) -> None:
