@@ -3,7 +3,7 @@ doing it: a percentage of a price (Decimal, half up), the median of a model's ne
 
 from __future__ import annotations
 
-import os
+import copy
 import statistics
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -44,18 +44,15 @@ def test_the_price_window_keeps_the_median_of_the_newest_prices(start: list[int]
     assert middle == (statistics.median(newest) if newest else 0)
 
 
-def test_the_sample_draws_uniform_floats_and_a_forked_process_draws_its_own() -> None:
+def test_the_sample_draws_uniform_floats_and_a_forked_process_draws_its_own(monkeypatch) -> None:
     sampler = applications._Sampler()
     draws = [sampler.random() for _ in range(20_000)]
     assert all(0 <= d < 1 for d in draws)
     assert len(set(draws)) == len(draws)
     assert 0.48 < statistics.fmean(draws) < 0.52  # mean of 20,000 uniform draws: sd 0.002
     assert 0.09 < sum(d < 0.1 for d in draws) / len(draws) < 0.11
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its next draw must not be the parent's next draw
-        os.write(write, repr(sampler.random()).encode())
-        os._exit(0)
-    os.waitpid(pid, 0)
-    child = float(os.read(read, 64))
-    assert child != sampler.random()
+    child = copy.copy(sampler)  # what a forked process starts with: the parent's buffer, at the same place
+    monkeypatch.setattr(applications.os, "getpid", lambda: -1)  # … in another process
+    from_child = child.random()
+    monkeypatch.undo()
+    assert from_child != sampler.random()  # the child read its own bytes, not the parent's next ones

@@ -190,21 +190,27 @@ class AuditEvent(models.Model):
     at = models.DateTimeField(editable=False)
     actor = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="+")
     actor_label = models.CharField(max_length=150)
-    action = models.CharField(max_length=80, db_index=True)
+    action = models.CharField(max_length=80)  # indexed in Meta (no LIKE index: never searched by prefix)
     object_type = models.CharField(max_length=80)
     object_id = models.CharField(max_length=64)
     object_repr = models.CharField(max_length=200, blank=True)
     changes = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)  # unique: see Meta
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
         verbose_name = verbose_name_plural = "审计日志"
-        indexes = [models.Index(fields=["object_type", "object_id"])]
-        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq")]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            models.Index(fields=["action"], name="audit_action"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq"),
+            models.UniqueConstraint(fields=["hash"], name="audit_hash_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.chain}/{self.seq} {self.action} {self.object_type}:{self.object_id}"

@@ -489,13 +489,22 @@ def _one_by_one(actor: User, rows: list[RowIn], outcomes: dict[int, Outcome]) ->
             )
 
 
-def _settle(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) -> bool:
+def _settle(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome], *, flush: bool | None = None) -> bool:
     """The claims, the money and the writes of a checked chunk, in one transaction. False when the database refused
     the chunk — someone else claimed one of its identifiers or submitted one of its keys since we looked, or
     PostgreSQL broke a deadlock by aborting us: then nothing of it was written, and its rows were submitted one at a
-    time instead, each with its own answer."""
+    time instead, each with its own answer.
+
+    `flush=False` (every chunk of a pipelined batch but its last) commits without waiting for the disk
+    (`synchronous_commit = off` for this transaction); `flush=True` (its last) waits for it — a transaction id is
+    drawn even if the chunk writes nothing, so that its commit is a flush — and with it for every earlier commit
+    (the write-ahead log is flushed in order), before any answer leaves. A crash before that loses only chunks
+    nobody has been told about, which the merchant's retry then submits (the 订单号 are idempotency keys)."""
     try:
         with transaction.atomic():
+            if flush is not None:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_current_xact_id()" if flush else "SET LOCAL synchronous_commit TO OFF")
             _claim(chunk)
             _reserve(chunk, outcomes)
             _copy_answers(chunk, outcomes)
@@ -551,7 +560,7 @@ def submit_rows(*, actor: User, rows: list[RowIn], now: dt.datetime | None = Non
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-writer")
     ahead: Future[bool] | None = None
     try:
-        for chunk_rows in chunks:
+        for n, chunk_rows in enumerate(chunks, start=1):
             chunk = check(chunk_rows)
             if ahead is not None and not ahead.result():  # the chunk ahead was done one by one: check this again
                 lookups.clear()
@@ -559,7 +568,7 @@ def submit_rows(*, actor: User, rows: list[RowIn], now: dt.datetime | None = Non
                     if first_of_key.get(row.key) == row.line:
                         del first_of_key[row.key]
                 chunk = check(chunk_rows)
-            ahead = writer.submit(_settle, chunk, chunk_rows, outcomes)
+            ahead = writer.submit(_settle, chunk, chunk_rows, outcomes, flush=n == len(chunks))
         if ahead is not None:
             ahead.result()
     finally:

@@ -155,7 +155,10 @@ class Entry(models.Model):
         CLAWBACK = "clawback", "追回"  # paid → clawed back
         REBALANCE = "rebalance", "子池调剂"  # available (one stripe) → available (another)
 
-    programme = models.ForeignKey(Programme, models.PROTECT, related_name="entries", verbose_name="补贴项目")
+    # indexed by (programme, kind, at) and (programme, reference) below
+    programme = models.ForeignKey(
+        Programme, models.PROTECT, related_name="entries", verbose_name="补贴项目", db_index=False
+    )
     kind = models.CharField("类型", max_length=10, choices=Kind.choices)
     debit = models.ForeignKey(Account, models.PROTECT, related_name="debits", verbose_name="借方（转入）")
     credit = models.ForeignKey(Account, models.PROTECT, related_name="credits", verbose_name="贷方（转出）")
