@@ -151,7 +151,7 @@ class BatchLookups(Lookups):
         self.hashes: set[str] = set()
         self.used: Counter[tuple[str, str]] = Counter()
         self.granted: Counter[str] = Counter()
-        self.values: set[str] = set()
+        self.loaded: set[tuple[str, str]] = set()  # the (kind, value) pairs whose claims are known
         self.claims: set[tuple[str, str]] = set()
         self.prices: dict[str, _PriceWindow] = {}
 
@@ -167,17 +167,19 @@ class BatchLookups(Lookups):
                 self.used[(applicant_hash, kind)] += n
                 self.granted[applicant_hash] += amount or 0
             self.hashes |= hashes
-        values = set()
+        invoices, serials = set(), set()
         for row in rows:
             for item in row.items:
-                values.add(item.invoice_no.strip().upper())
+                invoices.add(item.invoice_no.strip().upper())
                 if item.serial.strip():
-                    values.add(f"{item.kind}:{item.serial.strip().upper()}")
-        values -= self.values
-        if values:
-            sql = f"SELECT kind, value FROM subsidies_claim WHERE active = %s AND value {_IN}"  # noqa: S608
-            self.claims |= {(kind, value) for kind, value in _rows(sql, [True], values)}
-            self.values |= values
+                    serials.add(f"{item.kind}:{item.serial.strip().upper()}")
+        for kind, wanted in ((Claim.Kind.INVOICE, invoices), (Claim.Kind.SERIAL, serials)):
+            pairs = {(kind, value) for value in wanted} - self.loaded
+            if pairs:  # by kind and value: along the unique index (kind, value) of active claims
+                sql = f"SELECT value FROM subsidies_claim WHERE active = %s AND kind = %s AND value {_IN}"  # noqa: S608
+                found = _rows(sql, [True, kind], {value for _, value in pairs})
+                self.claims |= {(kind, value) for (value,) in found}
+                self.loaded |= pairs
 
     def used_before(self, applicant_hash: str, kind: str) -> int:
         if applicant_hash not in self.hashes:
@@ -190,7 +192,7 @@ class BatchLookups(Lookups):
         return self.granted[applicant_hash]
 
     def claimed(self, kind: str, value: str) -> bool:
-        if value not in self.values:
+        if (kind, value) not in self.loaded:
             return super().claimed(kind, value)
         return (kind, value) in self.claims
 
@@ -210,7 +212,7 @@ class BatchLookups(Lookups):
                 window.add(item.price_fen)
         for kind, value in prepared.claims:
             self.claims.add((kind, value))
-            self.values.add(value)
+            self.loaded.add((kind, value))
 
 
 def _allocate_ids(n: int) -> list[int]:
