@@ -2,6 +2,9 @@ import base64
 
 import pytest
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.db import connection
 
 from huanxin.core import pii
@@ -46,6 +49,19 @@ def test_values_are_sealed_with_aes_gcm_and_a_changed_byte_is_refused() -> None:
         pii.decrypt("g1:" + base64.urlsafe_b64encode(bytes(raw)).decode())
     with pytest.raises(ValueError, match="密钥不匹配"):
         pii.decrypt("g1:not base64!")
+    for truncated in ("g1:", "g1:AAAA", token[:20]):  # too short for a nonce and a tag
+        with pytest.raises(ValueError, match="密钥不匹配"):
+            pii.decrypt(truncated)
+
+
+def test_the_g1_token_format_is_pinned(settings) -> None:
+    """Stored tokens must stay readable: nonce ‖ ciphertext ‖ tag under HKDF-SHA256(key, info) — checked by hand."""
+    token = pii.encrypt("130702199003071234")
+    raw = base64.urlsafe_b64decode(token[3:])
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"huanxin pii aes-256-gcm v1")
+    key = AESGCM(hkdf.derive(base64.urlsafe_b64decode(settings.PII_KEYS[0])))
+    assert key.decrypt(raw[:12], raw[12:], None) == b"130702199003071234"
+    assert len(raw) == 12 + len("130702199003071234") + 16
 
 
 def test_values_written_by_fernet_before_still_decrypt(settings) -> None:
@@ -56,7 +72,16 @@ def test_values_written_by_fernet_before_still_decrypt(settings) -> None:
     pii._keys.cache_clear()
     try:
         assert pii.decrypt(rotated) == "13803130000"  # an old key, second in the list
-        assert pii.decrypt(pii.encrypt("x")) == "x"  # new values under the new first key
+        fresh = pii.encrypt("x")
+        assert pii.decrypt(fresh) == "x"
+        old_keys = settings.PII_KEYS[1:]
+        settings.PII_KEYS = settings.PII_KEYS[:1]  # the new key alone opens it: it was sealed with the first key
+        pii._keys.cache_clear()
+        assert pii.decrypt(fresh) == "x"
+        settings.PII_KEYS = old_keys  # and the old keys alone cannot
+        pii._keys.cache_clear()
+        with pytest.raises(ValueError, match="密钥不匹配"):
+            pii.decrypt(fresh)
     finally:
         pii._keys.cache_clear()
 
