@@ -143,8 +143,12 @@ _COLUMNS = [
 ]
 
 
-def record_many(events: list[Pending], *, actor: User | None, actor_label: str = "") -> list[Appended]:
-    """Append several events of one actor in one insert (a batch import's rows), chained one after another."""
+def record_many(
+    events: list[Pending], *, actor: User | None, actor_label: str = "", native: bool = False
+) -> list[Appended]:
+    """Append several events of one actor in one insert (a batch import's rows), chained one after another.
+    `native`: the changes hold only JSON's own types (str, int, bool, None, lists, dicts with str keys), so they
+    are hashed as they are, without the round trip through JSON that makes other values what the database returns."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record() must be called inside the service's transaction")
     chain = _chain()
@@ -159,7 +163,7 @@ def record_many(events: list[Pending], *, actor: User | None, actor_label: str =
     for pending in events:
         seq += 1
         stored = json.dumps(pending.changes or {}, default=str, ensure_ascii=False)
-        changes = json.loads(stored)  # exactly what the database will hand back to `verify_chain`
+        changes = (pending.changes or {}) if native else json.loads(stored)  # what the database will hand back
         digest = compute_hash(
             prev_hash=prev_hash,
             seq=seq,

@@ -89,7 +89,10 @@ DETAIL_FIELDS = ("new_fuel", "transfer_no", "transfer_date", "old_registered_on"
 
 def item_details(item: ItemIn) -> dict[str, str]:
     """The category's evidence that has no column of its own, kept with the item (`ApplicationItem.details`)."""
-    out = {}
+    out: dict[str, str] = {}
+    cars = item.new_fuel or item.transfer_no or item.transfer_date or item.old_registered_on
+    if not (cars or item.battery or item.ccc_no or item.standard):  # an appliance, a phone: nothing more
+        return out
     for name in DETAIL_FIELDS:
         value = getattr(item, name)
         if isinstance(value, dt.date):
@@ -498,6 +501,21 @@ def _check(name: str, outcome: str, reason: str) -> dict[str, str]:
     return {"name": name, "outcome": outcome, "reason": reason}
 
 
+# the results every accepted application has, made once (a batch makes thousands a second) and shared: a
+# Prepared's checks are written, never changed
+_PASSED = (
+    _check("身份核验", "passed", "身份证号码和手机号码有效"),
+    _check("受理期与开票日期", "passed", "在受理期内"),
+    _check("每人限额", "passed", "未超过每人限额"),
+)
+_PRICE_PASSED = _check("价格合理性", "passed", "未见异常")
+
+
+@lru_cache(maxsize=16)
+def _unique_passed(claims: int) -> dict[str, str]:
+    return _check("凭证唯一", "passed", f"{claims}项凭证均未使用过")
+
+
 def prepare(
     *,
     programme: Programme,
@@ -541,21 +559,14 @@ def prepare(
             price_fen=item.price_fen,
             grade=item.grade,
             certificate_no=item.certificate_no.strip().upper(),
-            details=json.dumps(item_details(item), ensure_ascii=False),
+            details=json.dumps(details, ensure_ascii=False) if (details := item_details(item)) else "{}",
             amount_fen=c.amount.fen,
             explanation=c.amount.explanation,
         )
         for item, c in zip(items, checked, strict=True)
     ]
-    checks = [
-        _check("身份核验", "passed", "身份证号码和手机号码有效"),
-        _check("受理期与开票日期", "passed", "在受理期内"),
-    ]
-    checks += [
-        _check("每人限额", "passed", "未超过每人限额"),
-        _check("凭证唯一", "passed", f"{len(claims)}项凭证均未使用过"),
-    ]
-    checks += [_check("价格合理性", "flagged", f) for f in flags] or [_check("价格合理性", "passed", "未见异常")]
+    checks = [*_PASSED, _unique_passed(len(claims))]  # shared, never changed: see `_new_application`
+    checks += [_check("价格合理性", "flagged", f) for f in flags] or [_PRICE_PASSED]
     if sampled:
         checks.append(_check("随机抽查", "flagged", f"按{params.sample_pct}%比例随机抽中，转人工审核"))
     return Prepared(
@@ -627,7 +638,7 @@ def _new_application(
         amount_fen=prepared.amount_fen,
         risk_score=prepared.risk_score,
         risk_reasons=prepared.risk_reasons,
-        checks=prepared.checks,
+        checks=[dict(check) for check in prepared.checks],  # the model's own, not the shared ones
         created_by=actor,
         created_at=now,
         idempotency_key=key,

@@ -459,7 +459,7 @@ def _write(chunk: _Chunk) -> None:
     bulkinsert.insert_rows(ApplicationEvent, ["application_id", "status", "actor_id", "at", "note"], events)
     for reservation in chunk.reservations.values():
         reservation.write()
-    audit.record_many(pending, actor=actor)
+    audit.record_many(pending, actor=actor, native=True)  # numbers, codes, amounts, statuses, lists of them
 
 
 def _one_by_one(actor: User, rows: list[RowIn], outcomes: dict[int, Outcome]) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 import psycopg.errors
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Case, F, OuterRef, Subquery, Sum, Value, When
+from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from huanxin.core import audit, bulkinsert
@@ -632,10 +632,15 @@ class BulkReservation:
         for _, _, debit_id, credit_id, amount_fen, *_ in self.entries:
             delta[credit_id] = delta.get(credit_id, 0) - amount_fen
             delta[debit_id] = delta.get(debit_id, 0) + amount_fen
-        changes = {account_id: change for account_id, change in delta.items() if change}
-        Account.objects.filter(pk__in=changes).update(  # one statement for every touched account
-            balance_fen=F("balance_fen") + Case(*(When(pk=pk, then=Value(c)) for pk, c in changes.items()), default=0)
-        )
+        changes = [(account_id, change) for account_id, change in delta.items() if change]
+        cases = " ".join(["WHEN %s THEN %s"] * len(changes))
+        ids = ", ".join(["%s"] * len(changes))
+        sql = f"UPDATE subsidies_account SET balance_fen = balance_fen + CASE id {cases} ELSE 0 END WHERE id IN ({ids})"  # noqa: S608
+        with connection.cursor() as cursor:  # one statement for every touched account, in SQL (no query compiler)
+            cursor.execute(
+                sql,
+                [v for pair in changes for v in pair] + [account_id for account_id, _ in changes],
+            )
         reserves = [(e[5], e[4]) for e in self.entries if e[1] == Entry.Kind.RESERVE]  # (reference, amount)
         audit.record(
             actor=self.actor,

@@ -5,15 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('subsidies', '0007_checks_on_application'),
+        ("subsidies", "0007_checks_on_application"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='entry',
-            name='programme',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='subsidies.programme', verbose_name='补贴项目'),
+            model_name="entry",
+            name="programme",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="entries",
+                to="subsidies.programme",
+                verbose_name="补贴项目",
+            ),
         ),
     ]
