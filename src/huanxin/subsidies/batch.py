@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -190,9 +191,10 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
     col = {name: header.index(name) for name in HEADERS if name in header}
     programmes = {p.code: p for p in Programme.objects.visible_to(actor)}
     refused: dict[int, RowResult] = {}
-    rows: list[RowIn] = []
     cells_of: dict[int, list[Any]] = {}
-    for number, cells in body[:MAX_ROWS]:
+
+    def row_in(number: int, cells: list[Any]) -> RowIn | None:
+        """The row as a submission, or None when it is refused already (its reason in `refused`)."""
         padded = list(cells) + [None] * len(header)
         cells_of[number] = padded
         get = {name: padded[index] for name, index in col.items()}
@@ -223,19 +225,23 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
             )
         except ValidationError as exc:
             refused[number] = RowResult(number, order, False, "", refusal(exc))
-            continue
-        rows.append(
-            RowIn(
-                line=number,
-                order=order,
-                programme=programme,
-                applicant_name=_text(get["申请人姓名"]),
-                applicant_id=_text(get["身份证号码"]),
-                phone=_text(get["手机号码"]),
-                items=[item],
-            )
+            return None
+        return RowIn(
+            line=number,
+            order=order,
+            programme=programme,
+            applicant_name=_text(get["申请人姓名"]),
+            applicant_id=_text(get["身份证号码"]),
+            phone=_text(get["手机号码"]),
+            items=[item],
         )
-    done = {outcome.line: outcome for outcome in submit_rows(actor=actor, rows=rows)}
+
+    def parsed() -> Iterator[RowIn]:  # read as the submission asks for its next chunk (bulk.submit_rows)
+        for number, cells in body[:MAX_ROWS]:
+            if (row := row_in(number, cells)) is not None:
+                yield row
+
+    done = {outcome.line: outcome for outcome in submit_rows(actor=actor, rows=parsed())}
     results: list[RowResult] = []
     out: list[list[Any]] = []
     for number, _cells in body[:MAX_ROWS]:

@@ -24,9 +24,11 @@ import datetime as dt
 import json
 from bisect import bisect_left, insort
 from collections import Counter, deque
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -491,22 +493,21 @@ def _one_by_one(actor: User, rows: list[RowIn], outcomes: dict[int, Outcome]) ->
             )
 
 
-def _settle(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome], *, flush: bool | None = None) -> bool:
+def _settle(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome], *, flush: bool = True) -> bool:
     """The claims, the money and the writes of a checked chunk, in one transaction. False when the database refused
     the chunk — someone else claimed one of its identifiers or submitted one of its keys since we looked, or
     PostgreSQL broke a deadlock by aborting us: then nothing of it was written, and its rows were submitted one at a
     time instead, each with its own answer.
 
-    `flush=False` (every chunk of a pipelined batch but its last) commits without waiting for the disk
-    (`synchronous_commit = off` for this transaction); `flush=True` (its last) waits for it — a transaction id is
-    drawn even if the chunk writes nothing, so that its commit is a flush — and with it for every earlier commit
-    (the write-ahead log is flushed in order), before any answer leaves. A crash before that loses only chunks
-    nobody has been told about, which the merchant's retry then submits (the 订单号 are idempotency keys)."""
+    `flush=False` (a pipelined batch's chunks) commits without waiting for the disk (`synchronous_commit = off` for
+    this transaction); the batch's last transaction (`_flush_log`) waits for it, and with it for every earlier
+    commit (the write-ahead log is flushed in order), before any answer leaves. A crash before that loses only
+    chunks nobody has been told about, which the merchant's retry then submits (the 订单号 are idempotency keys)."""
     try:
         with transaction.atomic():
-            if flush is not None:
+            if not flush:
                 with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_current_xact_id()" if flush else "SET LOCAL synchronous_commit TO OFF")
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
             _claim(chunk)
             _reserve(chunk, outcomes)
             _copy_answers(chunk, outcomes)
@@ -529,40 +530,55 @@ def _pipelined() -> bool:
     return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
-def submit_rows(*, actor: User, rows: list[RowIn], now: dt.datetime | None = None) -> list[Outcome]:
-    """Submit a batch's rows in order; one outcome per row, in the same order.
+def _flush_log() -> None:
+    """A transaction that waits for the write-ahead log to reach the disk, and with it every commit before it."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()")  # a transaction id: its commit is a flush
 
-    On PostgreSQL two connections share the work: this thread checks chunk n+1 while a writer thread settles chunk n
-    (claims, money, writes, commit), so the checks' Python and the database's work on the writes run side by side.
-    The writer settles the chunks one at a time in file order; a chunk checked before the one ahead of it was
-    settled knows that one's rows from memory (`BatchLookups.accept`), and if the database refused the one ahead
-    (`_settle` returned False: its rows were then done one by one), the chunk is checked again from scratch."""
+
+def submit_rows(*, actor: User, rows: Iterable[RowIn], now: dt.datetime | None = None) -> list[Outcome]:
+    """Submit a batch's rows in order; one outcome per row, in the same order. `rows` may be lazy (a parser's
+    generator): it is read a chunk at a time.
+
+    On PostgreSQL two connections share the work: this thread reads and checks chunk n+1 while a writer thread
+    settles chunk n (claims, money, writes, commit), so the checks' Python and the database's work on the writes run
+    side by side. The writer settles the chunks one at a time in file order; a chunk checked before the one ahead of
+    it was settled knows that one's rows from memory (`BatchLookups.accept`), and if the database refused the one
+    ahead (`_settle` returned False: its rows were then done one by one), the chunk is checked again from scratch.
+    The chunks commit without waiting for the disk; a last transaction waits for all of them (`_flush_log`) before
+    the answers leave."""
     if actor.role != Role.MERCHANT:
         raise PermissionDenied("批量申请由商户提交")
     outcomes: dict[int, Outcome] = {}
     lookups: dict[int, BatchLookups] = {}
     params: dict[int, Any] = {}
     first_of_key: dict[str, int] = {}
+    taken: list[RowIn] = []
+    source = iter(rows)
+
+    def next_chunk() -> list[RowIn]:
+        chunk_rows = list(islice(source, CHUNK))
+        taken.extend(chunk_rows)
+        return chunk_rows
 
     def check(chunk_rows: list[RowIn]) -> _Chunk:
         chunk = _Chunk(actor, now or timezone.now(), lookups, params, first_of_key)
         _check_rows(chunk, chunk_rows, outcomes)
         return chunk
 
-    chunks = [rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK)]
     if not _pipelined():
-        for chunk_rows in chunks:
+        while chunk_rows := next_chunk():
             with transaction.atomic():  # on SQLite the ids drawn by the checks hold only inside the write transaction
                 chunk = check(chunk_rows)
                 settled = _settle(chunk, chunk_rows, outcomes)
             if not settled:
                 lookups.clear()
-        return [outcomes[row.line] for row in rows]
+        return [outcomes[row.line] for row in taken]
 
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-writer")
     ahead: Future[bool] | None = None
     try:
-        for n, chunk_rows in enumerate(chunks, start=1):
+        while chunk_rows := next_chunk():
             chunk = check(chunk_rows)
             if ahead is not None and not ahead.result():  # the chunk ahead was done one by one: check this again
                 lookups.clear()
@@ -570,12 +586,13 @@ def submit_rows(*, actor: User, rows: list[RowIn], now: dt.datetime | None = Non
                     if first_of_key.get(row.key) == row.line:
                         del first_of_key[row.key]
                 chunk = check(chunk_rows)
-            ahead = writer.submit(_settle, chunk, chunk_rows, outcomes, flush=n == len(chunks))
+            ahead = writer.submit(_settle, chunk, chunk_rows, outcomes, flush=False)
         if ahead is not None:
             ahead.result()
+            writer.submit(_flush_log).result()
     finally:
         if ahead is not None:
             wait([ahead])  # never leave the writer mid-chunk, whatever went wrong here
         writer.submit(_close_connection).result()  # the writer thread's own connection
         writer.shutdown()
-    return [outcomes[row.line] for row in rows]
+    return [outcomes[row.line] for row in taken]
