@@ -265,14 +265,15 @@ def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) 
     }
     by_programme: dict[int, list[RowIn]] = {}
     for row in rows:
-        by_programme.setdefault(row.programme.pk, []).append(row)
+        if row.key not in existing:  # a row submitted before is answered from `existing`: nothing to look up
+            by_programme.setdefault(row.programme.pk, []).append(row)
     for pk, group in by_programme.items():
         programme = group[0].programme
         if pk not in chunk.lookups:
             chunk.lookups[pk] = BatchLookups(programme)
             chunk.params[pk] = rules.validate(programme.category, programme.parameters)
         chunk.lookups[pk].load(group)
-    ids = iter(_allocate_ids(len(rows)))
+    ids = iter(_allocate_ids(sum(len(group) for group in by_programme.values())))
     for row in rows:
         if row.key in existing:
             number, amount, status = existing[row.key]
