@@ -22,14 +22,16 @@ SELECT 1 FROM subsidies_claim WHERE active AND kind = 'serial' AND value = 'refr
 SELECT price_fen FROM subsidies_applicationitem WHERE brand_model = '海尔BCD-501' ORDER BY id DESC LIMIT 200;
 SAVEPOINT twin;
 INSERT INTO subsidies_application (number, programme_id, region_id, channel, merchant_id, applicant_user_id,
-    applicant_name, applicant_id, applicant_hash, phone, status, amount_fen, risk_score, risk_reasons,
+    applicant_name, applicant_id, applicant_hash, phone, status, amount_fen, risk_score, risk_reasons, checks,
     created_by_id, created_at, idempotency_key)
   VALUES ('TMP' || :n, :prog, :region, 'merchant', :org, NULL,
-    'gAAAAABrC7Sh8Obs-rTBhc5lYAmUtfsqh2hur2x8x9CHykyDORH6xkM1oZ2mU3Y0Zq2v9uYQx4u0Yb6P2o5m0cZ1fZx8yUqXw==',
-    'gAAAAABrC7Sh8Obs-rTBhc5lYAmUtfsqh2hur2x8x9CHykyDORH6xkM1oZ2mU3Y0Zq2v9uYQx4u0Yb6P2o5m0cZ1fZx8yUqXw==',
+    'g1:q0bYxTa7f6C2n9hV1sPZkQ8m3Lr5Uw4eYJt0dGNc2HbAiKoRzXyE1uv7WlMpS6IfD3gqhO8=',
+    'g1:q0bYxTa7f6C2n9hV1sPZkQ8m3Lr5Uw4eYJt0dGNc2HbAiKoRzXyE1uv7WlMpS6IfD3gqhO8=',
     md5(:n::text) || md5(:n::text),
-    'gAAAAABrC7Sh8Obs-rTBhc5lYAmUtfsqh2hur2x8x9CHykyDORH6xkM1oZ2mU3Y0Zq2v9uYQx4u0Yb6P2o5m0cZ1fZx8yUqXw==',
-    'reserved', 79980, 0, '[]', :uid, now(), 'pgb' || :n)
+    'g1:q0bYxTa7f6C2n9hV1sPZkQ8m3Lr5Uw4eYJt0dGNc2HbAiKoRzXyE1uv7WlMpS6IfD3gqhO8=',
+    'reserved', 79980, 0, '[]',
+    '[{"name": "身份核验", "outcome": "passed", "reason": "身份证号码和手机号码有效"}, {"name": "受理期与开票日期", "outcome": "passed", "reason": "在受理期内"}, {"name": "每人限额", "outcome": "passed", "reason": "未超过每人限额"}, {"name": "凭证唯一", "outcome": "passed", "reason": "2项凭证均未使用过"}, {"name": "价格合理性", "outcome": "passed", "reason": "未见异常"}]',
+    :uid, now(), 'pgb' || :n)
   RETURNING id AS app \gset
 RELEASE SAVEPOINT twin;
 UPDATE subsidies_application SET number = 'BT' || to_char(now(), 'YYMMDD') || lpad(:app::text, 7, '0')
@@ -42,10 +44,6 @@ SAVEPOINT claims;
 INSERT INTO subsidies_claim (kind, value, application_id, active)
   VALUES ('invoice', 'PGB' || :n, :app, true), ('serial', 'refrigerator:PGB' || :n, :app, true) RETURNING id;
 RELEASE SAVEPOINT claims;
-INSERT INTO subsidies_checkresult (application_id, name, outcome, reason)
-  VALUES (:app, '身份核验', 'passed', '身份证号码和手机号码有效'), (:app, '受理期与开票日期', 'passed', '在受理期内'),
-    (:app, '每人限额', 'passed', '未超过每人限额'), (:app, '凭证唯一', 'passed', '2项凭证均未使用过'),
-    (:app, '价格合理性', 'passed', '未见异常') RETURNING id;
 -- the ledger's reservation: programme again, one free stripe with enough money (a fresh number: no earlier
 -- reservation to look for)
 SAVEPOINT reserve;
