@@ -112,8 +112,8 @@ def test_a_batch_answers_every_row_as_one_by_one_would(merchant, boss, monkeypat
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_a_pipelined_batch_answers_every_row_as_one_by_one_would(merchant, boss, monkeypatch) -> None:
-    """Chunks of 3 rows: a writer thread settles each chunk while the next is checked, the duplicates, the limits
-    and the money crossing chunk boundaries all the same."""
+    """Chunks of 3 rows: a writer thread settles the chunks queued to it while the next are checked, the
+    duplicates, the limits and the money crossing chunk boundaries all the same."""
     assert bulk._pipelined()
     same_as_one_by_one(merchant, boss, monkeypatch, 3)
 
@@ -320,22 +320,23 @@ def test_earlier_applications_count_against_a_batch_row(merchant, boss) -> None:
 
 @postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_a_chunk_the_database_refuses_is_done_one_by_one_and_the_chunk_checked_after_it_again(
+def test_a_chunk_the_database_refuses_is_done_one_by_one_and_the_chunks_checked_after_it_again(
     merchant, boss, monkeypatch
 ) -> None:
     """A till takes an invoice of chunk 2 after chunk 2 was checked and before it is written: the database refuses
-    the chunk (the claim is taken), its rows are submitted one by one — the one with that invoice refused — and
-    chunk 3, checked meanwhile against what chunk 2 would have been, is checked again."""
+    the chunk (the claim is taken), its rows are submitted one by one — the one with that invoice refused — and the
+    chunks queued behind it, checked against what chunk 2 would have been, are skipped by the writer and checked
+    again."""
     monkeypatch.setattr(bulk, "CHUNK", 4)
     programme = _programme(boss, "redo", budget_fen=100_000 * YUAN)
     ids = people(13, seed=21)
     rows = [row(i, programme, ids[i], f"RD{i:03d}") for i in range(12)]
     rows.append(row(12, programme, ids[5], "RD012"))  # chunk 4: the person of row 5 (chunk 2) again — limit 1 TV
     till = UserFactory(role=Role.MERCHANT, organisation=merchant.organisation)
-    settle, checks = bulk._settle, []
+    submit, checks = bulk._ThreadWriter.submit, []
 
-    def settle_after_a_till(chunk: Any, chunk_rows: list[bulk.RowIn], outcomes: Any, **kwargs: Any) -> bool:
-        if chunk_rows[0].line == 4:  # chunk 2, checked already: a till sells against its invoice RD006 first
+    def submit_after_a_till(self: Any, chunk: Any, outcomes: Any) -> None:
+        if chunk.accepted and chunk.accepted[0].row.line == 4:  # chunk 2, checked: a till sells its invoice RD006
             submit_application(
                 actor=till,
                 programme=programme,
@@ -344,7 +345,7 @@ def test_a_chunk_the_database_refuses_is_done_one_by_one_and_the_chunk_checked_a
                 phone="13912345678",
                 items=[ItemIn("tv", "RD006", timezone.localdate(), 3_000 * YUAN, grade="1")],
             )
-        return settle(chunk, chunk_rows, outcomes, **kwargs)
+        submit(self, chunk, outcomes)
 
     check_rows = bulk._check_rows
 
@@ -352,18 +353,18 @@ def test_a_chunk_the_database_refuses_is_done_one_by_one_and_the_chunk_checked_a
         checks.append(chunk_rows[0].line)
         check_rows(chunk, chunk_rows, outcomes)
 
-    monkeypatch.setattr(bulk, "_settle", settle_after_a_till)
+    monkeypatch.setattr(bulk._ThreadWriter, "submit", submit_after_a_till)
     monkeypatch.setattr(bulk, "_check_rows", counted)
     outcomes = bulk.submit_rows(actor=merchant, rows=rows)
 
-    assert checks == [0, 4, 8, 8, 12]  # chunk 3 checked twice: once ahead of chunk 2's refusal, once after
+    # chunks 3 and 4 were checked and queued behind chunk 2 (bulk.IN_FLIGHT): checked again after its refusal
+    assert checks == [0, 4, 8, 12, 8, 12]
     assert not outcomes[6].ok and "已用于其他补贴申请" in outcomes[6].message
     assert [o.line for o in outcomes if not o.ok] == [6, 12]
     assert "每人限补" in outcomes[12].message  # row 5, done one by one, counts against the person in chunk 4
     stored = set(Application.objects.filter(programme=programme).values_list("number", flat=True))
-    assert {o.number for o in outcomes if o.ok} | {
-        till.pk and Application.objects.get(created_by=till).number
-    } == stored
+    sold_at_till = Application.objects.get(created_by=till).number
+    assert {o.number for o in outcomes if o.ok} | {sold_at_till} == stored
     used = list(Claim.objects.filter(application__programme=programme, kind="invoice").values_list("value", flat=True))
     assert len(used) == len(set(used)) == 12
     assert selectors.check_ledger(programme).problems == []

@@ -494,11 +494,11 @@ def _one_by_one(actor: User, rows: list[RowIn], outcomes: dict[int, Outcome]) ->
             )
 
 
-def _settle(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome], *, flush: bool = True) -> bool:
+def _settle(chunk: _Chunk, outcomes: dict[int, Outcome], *, flush: bool = True) -> bool:
     """The claims, the money and the writes of a checked chunk, in one transaction. False when the database refused
     the chunk — someone else claimed one of its identifiers or submitted one of its keys since we looked, or
-    PostgreSQL broke a deadlock by aborting us: then nothing of it was written, and its rows were submitted one at a
-    time instead, each with its own answer.
+    PostgreSQL broke a deadlock by aborting us: then nothing of it was written (the caller submits its rows one at a
+    time instead, `_after`).
 
     `flush=False` (a pipelined batch's chunks) commits without waiting for the disk (`synchronous_commit = off` for
     this transaction); the batch's last transaction (`_flush_log`) waits for it, and with it for every earlier
@@ -511,14 +511,61 @@ def _settle(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome], *, f
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
             _claim(chunk)
             _reserve(chunk, outcomes)
-            _copy_answers(chunk, outcomes)
             _write(chunk)
     except (IntegrityError, OperationalError) as exc:
         if isinstance(exc, OperationalError) and not isinstance(exc.__cause__, ledger.RETRYABLE):
             raise
-        _one_by_one(chunk.actor, rows, outcomes)
         return False
     return True
+
+
+def _after(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome], settled: bool) -> None:
+    """A settled chunk's rows that repeat an earlier 订单号 get that row's answer; a refused chunk's rows are
+    submitted one by one, each with its own answer."""
+    if settled:
+        _copy_answers(chunk, outcomes)
+    else:
+        _one_by_one(chunk.actor, rows, outcomes)
+
+
+IN_FLIGHT = 2  # chunks handed to the writer and not yet answered: the writer always has the next one at hand
+
+
+class _ThreadWriter:
+    """Settles chunks in order on a thread of this process with its own connection. After a chunk the database
+    refused, it skips the chunks queued behind it (they were checked against what that one would have written)
+    until `reset`."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-writer")
+        self.futures: deque[Future[str]] = deque()
+        self.broken = False
+
+    def _run(self, chunk: _Chunk, outcomes: dict[int, Outcome]) -> str:
+        if self.broken:
+            return "skipped"
+        if _settle(chunk, outcomes, flush=False):
+            return "settled"
+        self.broken = True
+        return "refused"
+
+    def submit(self, chunk: _Chunk, outcomes: dict[int, Outcome]) -> None:
+        self.futures.append(self.pool.submit(self._run, chunk, outcomes))
+
+    def result(self) -> str:
+        """The oldest queued chunk's end: settled, refused (its rows to be done one by one) or skipped."""
+        return self.futures.popleft().result()
+
+    def reset(self) -> None:
+        self.broken = False
+
+    def flush(self) -> None:
+        self.pool.submit(_flush_log).result()
+
+    def close(self) -> None:
+        wait(self.futures)  # never leave the writer mid-chunk, whatever went wrong here
+        self.pool.submit(_close_connection).result()  # the writer thread's own connection
+        self.pool.shutdown()
 
 
 def _close_connection() -> None:
@@ -541,13 +588,13 @@ def submit_rows(*, actor: User, rows: Iterable[RowIn], now: dt.datetime | None =
     """Submit a batch's rows in order; one outcome per row, in the same order. `rows` may be lazy (a parser's
     generator): it is read a chunk at a time.
 
-    On PostgreSQL two connections share the work: this thread reads and checks chunk n+1 while a writer thread
-    settles chunk n (claims, money, writes, commit), so the checks' Python and the database's work on the writes run
-    side by side. The writer settles the chunks one at a time in file order; a chunk checked before the one ahead of
-    it was settled knows that one's rows from memory (`BatchLookups.accept`), and if the database refused the one
-    ahead (`_settle` returned False: its rows were then done one by one), the chunk is checked again from scratch.
-    The chunks commit without waiting for the disk; a last transaction waits for all of them (`_flush_log`) before
-    the answers leave."""
+    On PostgreSQL two connections share the work: this thread reads and checks the next chunks while a writer
+    thread settles the chunks handed to it (claims, money, writes, commit), at most `IN_FLIGHT` of them queued, so
+    the checks' Python and the database's work on the writes run side by side. The writer settles the chunks one at
+    a time in file order; a chunk checked before the ones ahead of it were settled knows their rows from memory
+    (`BatchLookups.accept`). If the database refuses a chunk, its rows are submitted one by one, the writer skips
+    the chunks queued behind it, and those are checked again from scratch. The chunks commit without waiting for
+    the disk; a last transaction waits for all of them (`_flush_log`) before the answers leave."""
     if actor.role != Role.MERCHANT:
         raise PermissionDenied("批量申请由商户提交")
     outcomes: dict[int, Outcome] = {}
@@ -571,29 +618,46 @@ def submit_rows(*, actor: User, rows: Iterable[RowIn], now: dt.datetime | None =
         while chunk_rows := next_chunk():
             with transaction.atomic():  # on SQLite the ids drawn by the checks hold only inside the write transaction
                 chunk = check(chunk_rows)
-                settled = _settle(chunk, chunk_rows, outcomes)
+                settled = _settle(chunk, outcomes)
+            _after(chunk, chunk_rows, outcomes, settled)
             if not settled:
                 lookups.clear()
         return [outcomes[row.line] for row in taken]
 
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-writer")
-    ahead: Future[bool] | None = None
+    writer = _ThreadWriter()
+    in_flight: deque[tuple[_Chunk, list[RowIn]]] = deque()
+
+    def answer_oldest() -> None:
+        chunk, chunk_rows = in_flight.popleft()
+        if writer.result() == "settled":
+            _copy_answers(chunk, outcomes)
+            return
+        # refused: its rows one by one; the writer skipped the chunks behind it, which are checked again and resent
+        _one_by_one(actor, chunk_rows, outcomes)
+        behind = [in_flight.popleft() for _ in range(len(in_flight))]
+        for _ in behind:
+            writer.result()  # skipped
+        writer.reset()
+        lookups.clear()
+        for _, queued_rows in behind:
+            for row in queued_rows:
+                if first_of_key.get(row.key) == row.line:
+                    del first_of_key[row.key]
+        for _, queued_rows in behind:
+            send(check(queued_rows), queued_rows)
+
+    def send(chunk: _Chunk, chunk_rows: list[RowIn]) -> None:
+        writer.submit(chunk, outcomes)
+        in_flight.append((chunk, chunk_rows))
+
     try:
         while chunk_rows := next_chunk():
-            chunk = check(chunk_rows)
-            if ahead is not None and not ahead.result():  # the chunk ahead was done one by one: check this again
-                lookups.clear()
-                for row in chunk_rows:
-                    if first_of_key.get(row.key) == row.line:
-                        del first_of_key[row.key]
-                chunk = check(chunk_rows)
-            ahead = writer.submit(_settle, chunk, chunk_rows, outcomes, flush=False)
-        if ahead is not None:
-            ahead.result()
-            writer.submit(_flush_log).result()
+            send(check(chunk_rows), chunk_rows)
+            while len(in_flight) > IN_FLIGHT:
+                answer_oldest()
+        while in_flight:
+            answer_oldest()
+        writer.flush()
     finally:
-        if ahead is not None:
-            wait([ahead])  # never leave the writer mid-chunk, whatever went wrong here
-        writer.submit(_close_connection).result()  # the writer thread's own connection
-        writer.shutdown()
+        writer.close()
     return [outcomes[row.line] for row in taken]
