@@ -369,3 +369,27 @@ def test_a_chunk_the_database_refuses_is_done_one_by_one_and_the_chunks_checked_
     assert len(used) == len(set(used)) == 12
     assert selectors.check_ledger(programme).problems == []
     assert list(audit.verify_chain()) == []
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_when_the_writer_fails_nothing_queued_behind_the_failed_chunk_is_written(merchant, boss, monkeypatch) -> None:
+    monkeypatch.setattr(bulk, "CHUNK", 4)
+    programme = _programme(boss, "broken", budget_fen=100_000 * YUAN)
+    ids = people(16, seed=31)
+    write = bulk._write
+
+    def failing_write(chunk: Any) -> None:
+        if chunk.accepted[0].row.line == 4:
+            raise RuntimeError("disk on fire")
+        write(chunk)
+
+    monkeypatch.setattr(bulk, "_write", failing_write)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        bulk.submit_rows(actor=merchant, rows=[row(i, programme, ids[i], f"BR{i:03d}") for i in range(16)])
+    lines = sorted(
+        int(key.removeprefix("batch:DD")) for key in Application.objects.values_list("idempotency_key", flat=True)
+    )
+    assert lines == [0, 1, 2, 3]  # chunk 1 only: chunk 2 rolled back, chunks 3 and 4 skipped
+    assert selectors.check_ledger(programme).problems == []
+    assert list(audit.verify_chain()) == []

@@ -544,7 +544,12 @@ class _ThreadWriter:
     def _run(self, chunk: _Chunk, outcomes: dict[int, Outcome]) -> str:
         if self.broken:
             return "skipped"
-        if _settle(chunk, outcomes, flush=False):
+        try:
+            settled = _settle(chunk, outcomes, flush=False)
+        except BaseException:
+            self.broken = True  # nothing queued behind a chunk that failed is written
+            raise
+        if settled:
             return "settled"
         self.broken = True
         return "refused"
