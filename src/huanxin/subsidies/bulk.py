@@ -16,6 +16,10 @@ the writing are done a chunk of rows at a time.
 A chunk is one transaction: it lands whole or not at all. If the database refuses it (another writer claimed one
 of its identifiers a moment ago), the chunk is done again row by row through `submit_application`, which gives each
 row its own answer.
+
+On PostgreSQL the writing is a writer thread's, on a connection of its own (`_ThreadWriter`), while this thread
+reads and checks the next chunks; the chunks it has not settled yet are known to the checks from memory, and those
+queued behind a refused chunk are checked again (`submit_rows`).
 """
 
 from __future__ import annotations
@@ -238,7 +242,7 @@ class _Accepted:
     row: RowIn
     prepared: Prepared
     pk: int
-    stored: list[Any]  # its row of subsidies_application, as stored (APPLICATION_COLUMNS); the status comes last
+    stored: list[Any]  # its row of subsidies_application, as stored (APPLICATION_COLUMNS); the status set by `_write`
     items: list[tuple[Any, ...]]  # its rows of subsidies_applicationitem
     stripe: int = -1  # the ledger stripe its money was reserved in; -1: queued
 
@@ -634,11 +638,11 @@ def submit_rows(*, actor: User, rows: Iterable[RowIn], now: dt.datetime | None =
 
     def answer_oldest() -> None:
         chunk, chunk_rows = in_flight.popleft()
-        if writer.result() == "settled":
-            _copy_answers(chunk, outcomes)
+        settled = writer.result() == "settled"
+        _after(chunk, chunk_rows, outcomes, settled)
+        if settled:
             return
-        # refused: its rows one by one; the writer skipped the chunks behind it, which are checked again and resent
-        _one_by_one(actor, chunk_rows, outcomes)
+        # refused, its rows done one by one: the writer skipped the chunks behind it, checked again and resent here
         behind = [in_flight.popleft() for _ in range(len(in_flight))]
         for _ in behind:
             writer.result()  # skipped
