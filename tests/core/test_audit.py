@@ -1,10 +1,15 @@
+import datetime as dt
+import hashlib
 import itertools
+import json
 import threading
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
+from hypothesis import given
+from hypothesis import strategies as st
 
 from huanxin.core import audit
 from huanxin.core.models import AuditEvent, Region
@@ -140,3 +145,63 @@ def test_record_many_appends_a_linked_run() -> None:
     for previous, current in itertools.pairwise(stored):
         assert current.prev_hash == previous.hash
     assert list(audit.verify_chain()) == []
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    prev=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    seq=st.integers(min_value=1, max_value=10**9),
+    at=st.datetimes(timezones=st.just(dt.timezone(dt.timedelta(hours=8)))),
+    actor_id=st.none() | st.integers(min_value=1),
+    label=st.text(max_size=20),
+    action=st.text(max_size=40),
+    object_type=st.text(max_size=20),
+    object_id=st.text(max_size=20),
+    changes=st.dictionaries(st.text(max_size=10), _JSON, max_size=5),
+)
+def test_the_hash_is_sha256_of_the_whole_event_as_canonical_json(
+    prev: str,
+    seq: int,
+    at: dt.datetime,
+    actor_id: int | None,
+    label: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    changes: dict[str, object],
+) -> None:
+    """The hash is written out field by field for speed; it must be exactly the SHA-256 of the event's dict as
+    sorted, compact JSON — the definition `verify` and anyone outside Huanxin can recompute."""
+    whole = json.dumps(
+        {
+            "prev": prev,
+            "seq": seq,
+            "at": at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+            "actor": actor_id,
+            "actor_label": label,
+            "action": action,
+            "object": f"{object_type}:{object_id}",
+            "changes": changes,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    got = audit.compute_hash(
+        prev_hash=prev,
+        seq=seq,
+        at=at,
+        actor_id=actor_id,
+        actor_label=label,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        changes=changes,
+    )
+    assert got == hashlib.sha256(whole.encode()).hexdigest()

@@ -89,6 +89,9 @@ def test_resident_id_agrees_with_stdnum_and_refuses_city_codes_instead_of_crashi
         number = body + (ric.calc_check_digit(body + "0") if rng.random() < 0.8 else str(rng.randrange(10)))
         if rng.random() < 0.05:
             number = number[:10] + "1332" + number[14:]
+        if rng.random() < 0.1:  # as people type them: spaces, a lower-case x, full-width digits, dashes
+            number = rng.choice([f" {number[:6]} {number[6:]} ", number.lower(), f"{number[:6]}-{number[6:]}"])
+            number = number.replace("1", "１") if rng.random() < 0.3 else number
         try:
             expected: str | None = ric.validate(number)
         except StdnumError:
@@ -102,3 +105,13 @@ def test_resident_id_agrees_with_stdnum_and_refuses_city_codes_instead_of_crashi
         assert got == expected, number
         compared += 1
     assert compared == 3000
+
+
+@given(st.text(alphabet=st.sampled_from("0123456789Xx -–—`'.:１２\u3000\t"), max_size=24) | st.text(max_size=24))
+def test_compacting_a_resident_id_is_stdnums(value: str) -> None:
+    """The one-step compaction of ASCII input gives exactly `ric.compact`'s result, for any input."""
+    from stdnum.cn import ric
+
+    from huanxin.core.validators import _ric_compact
+
+    assert _ric_compact(value) == ric.compact(value)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 from django.core.exceptions import ValidationError
@@ -50,23 +51,35 @@ def _place_existed(place: str, year: int) -> bool:
     return True
 
 
+def _ric_compact(value: str) -> str:
+    """`ric.compact(value)`. stdnum cleans character by character, mapping look-alike Unicode punctuation to ASCII
+    (about 4 µs for an ID); for plain ASCII, what forms and files send, the only change it makes is a backtick to
+    an apostrophe, so such a value is compacted in one step (0.2 µs). A batch validates thousands of IDs a second."""
+    if value.isascii() and "`" not in value:
+        return value.upper().strip()
+    return str(ric.compact(value))
+
+
 def clean_resident_id(value: str) -> str:
-    """`ric.validate`'s steps in its order (length, digits, check digit, birth date, birth place), with the place
-    look-up remembered per (place code, birth year)."""
+    """`ric.validate`'s steps in its order (length, digits, check digit, birth date, birth place), on the number
+    compacted once, with the place look-up remembered per (place code, birth year)."""
     try:
-        number = ric.compact(value)
+        number = _ric_compact(value)
         if len(number) != 18:
             raise InvalidLength()
         if not isdigits(number[:-1]):
             raise InvalidFormat()
         if number[-1] != ric.calc_check_digit(number):
             raise InvalidChecksum()
-        born = ric.get_birth_date(number)
+        try:  # ric.get_birth_date's reading of the digits, without compacting the number again
+            born = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+        except ValueError:
+            raise InvalidComponent() from None
         if not _place_existed(number[:6], born.year):
             raise InvalidComponent()
     except StdnumError as exc:
         raise ValidationError("居民身份证号码无效", code="resident_id_invalid") from exc
-    return str(number)
+    return number
 
 
 def clean_uscc(value: str) -> str:

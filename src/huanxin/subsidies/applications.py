@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from statistics import median
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -485,7 +485,7 @@ class Prepared:
     amount_fen: int
     risk_score: int
     risk_reasons: list[str]
-    checks: list[dict[str, str]]
+    checks: tuple[Check, ...]
     items: list[ItemRow]
     claims: list[tuple[str, str]]
     status: str = Application.Status.RESERVED
@@ -497,12 +497,17 @@ def check_programme_open(programme: Programme, today: dt.date) -> None:
         raise _refuse("受理状态", f"{programme.name}当前不在受理期", "programme_not_open")
 
 
-def _check(name: str, outcome: str, reason: str) -> dict[str, str]:
-    return {"name": name, "outcome": outcome, "reason": reason}
+class Check(NamedTuple):
+    """One named check's result, stored in the application's `checks` as {"name", "outcome", "reason"}."""
+
+    name: str
+    outcome: str  # passed | flagged
+    reason: str
 
 
-# the results every accepted application has, made once (a batch makes thousands a second) and shared: a
-# Prepared's checks are written, never changed
+_check = Check
+
+# the results every accepted application has, made once (a batch makes thousands a second)
 _PASSED = (
     _check("身份核验", "passed", "身份证号码和手机号码有效"),
     _check("受理期与开票日期", "passed", "在受理期内"),
@@ -512,7 +517,7 @@ _PRICE_PASSED = _check("价格合理性", "passed", "未见异常")
 
 
 @lru_cache(maxsize=16)
-def _unique_passed(claims: int) -> dict[str, str]:
+def _unique_passed(claims: int) -> Check:
     return _check("凭证唯一", "passed", f"{claims}项凭证均未使用过")
 
 
@@ -565,10 +570,13 @@ def prepare(
         )
         for item, c in zip(items, checked, strict=True)
     ]
-    checks = [*_PASSED, _unique_passed(len(claims))]  # shared, never changed: see `_new_application`
-    checks += [_check("价格合理性", "flagged", f) for f in flags] or [_PRICE_PASSED]
+    checks = (
+        *_PASSED,
+        _unique_passed(len(claims)),
+        *([_check("价格合理性", "flagged", f) for f in flags] or [_PRICE_PASSED]),
+    )
     if sampled:
-        checks.append(_check("随机抽查", "flagged", f"按{params.sample_pct}%比例随机抽中，转人工审核"))
+        checks += (_check("随机抽查", "flagged", f"按{params.sample_pct}%比例随机抽中，转人工审核"),)
     return Prepared(
         applicant_name=applicant_name.strip(),
         applicant_id=clean_id,
@@ -638,7 +646,7 @@ def _new_application(
         amount_fen=prepared.amount_fen,
         risk_score=prepared.risk_score,
         risk_reasons=prepared.risk_reasons,
-        checks=[dict(check) for check in prepared.checks],  # the model's own, not the shared ones
+        checks=[check._asdict() for check in prepared.checks],
         created_by=actor,
         created_at=now,
         idempotency_key=key,

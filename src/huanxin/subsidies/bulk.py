@@ -47,6 +47,7 @@ from huanxin.subsidies import ledger, rules
 from huanxin.subsidies.applications import (
     ITEM_COLUMNS,
     PRICE_WINDOW,
+    Check,
     ItemIn,
     Lookups,
     Prepared,
@@ -257,6 +258,7 @@ class _Chunk:
     accepted: list[_Accepted] = field(default_factory=list)
     reservations: dict[int, ledger.BulkReservation] = field(default_factory=dict)
     copies: list[tuple[RowIn, int]] = field(default_factory=list)  # a row repeating an earlier row's 订单号
+    claims: list[tuple[str, str, int, bool]] = field(default_factory=list)  # rows of subsidies_claim, in one order
 
 
 def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) -> None:
@@ -292,6 +294,9 @@ def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) 
             outcome = Outcome(row.line, row.order, False, message=refusal(exc))
         outcomes[row.line] = outcome
         chunk.first_of_key[row.key] = row.line
+    chunk.claims = sorted(  # one order for every writer: no circle of waits between them
+        (kind, value, a.pk, True) for a in chunk.accepted for kind, value in a.prepared.claims
+    )
 
 
 def _check_row(chunk: _Chunk, row: RowIn, pk: int, today: dt.date) -> Outcome:
@@ -319,11 +324,8 @@ def _claim(chunk: _Chunk) -> None:
     """The identifiers first, as `submit_application` does (claims, then money), so a batch and a till never wait
     for each other in a circle. The claims' key to their application is checked at commit, so they can go in
     before the applications. Raises IntegrityError when someone else holds one of them."""
-    claims = sorted(  # one order for every writer: no circle of waits between them
-        (k, v, a.pk, True) for a in chunk.accepted for k, v in a.prepared.claims
-    )
     with transaction.atomic():
-        bulkinsert.insert_rows(Claim, ["kind", "value", "application_id", "active"], claims)
+        bulkinsert.insert_rows(Claim, ["kind", "value", "application_id", "active"], chunk.claims)
 
 
 def _reserve(chunk: _Chunk, outcomes: dict[int, Outcome]) -> None:
@@ -390,10 +392,6 @@ def _json_list(values: list[str]) -> str:
     return _list_text(tuple(values))
 
 
-def _json_checks(checks: list[dict[str, str]]) -> str:
-    return _checks_text(tuple((c["name"], c["outcome"], c["reason"]) for c in checks))
-
-
 # The same few lists recur row after row (no risk; all checks passed; one flag), so each one's JSON text is made once.
 @lru_cache(maxsize=1024)
 def _list_text(values: tuple[str, ...]) -> str:
@@ -401,8 +399,8 @@ def _list_text(values: tuple[str, ...]) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _checks_text(checks: tuple[tuple[str, str, str], ...]) -> str:
-    return json.dumps([{"name": n, "outcome": o, "reason": r} for n, o, r in checks], ensure_ascii=False)
+def _checks_text(checks: tuple[Check, ...]) -> str:
+    return json.dumps([check._asdict() for check in checks], ensure_ascii=False)
 
 
 def _stored(chunk: _Chunk, row: RowIn, prepared: Prepared, pk: int) -> list[Any]:
@@ -426,7 +424,7 @@ def _stored(chunk: _Chunk, row: RowIn, prepared: Prepared, pk: int) -> list[Any]
         prepared.amount_fen,
         prepared.risk_score,
         _json_list(prepared.risk_reasons),
-        _json_checks(prepared.checks),
+        _checks_text(prepared.checks),
         chunk.actor.pk,
         chunk.now,
         row.key,
@@ -435,14 +433,14 @@ def _stored(chunk: _Chunk, row: RowIn, prepared: Prepared, pk: int) -> list[Any]
 
 def _write(chunk: _Chunk) -> None:
     """Every table's rows of the chunk, one insert each."""
-    actor, now = chunk.actor, chunk.now
+    actor, actor_id, now = chunk.actor, chunk.actor.pk, chunk.now
     applications, items, events, pending = [], [], [], []
     for accepted in chunk.accepted:
         prepared, pk = accepted.prepared, accepted.pk
         accepted.stored[_STATUS] = prepared.status
         applications.append(accepted.stored)
         items += accepted.items
-        events.append((pk, prepared.status, actor.pk, now, status_note(prepared.status, prepared.risk_reasons)))
+        events.append((pk, prepared.status, actor_id, now, status_note(prepared.status, prepared.risk_reasons)))
         changes = submitted_changes(prepared, accepted.row.programme)
         if accepted.stripe >= 0:
             changes["stripe"] = accepted.stripe

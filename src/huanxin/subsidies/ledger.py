@@ -571,6 +571,7 @@ class BulkReservation:
         if not connection.in_atomic_block:
             raise RuntimeError("BulkReservation must run inside the caller's transaction")
         self.actor, self.programme, self.now = actor, programme, now
+        self.actor_id, self.programme_id = actor.pk if actor is not None else None, programme.pk
         self.quota_used: int | None = None
         if programme.daily_quota_fen is not None:  # the quota's lock before the stripes, as in `reserve`
             self.quota_used = _reserved_today(programme, now)
@@ -620,8 +621,7 @@ class BulkReservation:
 
     def _entry(self, kind: str, debit_id: int, credit_id: int, amount_fen: int, reference: str) -> tuple[Any, ...]:
         note = "子池余额不足，自其他子池调剂" if kind == Entry.Kind.REBALANCE else ""
-        actor_id = self.actor.pk if self.actor is not None else None
-        return (self.programme.pk, kind, debit_id, credit_id, amount_fen, reference, note, actor_id, self.now)
+        return (self.programme_id, kind, debit_id, credit_id, amount_fen, reference, note, self.actor_id, self.now)
 
     def write(self) -> None:
         """The entries in one insert, each touched balance in one update, one audit event for the lot."""
