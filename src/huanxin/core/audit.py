@@ -50,13 +50,18 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _head(*, at: dt.datetime, actor_id: int | None, actor_label: str, action: str, obj: str, changes: str) -> str:
+def _utc(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _head(*, at: str, actor_id: int | None, actor_label: str, action: str, obj: str, changes: str) -> str:
     """`canonical` of the hashed fields up to "prev", written out: the keys in sorted order (action, actor,
     actor_label, at, changes, object, prev, seq), `changes` given as its canonical text. A batch appends thousands
-    of events a second; this is the same text as canonical() of the whole dict (a test holds them equal)."""
+    of events a second; this is the same text as canonical() of the whole dict (a test holds them equal). `at` as
+    `_utc` writes it."""
     return (
         f'{{"action":{_text(action)},"actor":{_text(actor_id)},"actor_label":{_text(actor_label)},'
-        f'"at":{_text(at.astimezone(dt.UTC).isoformat(timespec="microseconds"))},"changes":{changes},'
+        f'"at":{_text(at)},"changes":{changes},'
         f'"object":{_text(obj)},'
     )
 
@@ -83,7 +88,7 @@ def compute_hash(
     """SHA-256 of the event's canonical JSON: {"prev", "seq", "at" (UTC, microseconds), "actor", "actor_label",
     "action", "object" ("type:id"), "changes"}."""
     head = _head(
-        at=at,
+        at=_utc(at),
         actor_id=actor_id,
         actor_label=actor_label,
         action=action,
@@ -177,6 +182,7 @@ def record_many(
     label = actor_label or (actor.get_username() if actor is not None else "system")
     actor_id = actor.pk if actor is not None else None
     at = timezone.now()
+    at_text = _utc(at)
     rows, appended = [], []
     for pending in events:
         seq += 1
@@ -187,7 +193,7 @@ def record_many(
             stored = json.dumps(pending.changes or {}, default=str, ensure_ascii=False)
             hashed = canonical(json.loads(stored))
         obj = f"{pending.object_type}:{pending.object_id}"
-        head = _head(at=at, actor_id=actor_id, actor_label=label, action=pending.action, obj=obj, changes=hashed)
+        head = _head(at=at_text, actor_id=actor_id, actor_label=label, action=pending.action, obj=obj, changes=hashed)
         digest = _sealed(head, prev_hash, seq)
         row = (chain, seq, at, actor_id, label, pending.action, pending.object_type, pending.object_id)
         rows.append((*row, pending.object_repr[:200], stored, prev_hash, digest))

@@ -137,6 +137,10 @@ class Lookups:
     def __init__(self, programme: Programme) -> None:
         self.programme = programme
 
+    def applicant_hash(self, resident_id: str) -> str:
+        """The look-up hash of a valid, compacted resident ID."""
+        return pii.lookup_hash(resident_id, purpose="resident_id")
+
     def used_before(self, applicant_hash: str, kind: str) -> int:
         """Items of `kind` this applicant already has in the programme (rejected applications do not count)."""
         return int(_one(_USED, [self.programme.pk, applicant_hash, kind, Application.Status.REJECTED])[0])
@@ -537,7 +541,7 @@ def prepare(
     if not items:
         raise _refuse("申请明细", "请至少填写一件商品", "no_items")
     clean_id = _check_identity(applicant_id, phone, applicant_name)
-    applicant_hash = pii.lookup_hash(clean_id, purpose="resident_id")
+    applicant_hash = lookups.applicant_hash(clean_id)
     counts: dict[str, int] = {}
     checked = []
     for item in items:

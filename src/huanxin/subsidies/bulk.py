@@ -121,10 +121,10 @@ def refusal(exc: ValidationError | PermissionDenied) -> str:
     return "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
-def _applicant_hash(applicant_id: str) -> str:
-    """The look-up hash `prepare` will compute for a valid ID (ric.compact's form), without validating it here:
-    an invalid ID is refused by `prepare`, and a hash nobody has costs nothing."""
-    return pii.lookup_hash(applicant_id.replace(" ", "").replace("-", "").strip().upper(), purpose="resident_id")
+def _compacted(applicant_id: str) -> str:
+    """A resident ID as `prepare` will have it once valid (ric.compact's form), without validating it here: an
+    invalid ID is refused by `prepare`, and a hash nobody has costs nothing."""
+    return applicant_id.strip().upper()
 
 
 class _PriceWindow:
@@ -156,6 +156,7 @@ class BatchLookups(Lookups):
     def __init__(self, programme: Programme) -> None:
         super().__init__(programme)
         self.hashes: set[str] = set()
+        self.hash_of: dict[str, str] = {}  # compacted resident ID → its look-up hash, made once per row
         self.used: Counter[tuple[str, str]] = Counter()
         self.granted: Counter[str] = Counter()
         self.loaded: set[tuple[str, str]] = set()  # the (kind, value) pairs whose claims are known
@@ -163,7 +164,10 @@ class BatchLookups(Lookups):
         self.prices: dict[str, _PriceWindow] = {}
 
     def load(self, rows: list[RowIn]) -> None:
-        hashes = {_applicant_hash(row.applicant_id) for row in rows} - self.hashes
+        for row in rows:
+            if (resident_id := _compacted(row.applicant_id)) not in self.hash_of:
+                self.hash_of[resident_id] = super().applicant_hash(resident_id)
+        hashes = {self.hash_of[_compacted(row.applicant_id)] for row in rows} - self.hashes
         if hashes:
             # each applicant's earlier items by kind, and their amounts (an application's amount is its items')
             sql = f"""SELECT a.applicant_hash, i.kind, count(*), sum(i.amount_fen)
@@ -187,6 +191,11 @@ class BatchLookups(Lookups):
                 found = _rows(sql, [True, kind], {value for _, value in pairs})
                 self.claims |= {(kind, value) for (value,) in found}
                 self.loaded |= pairs
+
+    def applicant_hash(self, resident_id: str) -> str:
+        if (known := self.hash_of.get(resident_id)) is not None:
+            return known
+        return super().applicant_hash(resident_id)
 
     def used_before(self, applicant_hash: str, kind: str) -> int:
         if applicant_hash not in self.hashes:
@@ -272,7 +281,7 @@ def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) 
     by_programme: dict[int, list[RowIn]] = {}
     for row in rows:
         if row.key not in existing:  # a row submitted before is answered from `existing`: nothing to look up
-            by_programme.setdefault(row.programme.pk, []).append(row)
+            by_programme.setdefault(row.programme.id, []).append(row)
     for pk, group in by_programme.items():
         programme = group[0].programme
         if pk not in chunk.lookups:
@@ -302,10 +311,10 @@ def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) 
 def _check_row(chunk: _Chunk, row: RowIn, pk: int, today: dt.date) -> Outcome:
     programme = row.programme
     check_programme_open(programme, today)
-    lookups = chunk.lookups[programme.pk]
+    lookups = chunk.lookups[programme.id]
     prepared = prepare(
         programme=programme,
-        params=chunk.params[programme.pk],
+        params=chunk.params[programme.id],
         applicant_name=row.applicant_name,
         applicant_id=row.applicant_id,
         phone=row.phone,
@@ -411,7 +420,7 @@ def _stored(chunk: _Chunk, row: RowIn, prepared: Prepared, pk: int) -> list[Any]
     return [
         pk,
         prepared.number,
-        programme.pk,
+        programme.id,
         programme.region_id,
         Application.Channel.BATCH,
         chunk.actor.organisation_id,
@@ -425,7 +434,7 @@ def _stored(chunk: _Chunk, row: RowIn, prepared: Prepared, pk: int) -> list[Any]
         prepared.risk_score,
         _json_list(prepared.risk_reasons),
         _checks_text(prepared.checks),
-        chunk.actor.pk,
+        chunk.actor.id,
         chunk.now,
         row.key,
     ]

@@ -585,6 +585,7 @@ class BulkReservation:
             .select_for_update(no_key=True)
         )
         self.balance = {a.pk: a.balance_fen for a in self.accounts}
+        self.total = sum(self.balance.values())  # kept as the balances change: a batch takes thousands
         self.by_stripe = sorted(self.accounts, key=lambda a: a.stripe)
         self.entries: list[tuple[Any, ...]] = []  # rows of _ENTRY_COLUMNS
         self.stripes: dict[str, int] = {}
@@ -595,9 +596,8 @@ class BulkReservation:
         quota = self.programme.daily_quota_fen
         if self.quota_used is not None and quota is not None and self.quota_used + amount_fen > quota:
             raise _quota_reached(self.programme, self.quota_used)
-        total = sum(self.balance.values())
-        if total < amount_fen:
-            raise _exhausted(self.programme, total)
+        if self.total < amount_fen:
+            raise _exhausted(self.programme, self.total)
         richest = max(self.balance.values())  # the richest stripe, the lowest-numbered of equals
         target = next(a for a in self.by_stripe if self.balance[a.pk] == richest)
         if self.balance[target.pk] < amount_fen:  # no stripe holds enough alone: move money into the richest
@@ -614,6 +614,7 @@ class BulkReservation:
         reserved_id: int = target.reserved_id  # annotated above
         self.entries.append(self._entry(Entry.Kind.RESERVE, reserved_id, target.pk, amount_fen, reference))
         self.balance[target.pk] -= amount_fen
+        self.total -= amount_fen
         if self.quota_used is not None:
             self.quota_used += amount_fen
         self.stripes[reference] = target.stripe

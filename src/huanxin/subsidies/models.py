@@ -165,7 +165,18 @@ class Entry(models.Model):
     amount_fen = models.BigIntegerField("金额（分）")
     reference = models.CharField("业务编号", max_length=64, blank=True)  # the application, e.g. APP-123
     note = models.CharField("说明", max_length=200, blank=True)
-    actor = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="+", verbose_name="操作人")
+    # who, as in the audit log: no database-level foreign key (an append-only record keeps its actor's id as written;
+    # Django still refuses to delete a user who has entries) and no index (never searched by actor)
+    actor = models.ForeignKey(
+        User,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="操作人",
+        db_constraint=False,
+        db_index=False,
+    )
     at = models.DateTimeField("时间", default=timezone.now)
 
     objects = LedgerQuerySet["Entry"].as_manager()
@@ -349,7 +360,8 @@ class Claim(models.Model):
 class ApplicationEvent(models.Model):
     application = models.ForeignKey(Application, models.CASCADE, related_name="events")
     status = models.CharField(max_length=20, choices=Application.Status.choices)
-    actor = models.ForeignKey("core.User", models.PROTECT, related_name="+")
+    # history, like the audit log: no database-level foreign key to the user and no index (see Entry.actor)
+    actor = models.ForeignKey("core.User", models.PROTECT, related_name="+", db_constraint=False, db_index=False)
     at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=200, blank=True)
 
