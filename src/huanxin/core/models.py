@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from huanxin.core import pii
+from huanxin.core.fields import CodeField
 from huanxin.core.roles import Role, is_authenticated, is_official, reads_everything
 
 
@@ -194,13 +195,13 @@ class AuditEvent(models.Model):
     # applications a third of a second.
     actor = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False)
     actor_label = models.CharField(max_length=150)
-    action = models.CharField(max_length=80)  # indexed in Meta (no LIKE index: never searched by prefix)
-    object_type = models.CharField(max_length=80)
-    object_id = models.CharField(max_length=64)
+    action = CodeField(max_length=80)  # indexed in Meta (no LIKE index: never searched by prefix)
+    object_type = CodeField(max_length=80)
+    object_id = CodeField(max_length=64)
     object_repr = models.CharField(max_length=200, blank=True)
     changes = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)  # unique: see Meta
+    hash = CodeField(max_length=64)  # unique: see Meta
 
     objects = AuditEventQuerySet.as_manager()
 

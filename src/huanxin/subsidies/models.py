@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from huanxin.core import pii
+from huanxin.core.fields import CodeField
 from huanxin.core.models import Region, User
 from huanxin.core.roles import Role, is_authenticated, is_official, reads_everything
 
@@ -163,7 +164,7 @@ class Entry(models.Model):
     debit = models.ForeignKey(Account, models.PROTECT, related_name="debits", verbose_name="借方（转入）")
     credit = models.ForeignKey(Account, models.PROTECT, related_name="credits", verbose_name="贷方（转出）")
     amount_fen = models.BigIntegerField("金额（分）")
-    reference = models.CharField("业务编号", max_length=64, blank=True)  # the application, e.g. APP-123
+    reference = CodeField("业务编号", max_length=64, blank=True)  # the application, e.g. APP-123
     note = models.CharField("说明", max_length=200, blank=True)
     # who, as in the audit log: no database-level foreign key (an append-only record keeps its actor's id as written;
     # Django still refuses to delete a user who has entries) and no index (never searched by actor)
@@ -246,7 +247,7 @@ class Application(models.Model):
         MERCHANT = "merchant", "商户代办"
         BATCH = "batch", "商户批量导入"
 
-    number = models.CharField("申请编号", max_length=20)  # unique: see Meta (no LIKE index: never searched by prefix)
+    number = CodeField("申请编号", max_length=20)  # unique: see Meta (no LIKE index: never searched by prefix)
     # indexed by (programme, status) below, which serves every look-up by programme
     programme = models.ForeignKey(
         Programme, models.PROTECT, related_name="applications", verbose_name="补贴项目", db_index=False
@@ -261,7 +262,7 @@ class Application(models.Model):
     )
     applicant_name = pii.EncryptedTextField("申请人")
     applicant_id = pii.EncryptedTextField("身份证号码")
-    applicant_hash = models.CharField(max_length=64, editable=False)  # indexed by (applicant_hash, programme)
+    applicant_hash = CodeField(max_length=64, editable=False)  # indexed by (applicant_hash, programme)
     phone = pii.EncryptedTextField("手机号码")
     status = models.CharField("状态", max_length=20, choices=Status.choices)
     amount_fen = models.BigIntegerField("补贴金额（分）")
@@ -271,7 +272,7 @@ class Application(models.Model):
     checks = models.JSONField("自动检查结果", default=list)
     created_by = models.ForeignKey("core.User", models.PROTECT, related_name="+")
     created_at = models.DateTimeField("提交时间", default=timezone.now)
-    idempotency_key = models.CharField(max_length=64, blank=True)
+    idempotency_key = CodeField(max_length=64, blank=True)
 
     objects = ApplicationQuerySet.as_manager()
 
@@ -341,7 +342,7 @@ class Claim(models.Model):
         TRANSFER = "transfer", "机动车转移登记"
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    value = models.CharField(max_length=60)
+    value = CodeField(max_length=60)
     application = models.ForeignKey(Application, models.PROTECT, related_name="claims")
     active = models.BooleanField(default=True)
 
