@@ -88,6 +88,7 @@ def test_the_cap_applies(citizen, programme) -> None:
         ({"items": [fridge(kind="bicycle")]}, "kind_not_eligible"),
         ({"items": [fridge(invoice_date=TODAY - dt.timedelta(days=90))]}, "invoice_outside_window"),
         ({"items": [fridge(price_fen=0)]}, "invalid_price"),
+        ({"items": [fridge(price_fen=100_000_000_01)]}, "invalid_price"),  # above 1亿元: no trade-in costs that
         ({"items": []}, "no_items"),
     ],
 )

@@ -64,6 +64,9 @@ class _Sampler:
 _sampler = _Sampler()
 
 
+MAX_PRICE_FEN = 100_000_000_00  # 1亿元: above any trade-in, far below what the price column holds
+
+
 @dataclass(frozen=True)
 class ItemIn:
     kind: str
@@ -330,6 +333,8 @@ def _check_item(
         raise _refuse("凭证", "请填写发票号码", "invoice_required")
     if item.price_fen <= 0:
         raise _refuse("成交价", "成交价应大于0", "invalid_price")
+    if item.price_fen > MAX_PRICE_FEN:
+        raise _refuse("成交价", "成交价超出合理范围（不超过1亿元）", "invalid_price")
     counts[item.kind] = counts.get(item.kind, 0) + 1
     claims: list[tuple[str, str]] = [(Claim.Kind.INVOICE, item.invoice_no.strip().upper())]
     if programme.category == "appliance":

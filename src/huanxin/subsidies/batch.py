@@ -8,9 +8,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import Any
 from zipfile import BadZipFile
 
@@ -66,6 +68,9 @@ HEADERS += OPTIONAL
 FUELS = {"新能源": "nev", "燃油": "fuel"}
 BATTERIES = {"铅酸": "lead_acid", "锂电": "lithium", "锂离子": "lithium"}
 MAX_ROWS = 100_000
+# a price as nearly every file writes it ("4999.00"): whole yuan and at most two decimals, ASCII digits, short
+# enough to be exact — `_fen` reads it without Decimal
+_PLAIN_YUAN = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,2}))?")
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class RowResult:
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:  # every CSV cell: the quick way, called a couple of dozen times a row
+        return value.strip()
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # Excel turns long digit strings into numbers
     return "" if value is None else str(value).strip()
@@ -100,7 +107,8 @@ def _rows(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, list[A
             text = data.decode("gb18030", errors="replace")  # files saved by Chinese Excel
         reader = csv.reader(io.StringIO(text))
         header = [_text(c) for c in next(reader, [])]
-        body = [(n, list(r)) for n, r in enumerate(reader, start=2)]
+        # csv.reader makes a new list for each row: no copy needed
+        body = [(n, r) for n, r in enumerate(reader, start=2) if any(map(_text, r))]
     else:
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -108,10 +116,10 @@ def _rows(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, list[A
             raise ValidationError("无法读取文件：请上传 .xlsx 或 .csv 文件", code="bad_file") from exc
         rows = wb.worksheets[0].iter_rows(values_only=True)
         header = [_text(c) for c in next(rows, ())]
-        body = [(n, list(r)) for n, r in enumerate(rows, start=2)]
+        body = [(n, list(r)) for n, r in enumerate(rows, start=2) if any(map(_text, r))]
     if missing := [h for h in REQUIRED if h not in header]:
         raise ValidationError(f"表头缺少：{'、'.join(missing)}（请使用本系统下载的模板）", code="bad_header")
-    return header, [(n, r) for n, r in body if any(_text(c) for c in r)]
+    return header, body
 
 
 def _date(value: Any, label: str = "开票日期") -> dt.date:
@@ -125,18 +133,26 @@ def _date(value: Any, label: str = "开票日期") -> dt.date:
         raise ValidationError(f"{label}“{_text(value)}”无法识别，请写成 2025-06-30", code="invalid_date") from None
 
 
-def _optional_date(row: dict[str, Any], column: str) -> dt.date | None:
-    return _date(row[column], column) if _text(row.get(column)) else None
+def _optional_date(value: Any, column: str) -> dt.date | None:
+    return _date(value, column) if _text(value) else None
 
 
 def _fen(value: Any) -> int:
+    text = _text(value).replace(",", "")
+    if plain := _PLAIN_YUAN.fullmatch(text):  # "4999.00", "4999.5", "4999": the same fen as Decimal gives, faster
+        yuan, decimals = plain.groups(default="")
+        return int(yuan + decimals.ljust(2, "0"))
     try:
-        amount = Decimal(_text(value).replace(",", ""))
+        amount = Decimal(text)
     except InvalidOperation:
         raise ValidationError(f"成交价“{_text(value)}”不是金额", code="invalid_price") from None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+    try:
+        whole_fen = amount.is_finite() and amount == amount.quantize(Decimal("0.01"))
+    except InvalidOperation:  # more digits than Decimal holds: no price (the row is refused, not the file)
+        raise ValidationError(f"成交价“{_text(value)}”超出合理范围", code="invalid_price") from None
+    if not whole_fen:
         raise ValidationError("成交价最多保留两位小数", code="invalid_price")
-    return int(amount * 100)
+    return int(amount * 100)  # beyond any price: refused by the checks (`applications.MAX_PRICE_FEN`)
 
 
 def template() -> bytes:
@@ -191,37 +207,49 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
     col = {name: header.index(name) for name in HEADERS if name in header}
     programmes = {p.code: p for p in Programme.objects.visible_to(actor)}
     refused: dict[int, RowResult] = {}
-    cells_of: dict[int, list[Any]] = {}
+
+    width = len(header)
+    # Each column's place in a row, found once: `columns` takes a row's cells in HEADERS order in one call. A column
+    # the file lacks (only an optional one gets past `_rows`) takes the place just past the header's last, which
+    # `row_in` fills with None: read as "" or no date, like a blank cell.
+    columns = itemgetter(*(col.get(name, width) for name in HEADERS))
+    lacks_a_column = len(col) < len(HEADERS)
 
     def row_in(number: int, cells: list[Any]) -> RowIn | None:
         """The row as a submission, or None when it is refused already (its reason in `refused`)."""
-        padded = list(cells) + [None] * len(header)
-        cells_of[number] = padded
-        get = {name: padded[index] for name, index in col.items()}
-        order = _text(get["订单号"])
+        if len(cells) < width or lacks_a_column:
+            # a copy cut to the header and filled with None (a stray cell past the header must not pass for a missing
+            # column), only read here: the result file takes the row as it came; a whole row is not copied
+            cells = [*cells[:width], *[None] * (width - len(cells)), None]
+        (  # in HEADERS order
+            order, code, name, resident_id, phone, kind, model, serial, grade, invoice_no, invoice_date, price,
+            certificate_no, vin, fuel, transfer_no, transfer_date, registered_on, battery, ccc_no, standard,
+        ) = columns(cells)  # fmt: skip
+        order = _text(order)
         try:
             if not order:
                 raise ValidationError("请填写订单号（用于防止重复提交）", code="order_required")
-            programme = programmes.get(_text(get["补贴项目代码"]))
+            programme = programmes.get(code := _text(code))
             if programme is None:
-                raise ValidationError(f"补贴项目代码“{_text(get['补贴项目代码'])}”不存在", code="unknown_programme")
-            item = ItemIn(
-                kind=_text(get["品类"]),
-                invoice_no=_text(get["发票号码"]),
-                invoice_date=_date(get["开票日期"]),
-                price_fen=_fen(get["成交价（元）"]),
-                brand_model=_text(get.get("品牌型号")),
-                serial=_text(get.get("序列号")),
-                grade=_text(get.get("能效等级")),
-                certificate_no=_text(get.get("收旧凭证编号")),
-                vin=_text(get.get("旧车车辆识别代号")),
-                new_fuel=FUELS.get(_text(get.get("新车类型")), _text(get.get("新车类型")).lower()),
-                transfer_no=_text(get.get("转移登记编号")),
-                transfer_date=_optional_date(get, "转移登记日期"),
-                old_registered_on=_optional_date(get, "旧车登记日期"),
-                battery=BATTERIES.get(_text(get.get("电池类型")), _text(get.get("电池类型")).lower()),
-                ccc_no=_text(get.get("CCC证书编号")),
-                standard=_text(get.get("执行标准")),
+                raise ValidationError(f"补贴项目代码“{code}”不存在", code="unknown_programme")
+            fuel, battery = _text(fuel), _text(battery)
+            item = ItemIn(  # checked in this order: of two bad cells, the first is the one the merchant is told
+                kind=_text(kind),
+                invoice_no=_text(invoice_no),
+                invoice_date=_date(invoice_date),
+                price_fen=_fen(price),
+                brand_model=_text(model),
+                serial=_text(serial),
+                grade=_text(grade),
+                certificate_no=_text(certificate_no),
+                vin=_text(vin),
+                new_fuel=FUELS.get(fuel, fuel.lower()),
+                transfer_no=_text(transfer_no),
+                transfer_date=_optional_date(transfer_date, "转移登记日期"),
+                old_registered_on=_optional_date(registered_on, "旧车登记日期"),
+                battery=BATTERIES.get(battery, battery.lower()),
+                ccc_no=_text(ccc_no),
+                standard=_text(standard),
             )
         except ValidationError as exc:
             refused[number] = RowResult(number, order, False, "", refusal(exc))
@@ -230,9 +258,9 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
             line=number,
             order=order,
             programme=programme,
-            applicant_name=_text(get["申请人姓名"]),
-            applicant_id=_text(get["身份证号码"]),
-            phone=_text(get["手机号码"]),
+            applicant_name=_text(name),
+            applicant_id=_text(resident_id),
+            phone=_text(phone),
             items=[item],
         )
 
@@ -244,10 +272,8 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
     done = {outcome.line: outcome for outcome in submit_rows(actor=actor, rows=parsed())}
     results: list[RowResult] = []
     out: list[list[Any]] = []
-    for number, _cells in body[:MAX_ROWS]:
-        if number in refused:
-            results.append(refused[number])
-        else:
+    for number, cells in body[:MAX_ROWS]:
+        if (result := refused.get(number)) is None:
             o = done[number]
             if not o.ok:
                 note = o.message
@@ -257,8 +283,10 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
                 note = f"已受理，补贴{o.amount_fen / 100:.2f}元；额度已用完，排队等待追加"
             else:
                 note = f"已受理，补贴{o.amount_fen / 100:.2f}元"
-            results.append(RowResult(number, o.order, o.ok, o.number, note))
-        out.append([*(cells_of[number][i] for i in range(len(header))), results[-1].number, results[-1].message])
+            result = RowResult(number, o.order, o.ok, o.number, note)
+        results.append(result)
+        # the row as the file has it under its header: cut to the header's width, a short row filled with None
+        out.append([*cells[:width], *[None] * (width - len(cells)), result.number, result.message])
     if len(body) > MAX_ROWS:
         results.append(RowResult(body[MAX_ROWS][0], "", False, "", f"超过{MAX_ROWS}行，其余行未处理，请分文件上传"))
     headers = [*header, "申请编号", "结果"]
