@@ -514,20 +514,18 @@ class Check(NamedTuple):
     reason: str
 
 
-_check = Check
-
 # the results every accepted application has, made once (a batch makes thousands a second)
 _PASSED = (
-    _check("身份核验", "passed", "身份证号码和手机号码有效"),
-    _check("受理期与开票日期", "passed", "在受理期内"),
-    _check("每人限额", "passed", "未超过每人限额"),
+    Check("身份核验", "passed", "身份证号码和手机号码有效"),
+    Check("受理期与开票日期", "passed", "在受理期内"),
+    Check("每人限额", "passed", "未超过每人限额"),
 )
-_PRICE_PASSED = _check("价格合理性", "passed", "未见异常")
+_PRICE_PASSED = Check("价格合理性", "passed", "未见异常")
 
 
 @lru_cache(maxsize=16)
 def _unique_passed(claims: int) -> Check:
-    return _check("凭证唯一", "passed", f"{claims}项凭证均未使用过")
+    return Check("凭证唯一", "passed", f"{claims}项凭证均未使用过")
 
 
 def prepare(
@@ -582,10 +580,10 @@ def prepare(
     checks = (
         *_PASSED,
         _unique_passed(len(claims)),
-        *([_check("价格合理性", "flagged", f) for f in flags] or [_PRICE_PASSED]),
+        *([Check("价格合理性", "flagged", f) for f in flags] or [_PRICE_PASSED]),
     )
     if sampled:
-        checks += (_check("随机抽查", "flagged", f"按{params.sample_pct}%比例随机抽中，转人工审核"),)
+        checks += (Check("随机抽查", "flagged", f"按{params.sample_pct}%比例随机抽中，转人工审核"),)
     return Prepared(
         applicant_name=applicant_name.strip(),
         applicant_id=clean_id,

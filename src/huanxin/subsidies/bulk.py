@@ -164,10 +164,13 @@ class BatchLookups(Lookups):
         self.prices: dict[str, _PriceWindow] = {}
 
     def load(self, rows: list[RowIn]) -> None:
+        hashes = set()
         for row in rows:
-            if (resident_id := _compacted(row.applicant_id)) not in self.hash_of:
-                self.hash_of[resident_id] = super().applicant_hash(resident_id)
-        hashes = {self.hash_of[_compacted(row.applicant_id)] for row in rows} - self.hashes
+            resident_id = _compacted(row.applicant_id)
+            if (applicant_hash := self.hash_of.get(resident_id)) is None:
+                applicant_hash = self.hash_of[resident_id] = super().applicant_hash(resident_id)
+            hashes.add(applicant_hash)
+        hashes -= self.hashes
         if hashes:
             # each applicant's earlier items by kind, and their amounts (an application's amount is its items')
             sql = f"""SELECT a.applicant_hash, i.kind, count(*), sum(i.amount_fen)
