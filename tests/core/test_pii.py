@@ -1,4 +1,6 @@
 import base64
+import hashlib
+import hmac
 
 import pytest
 from cryptography.fernet import Fernet
@@ -6,6 +8,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.db import connection
+from django.test import override_settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from huanxin.core import pii
 from huanxin.core.roles import Role
@@ -92,6 +98,15 @@ def test_lookup_hash_is_keyed_normalised_and_separated_by_purpose(settings) -> N
     assert a != pii.lookup_hash("130702199003071234", purpose="phone")
     settings.PII_LOOKUP_KEY = "another-key"
     assert a != pii.lookup_hash("130702199003071234", purpose="resident_id")
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(value=st.text(), purpose=st.sampled_from(["resident_id", "phone"]), key=st.sampled_from(["k1", "另一把钥匙"]))
+def test_lookup_hash_is_hmac_sha256_of_purpose_and_normalised_value(value: str, purpose: str, key: str) -> None:
+    """The hashes already stored stay valid: the keyed copy gives what a fresh HMAC of the same message gives."""
+    with override_settings(PII_LOOKUP_KEY=key):
+        expected = hmac.new(key.encode(), f"{purpose}:{pii.normalise(value)}".encode(), hashlib.sha256).hexdigest()
+        assert pii.lookup_hash(value, purpose=purpose) == expected
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import random
 from decimal import Decimal
@@ -70,7 +69,7 @@ def test_car_scrap_renewal_needs_the_certificate_of_the_same_owner(dismantler, b
         apply(owner_id, car(vin))
     assert exc.value.error_list[0].code == "certificate_missing"
     with pytest.raises(ValidationError) as exc:  # another kind would be counted apart from the per-person limit
-        apply(owner_id, dataclasses.replace(car(vin), kind="tv"))
+        apply(owner_id, car(vin)._replace(kind="tv"))
     assert exc.value.error_list[0].code == "kind_not_eligible"
     scrap(dismantler, owner_id, dt.date(2010, 5, 1), vin)
     with pytest.raises(ValidationError) as exc:

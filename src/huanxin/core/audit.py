@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -47,23 +47,28 @@ def _chain() -> int:
 
 def canonical(value: Any) -> str:
     """The JSON text an event's hash covers: keys sorted, no spaces, non-ASCII as it is."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _canonical(value)
+
+
+# json.dumps with any option but the defaults builds a new encoder at every call; one made once encodes the same
+_canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _utc(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
-def _head(*, at: str, actor_id: int | None, actor_label: str, action: str, obj: str, changes: str) -> str:
-    """`canonical` of the hashed fields up to "prev", written out: the keys in sorted order (action, actor,
-    actor_label, at, changes, object, prev, seq), `changes` given as its canonical text. A batch appends thousands
-    of events a second; this is the same text as canonical() of the whole dict (a test holds them equal). `at` as
-    `_utc` writes it."""
-    return (
-        f'{{"action":{_text(action)},"actor":{_text(actor_id)},"actor_label":{_text(actor_label)},'
-        f'"at":{_text(at)},"changes":{changes},'
-        f'"object":{_text(obj)},'
-    )
+def _opening(*, at: str, actor_id: int | None, actor_label: str, action: str) -> str:
+    """`canonical` of the hashed fields, written out, up to the changes: the keys in sorted order (action, actor,
+    actor_label, at, changes, object, prev, seq). A batch appends thousands of events a second, all with the same
+    opening; the whole text is the same as canonical() of the whole dict (a test holds them equal). `at` as `_utc`
+    writes it."""
+    return f'{{"action":{_text(action)},"actor":{_text(actor_id)},"actor_label":{_text(actor_label)},"at":{_text(at)},'
+
+
+def _head(opening: str, *, changes: str, obj: str) -> str:
+    """The text up to "prev": the opening, then `changes` given as its canonical text, then the object."""
+    return f'{opening}"changes":{changes},"object":{_text(obj)},'
 
 
 _text = json.JSONEncoder(ensure_ascii=False).encode  # one str, int or None as JSON
@@ -87,14 +92,8 @@ def compute_hash(
 ) -> str:
     """SHA-256 of the event's canonical JSON: {"prev", "seq", "at" (UTC, microseconds), "actor", "actor_label",
     "action", "object" ("type:id"), "changes"}."""
-    head = _head(
-        at=_utc(at),
-        actor_id=actor_id,
-        actor_label=actor_label,
-        action=action,
-        obj=f"{object_type}:{object_id}",
-        changes=canonical(changes),
-    )
+    opening = _opening(at=_utc(at), actor_id=actor_id, actor_label=actor_label, action=action)
+    head = _head(opening, changes=canonical(changes), obj=f"{object_type}:{object_id}")
     return _sealed(head, prev_hash, seq)
 
 
@@ -129,8 +128,7 @@ def record(
     )[0]
 
 
-@dataclass(frozen=True)
-class Pending:
+class Pending(NamedTuple):
     """One event for `record_many`."""
 
     action: str
@@ -140,8 +138,7 @@ class Pending:
     changes: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class Appended:
+class Appended(NamedTuple):
     """Where an event went: its chain, its number in the chain and its hash."""
 
     chain: int
@@ -184,6 +181,7 @@ def record_many(
     at = timezone.now()
     at_text = _utc(at)
     rows, appended = [], []
+    openings: dict[str, str] = {}  # by action
     for pending in events:
         seq += 1
         if native:  # JSON's own types: hashed and stored as they are
@@ -193,7 +191,11 @@ def record_many(
             stored = json.dumps(pending.changes or {}, default=str, ensure_ascii=False)
             hashed = canonical(json.loads(stored))
         obj = f"{pending.object_type}:{pending.object_id}"
-        head = _head(at=at_text, actor_id=actor_id, actor_label=label, action=pending.action, obj=obj, changes=hashed)
+        if (opening := openings.get(pending.action)) is None:
+            opening = openings[pending.action] = _opening(
+                at=at_text, actor_id=actor_id, actor_label=label, action=pending.action
+            )
+        head = _head(opening, changes=hashed, obj=obj)
         digest = _sealed(head, prev_hash, seq)
         row = (chain, seq, at, actor_id, label, pending.action, pending.object_type, pending.object_id)
         rows.append((*row, pending.object_repr[:200], stored, prev_hash, digest))

@@ -71,9 +71,17 @@ def normalise(value: str) -> str:
 
 
 def lookup_hash(value: str, *, purpose: str) -> str:
-    """Keyed hash of a normalised value; `purpose` separates name-spaces (an ID number never equals a phone)."""
-    message = f"{purpose}:{normalise(value)}".encode()
-    return hmac.digest(settings.PII_LOOKUP_KEY.encode(), message, hashlib.sha256).hex()
+    """Keyed hash of a normalised value; `purpose` separates name-spaces (an ID number never equals a phone).
+    HMAC-SHA256, from a copy of an HMAC keyed once: keying it anew for every value (`hmac.digest`) costs OpenSSL 3
+    about 2 µs more each time, and a batch hashes thousands of IDs a second."""
+    mac = _keyed(settings.PII_LOOKUP_KEY).copy()
+    mac.update(f"{purpose}:{normalise(value)}".encode())
+    return mac.hexdigest()
+
+
+@cache
+def _keyed(key: str) -> hmac.HMAC:
+    return hmac.new(key.encode(), digestmod=hashlib.sha256)
 
 
 def mask(value: str, *, keep_start: int, keep_end: int) -> str:
