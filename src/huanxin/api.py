@@ -12,9 +12,8 @@ from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
-from ninja.security import django_auth
 
-from huanxin.core.tokens import TokenAuth
+from huanxin.core.tokens import SessionAuth, TokenAuth
 from huanxin.monitoring.api import router as monitoring_router
 from huanxin.plans.api import router as plans_router
 from huanxin.projects.api import router as projects_router
@@ -35,7 +34,7 @@ api = NinjaAPI(
         "商户、回收企业、企业在“API 令牌”页面申请，请求头 `Authorization: Bearer hx_…`。"
     ),
     urls_namespace="api",
-    auth=[TokenAuth(), django_auth],
+    auth=[TokenAuth(), SessionAuth()],
 )
 api.add_router("/", plans_router)
 api.add_router("/", monitoring_router)

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 
 from huanxin.core import tokens
 from huanxin.core.models import ApiToken, AuditEvent
@@ -169,6 +170,28 @@ def test_a_bad_token_is_401(plan, merchant, problem) -> None:
     response = Client().get("/api/v1/plans", **header)
     assert response.status_code == 401
     assert response.json() == {"code": "not_authenticated", "message": "请先登录"}
+
+
+def test_a_post_with_no_credentials_is_401_not_a_csrf_refusal(plan) -> None:
+    """A till that forgot its token is told to authenticate, with the API's code, not ninja's English 403."""
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/api/v1/subsidies/applications", "{}", content_type="application/json")
+    assert response.status_code == 401
+    assert response.json() == {"code": "not_authenticated", "message": "请先登录"}
+
+
+def test_a_session_post_without_the_csrf_token_is_refused_with_a_stable_code(plan, merchant) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(merchant)
+    response = client.post("/api/v1/subsidies/applications", "{}", content_type="application/json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "csrf_failed" and "CSRF" in response.json()["message"]
+    token = get_random_string(32)  # the CSRF cookie a page set, sent back by the page's script in the header
+    client.cookies["csrftoken"] = token
+    answer = client.post(
+        "/api/v1/subsidies/applications", "{}", content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
+    assert answer.status_code == 422  # past authentication and CSRF: the empty body is what is refused now
 
 
 def test_a_wrong_token_is_401_even_with_a_session(plan, merchant) -> None:
