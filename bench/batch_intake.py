@@ -10,7 +10,9 @@ What it does, all on 127.0.0.1:
    invoice (refused), and a few bad IDs (refused);
 3. times `import_batch` (parsing + checks + writes + the result workbook) and, separately, the upload again (every
    row answered "此前已提交");
-4. checks: accepted rows = applications = reserve entries, refused rows have their reasons, `check_ledger` clean,
+4. prints a machine reference beside the rates (a fixed pure-Python loop and a fixed PostgreSQL count, seconds):
+   the rates of one machine are not another's;
+5. checks: accepted rows = applications = reserve entries, refused rows have their reasons, `check_ledger` clean,
    `huanxin audit verify` and `ledger verify`; prints rows/s; drops the database unless --keep.
 """
 
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -52,6 +55,21 @@ def machine_busy() -> float:
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle, iowait
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_reference(cursor: Any) -> tuple[float, float]:
+    """Seconds this machine takes for two fixed pieces of work, printed beside the rates so that runs on different
+    machines can be compared (the rates of one machine are not another's): a pure-Python loop of 10 million
+    additions, and PostgreSQL counting 10 million generated rows. Lower is faster."""
+    t = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    python = time.perf_counter() - t
+    t = time.perf_counter()
+    cursor.execute("SELECT count(*) FROM generate_series(1, 10000000)")
+    cursor.fetchone()
+    return python, time.perf_counter() - t
 
 
 def own_cpu() -> float:
@@ -134,6 +152,9 @@ def main() -> int:
         merchant = services.create_user(
             actor=None, username="bench-batch", password=None, role=Role.MERCHANT, organisation=store
         )
+        with connection.cursor() as cursor:
+            python_ref, pg_ref = machine_reference(cursor)
+        print(f"machine reference: Python loop {python_ref:.2f} s, PostgreSQL count {pg_ref:.2f} s (lower is faster)")
         t = time.perf_counter()
         data = build_file(args, programme.code)
         built = time.perf_counter() - t
