@@ -124,6 +124,7 @@ def main() -> int:
     run = str(os.getpid())
     db = f"huanxin_bench_batch_{run}"
     url = f"{args.pg_url}/{db}"
+    os.environ["HUANXIN_DEBUG"] = "0"  # as production runs it (DEBUG wraps every query to record it)
     env = {**os.environ, "DATABASE_URL": url}
     env.pop("HUANXIN_ENV", None)
     admin_sql(args.pg_url, "CREATE DATABASE {}", db)
