@@ -9,6 +9,7 @@ import random
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from huanxin.core.models import AuditEvent
@@ -71,6 +72,22 @@ def test_an_appliance_application_is_priced_checked_and_reserved(citizen, progra
     assert application.number.startswith("BT")
     event = AuditEvent.objects.get(action="subsidies.application_submitted")
     assert application.applicant_id not in str(event.changes) and "林芳" not in str(event.changes)
+
+
+def test_the_row_written_in_one_statement_reads_back_as_the_orm_saves_it(citizen, programme) -> None:
+    """`bulkinsert.insert_one` writes the application without the ORM: what is read back equals what was submitted,
+    personal data is ciphertext in the table, and the JSON columns are JSON."""
+    application = apply(citizen, programme, [fridge(price_fen=20_000_00)], applicant_name="欧阳 林芳")
+    stored = Application.objects.get(pk=application.pk)
+    for field in Application._meta.concrete_fields:
+        assert getattr(stored, field.attname) == getattr(application, field.attname), field.name
+    assert stored.applicant_name == "欧阳 林芳" and stored.checks and stored.applicant_user == citizen
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT applicant_name, applicant_id, phone FROM subsidies_application WHERE id = %s", [application.pk]
+        )
+        row = cursor.fetchone()
+    assert all(value.startswith("g1:") for value in row) and "林芳" not in "".join(row)
 
 
 def test_the_cap_applies(citizen, programme) -> None:

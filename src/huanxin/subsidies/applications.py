@@ -117,6 +117,7 @@ class Checked:
 # answer them (bench/intake.py), and these run for every till at every sale.
 _USED = """SELECT count(*) FROM subsidies_applicationitem i JOIN subsidies_application a ON a.id = i.application_id
     WHERE a.programme_id = %s AND a.applicant_hash = %s AND i.kind = %s AND a.status <> %s"""
+_SUBMITTED_BEFORE = "SELECT id FROM subsidies_application WHERE created_by_id = %s AND idempotency_key = %s"
 _CLAIMED = "SELECT 1 FROM subsidies_claim WHERE kind = %s AND value = %s AND active = %s"
 _PRICES = (
     f"SELECT price_fen FROM subsidies_applicationitem WHERE brand_model = %s ORDER BY id DESC LIMIT {PRICE_WINDOW}"  # noqa: S608
@@ -127,6 +128,14 @@ def _set(application: Application, column: str, value: str) -> None:
     """One column of a row just inserted (the number, then the status), without an ORM update."""
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE subsidies_application SET {column} = %s WHERE id = %s", [value, application.pk])  # noqa: S608
+
+
+def _submitted_before(actor: User, key: str) -> Application | None:
+    """The application `actor` submitted earlier under the idempotency key `key`, if any. Every submission asks,
+    nearly always to hear no: asked in SQL along the unique index (created_by, idempotency_key), loaded through the
+    ORM only when there is one."""
+    row = _one(_SUBMITTED_BEFORE, [actor.pk, key])
+    return None if row is None else Application.objects.get(pk=row[0])
 
 
 def _one(sql: str, params: list[Any]) -> Any:
@@ -678,7 +687,7 @@ def submit_application(
     """Check, price and reserve one application. A retry with the same idempotency key returns the first result."""
     now = now or timezone.now()
     key = idempotency_key.strip()[:64]
-    if key and (existing := Application.objects.filter(created_by=actor, idempotency_key=key).first()):
+    if key and (existing := _submitted_before(actor, key)):
         return existing
     if actor.role not in (Role.CITIZEN, Role.MERCHANT):
         raise PermissionDenied("补贴由居民本人申请，或由商户在销售时代为提交")
@@ -700,15 +709,15 @@ def submit_application(
     except ValidationError:
         # A simultaneous twin (same key) may have committed between our look-up above and the checks, which then
         # find its invoice "already used": its answer is ours.
-        if key and (existing := Application.objects.filter(created_by=actor, idempotency_key=key).first()):
+        if key and (existing := _submitted_before(actor, key)):
             return existing
         raise
     application = _new_application(prepared, programme=programme, actor=actor, channel=channel, key=key, now=now)
     try:
         with transaction.atomic():  # a savepoint: a simultaneous twin with the same key makes this insert fail
-            application.save(force_insert=True)
+            bulkinsert.insert_one(application)
     except IntegrityError:
-        existing = Application.objects.filter(created_by=actor, idempotency_key=key).first() if key else None
+        existing = _submitted_before(actor, key) if key else None
         if existing is None:
             raise
         return existing  # the twin committed first: its answer is ours
