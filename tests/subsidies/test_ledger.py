@@ -282,6 +282,21 @@ def test_daily_quota(programme_factory, finance) -> None:
     assert code_of(exc) == "daily_quota_reached"
 
 
+def test_a_reservation_reads_the_programme_as_it_stands_not_as_the_caller_loaded_it(
+    programme_factory, boss, finance
+) -> None:
+    programme = programme_factory(status="open")
+    loaded = Programme.objects.get(pk=programme.pk)  # a till loaded the programme a moment ago
+    ledger.change_status(actor=boss, programme=programme, status="paused", reason="核查")
+    assert loaded.status == "open"
+    with pytest.raises(ValidationError) as exc:
+        ledger.reserve(actor=finance, programme=loaded, reference="STALE", amount_fen=100)
+    assert code_of(exc) == "programme_not_open" and "暂停" in exc.value.messages[0]
+    assert loaded.status == "open"  # the caller's object is left as it was
+    Programme.objects.filter(pk=programme.pk).update(status="open", on_exhaustion="queue")
+    assert ledger.reserve(actor=finance, programme=loaded, reference="NOW", amount_fen=100).created
+
+
 def test_only_an_open_programme_within_its_dates_reserves(programme_factory, boss, finance) -> None:
     programme = programme_factory(status="draft")
 

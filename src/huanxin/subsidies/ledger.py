@@ -15,6 +15,7 @@ otherwise move the shortfall from the richest stripes into one (`rebalance` entr
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import logging
@@ -137,6 +138,24 @@ _FREE_STRIPE = """SELECT a.id, a.stripe, a.balance_fen, r.id FROM subsidies_acco
     WHERE a.programme_id = %s AND a.kind = 'available' AND a.balance_fen >= %s ORDER BY random() LIMIT 1"""
 _INSERT_ENTRY = """INSERT INTO subsidies_entry (programme_id, kind, debit_id, credit_id, amount_fen, reference, note,
     actor_id, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"""
+
+
+_CURRENT = "SELECT status, opens_on, closes_on, daily_quota_fen, on_exhaustion FROM subsidies_programme WHERE id = %s"
+
+
+def _current(programme: Programme) -> Programme:
+    """A copy of the programme with what a reservation reads of it — status, dates, daily quota, what happens when
+    the money runs out — as it stands now, read inside the caller's transaction (it may have been paused since the
+    caller loaded it). In SQL: a reservation is made at every sale, and the ORM's compiler costs more than the
+    statement."""
+    current = copy.copy(programme)
+    with connection.cursor() as cursor:
+        cursor.execute(_CURRENT, [programme.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Programme.DoesNotExist(f"补贴项目 {programme.pk} 不存在")
+    current.status, current.opens_on, current.closes_on, current.daily_quota_fen, current.on_exhaustion = row
+    return current
 
 
 def _free_stripe(programme: Programme, amount_fen: int) -> Account | None:
@@ -491,7 +510,7 @@ def _reserve(
     *, actor: User | None, programme: Programme, reference: str, amount_fen: int, now: dt.datetime, fresh: bool
 ) -> Reservation:
     with transaction.atomic():
-        programme = Programme.objects.get(pk=programme.pk)
+        programme = _current(programme)
         first = None if fresh else _entry(programme, Entry.Kind.RESERVE, reference)
         if first is not None:
             return _existing_reservation(programme, first, amount_fen)
