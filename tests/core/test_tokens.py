@@ -115,7 +115,9 @@ def test_authenticate_refuses_revoked_expired_inactive_and_demoted(merchant) -> 
     assert tokens.authenticate(key) is None
 
     expiring, key = tokens.issue_token(actor=merchant, name="b", expires_at=timezone.now() + dt.timedelta(hours=1))
-    assert tokens.authenticate(key) == merchant
+    user = tokens.authenticate(key)
+    assert user == merchant and user.role == merchant.role and user.organisation_id == merchant.organisation_id
+    assert not any(name.startswith("token_") for name in vars(user))  # the token's columns are not left on the user
     ApiToken.objects.filter(pk=expiring.pk).update(expires_at=timezone.now())
     assert tokens.authenticate(key) is None
 
