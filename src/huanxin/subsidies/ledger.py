@@ -136,10 +136,6 @@ _MOVE = """UPDATE subsidies_account SET balance_fen = balance_fen + CASE WHEN id
 _FREE_STRIPE = """SELECT a.id, a.stripe, a.balance_fen, r.id FROM subsidies_account a
     JOIN subsidies_account r ON r.programme_id = a.programme_id AND r.stripe = a.stripe AND r.kind = 'reserved'
     WHERE a.programme_id = %s AND a.kind = 'available' AND a.balance_fen >= %s ORDER BY random() LIMIT 1"""
-_INSERT_ENTRY = """INSERT INTO subsidies_entry (programme_id, kind, debit_id, credit_id, amount_fen, reference, note,
-    actor_id, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"""
-
-
 _CURRENT = "SELECT status, opens_on, closes_on, daily_quota_fen, on_exhaustion FROM subsidies_programme WHERE id = %s"
 
 
@@ -172,25 +168,6 @@ def _free_stripe(programme: Programme, amount_fen: int) -> Account | None:
     account = Account(pk=row[0], programme=programme, stripe=row[1], kind=Account.Kind.AVAILABLE, balance_fen=row[2])
     account.reserved_id = row[3]  # type: ignore[attr-defined]  # as the ORM path annotates it
     return account
-
-
-def _insert_entry(entry: Entry) -> None:
-    """Insert a new entry in one statement; afterwards it is a saved row, as after `save()` (so, append-only)."""
-    values: list[Any] = [
-        entry.programme_id,
-        entry.kind,
-        entry.debit_id,
-        entry.credit_id,
-        entry.amount_fen,
-        entry.reference,
-        entry.note,
-        entry.actor_id,
-        connection.ops.adapt_datetimefield_value(entry.at),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_ENTRY, values)
-        entry.pk = int(cursor.fetchone()[0])
-    entry._state.adding, entry._state.db = False, connection.alias
 
 
 def _entry(programme: Programme, kind: str, reference: str) -> Entry | None:
@@ -531,7 +508,7 @@ def _reserve(
             actor=actor,
             at=now,
         )
-        _insert_entry(entry)
+        bulkinsert.insert_one(entry)  # one statement; afterwards a saved row, as after save() (so, append-only)
         _move(credit=available, debit=reserved_id, amount_fen=amount_fen)
         changes: dict[str, Any] = {
             "programme": programme.code,
