@@ -36,6 +36,7 @@ NAMED = {  # each refusal names its check (docs/subsidies.md)
     "grade_not_eligible": "补贴标准：",
     "kind_not_eligible": "补贴范围：",
     "invoice_outside_window": "开票日期：",
+    "invoice_after_application": "开票日期：",
     "per_person_limit": "每人限额：",
     "invoice_already_used": "凭证唯一：",
     "serial_already_used": "凭证唯一：",
@@ -130,7 +131,7 @@ def test_apply_check_review_pay_and_verify_over_the_api(plan, programme, till, b
     )
     cases = [
         *refusals.items(),
-        ("invoice_outside_window", future),
+        ("invoice_after_application", future),
         ("budget_exhausted", body(tiny, **other, item=new_item)),
     ]
     entries = Entry.objects.count()

@@ -43,6 +43,7 @@ def queued_programme(boss, *, budget_yuan: int = 1_000, sample_pct: int = 0, cod
 def submit(programme: Programme, n: int, price_yuan: int = 4_999, minutes_ago: int = 0) -> Application:
     """An appliance application: a grade-1 fridge, 20% of the price (4,999 元 → 999.80 元)."""
     rng = random.Random(1000 + n)
+    now = timezone.now() - dt.timedelta(minutes=minutes_ago)
     return submit_application(
         actor=UserFactory(role=Role.CITIZEN),
         programme=programme,
@@ -53,12 +54,12 @@ def submit(programme: Programme, n: int, price_yuan: int = 4_999, minutes_ago: i
             ItemIn(
                 kind="refrigerator",
                 invoice_no=f"Q{programme.pk}-{n}",
-                invoice_date=TODAY,
+                invoice_date=timezone.localdate(now),  # minutes back may be yesterday just after midnight
                 price_fen=price_yuan * YUAN,
                 grade="1",
             )
         ],
-        now=timezone.now() - dt.timedelta(minutes=minutes_ago),
+        now=now,
     )
 
 

@@ -259,7 +259,12 @@ def test_a_queued_application_can_be_rejected_without_a_release(boss, citizen, r
 
 def test_the_queue_is_sorted_by_risk_then_age(programme, reviewer, plan) -> None:
     now = timezone.now()
-    apps = [apply(UserFactory(role=Role.CITIZEN), programme, now=now - dt.timedelta(hours=h)) for h in (3, 2, 1)]
+    times = [now - dt.timedelta(hours=h) for h in (3, 2, 1)]
+    # each invoice dated the day of its own submission: three hours back may be yesterday in Beijing
+    apps = [
+        apply(UserFactory(role=Role.CITIZEN), programme, [item(invoice_date=timezone.localdate(at))], now=at)
+        for at in times
+    ]
     Application.objects.filter(pk=apps[2].pk).update(risk_score=80, status="in_review")
     Application.objects.filter(pk=apps[1].pk).update(risk_score=40, status="in_review")
     assert list(queue(reviewer)) == [apps[2], apps[1], apps[0]]

@@ -209,7 +209,13 @@ def _check_identity(applicant_id: str, phone: str, name: str) -> str:
 
 
 def _check_window(programme: Programme, item: ItemIn, today: dt.date) -> None:
-    if not programme.opens_on <= item.invoice_date <= min(programme.closes_on, today):
+    if item.invoice_date > today:
+        raise _refuse(
+            "开票日期",
+            f"发票{item.invoice_no}开票日期{item.invoice_date}晚于申请日期{today}，请核对开票日期",
+            "invoice_after_application",
+        )
+    if not programme.opens_on <= item.invoice_date <= programme.closes_on:
         raise _refuse(
             "开票日期",
             f"发票{item.invoice_no}开票日期{item.invoice_date}不在本批次受理期（{programme.opens_on}至{programme.closes_on}）内",
