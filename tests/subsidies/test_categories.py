@@ -194,7 +194,7 @@ def test_car_replacement_once_per_person_and_every_identifier_once(citizen, boss
     apply(citizen, cars, [first], applicant_id=person)
     assert refusal(lambda: apply(citizen, cars, [swap()], applicant_id=person)) == (
         "per_person_limit",
-        "每人限额：置换更新每人限补1件，您已达到上限",
+        "每人限额：置换更新每人限补1件，已申请1件，剩余0件",
     )
     assert refusal(lambda: apply(citizen, cars, [swap(transfer_no=first.transfer_no.lower())])) == (
         "transfer_already_used",
@@ -339,7 +339,7 @@ def test_ebike_once_per_person_and_each_certificate_and_frame_once(citizen, boss
     second = handed_in(recycler, owner).number
     assert refusal(lambda: apply(citizen, bikes, [bike(second)], owner)) == (
         "per_person_limit",
-        "每人限额：电动自行车每人限补1件，您已达到上限",
+        "每人限额：电动自行车每人限补1件，已申请1件，剩余0件",
     )
     family = programme(boss, "ebike", per_person=3)
     assert refusal(lambda: apply(citizen, family, [bike(first.certificate_no)], owner)) == (
@@ -399,14 +399,14 @@ def test_home_renovation_refusals_and_limits(citizen, boss) -> None:
     )
     assert refusal(lambda: apply(citizen, home, [fitting(), fitting()], person)) == (
         "per_person_limit",
-        "每人限额：智能马桶每人限补1件，您已达到上限",
+        "每人限额：智能马桶每人限补1件，已申请0件，剩余1件，本申请含2件",
     )
     # five taps are fine, a sixth is not
     taps = apply(citizen, home, [fitting("kitchen_hardware", price_fen=500_00) for _ in range(5)], person)
     assert taps.amount_fen == 5 * 75_00
     assert refusal(lambda: apply(citizen, home, [fitting("kitchen_hardware")], person)) == (
         "per_person_limit",
-        "每人限额：厨卫五金（水龙头、花洒、水槽）每人限补5件，您已达到上限",
+        "每人限额：厨卫五金（水龙头、花洒、水槽）每人限补5件，已申请5件，剩余0件",
     )
     # 375 元 granted so far, cap 3000 元: a 2000 元 shower room and then a toilet cut to what is left
     cut = apply(citizen, home, [fitting("shower_room", price_fen=20_000_00), fitting(price_fen=10_000_00)], person)
@@ -598,7 +598,7 @@ def test_home_renovation_on_the_web(citizen, boss) -> None:
         kind_1="grab_bar", invoice_1="WEB-JZ-2", price_1="300", date_1=TODAY.isoformat(),
     )  # fmt: skip
     refused = client.post(f"/subsidies/apply/{home.code}/", {**fields, "kind_1": "smart_toilet"}).content.decode()
-    assert "每人限额：智能马桶每人限补1件，您已达到上限" in refused
+    assert "每人限额：智能马桶每人限补1件，已申请0件，剩余1件，本申请含2件" in refused
     done = client.post(f"/subsidies/apply/{home.code}/", {**fields, "token": "t-ok"})
     assert done.status_code == 302
     application = Application.objects.get()

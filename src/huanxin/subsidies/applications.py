@@ -23,7 +23,6 @@ from typing import Any, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from huanxin.core import audit, bulkinsert, pii
@@ -32,7 +31,7 @@ from huanxin.core.roles import Role
 from huanxin.core.validators import clean_resident_id, clean_vin
 from huanxin.recycling import selectors as recycling
 from huanxin.recycling.models import Certificate
-from huanxin.subsidies import ledger, rules
+from huanxin.subsidies import errors, ledger, limits, rules, sql
 from huanxin.subsidies.models import Application, ApplicationEvent, ApplicationItem, Claim, Programme
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
@@ -111,12 +110,11 @@ def item_details(item: ItemIn) -> dict[str, str]:
 class Checked:
     amount: rules.Amount
     claims: list[tuple[str, str]] = field(default_factory=list)
+    demand: limits.Demand | None = None  # the per-person limit the item counts against
 
 
 # The reads every submission makes, in SQL: the ORM's query compiler costs several times what PostgreSQL takes to
 # answer them (bench/intake.py), and these run for every till at every sale.
-_USED = """SELECT count(*) FROM subsidies_applicationitem i JOIN subsidies_application a ON a.id = i.application_id
-    WHERE a.programme_id = %s AND a.applicant_hash = %s AND i.kind = %s AND a.status <> %s"""
 _SUBMITTED_BEFORE = "SELECT id FROM subsidies_application WHERE created_by_id = %s AND idempotency_key = %s"
 _CLAIMED = "SELECT 1 FROM subsidies_claim WHERE kind = %s AND value = %s AND active = %s"
 _PRICES = (
@@ -155,9 +153,11 @@ class Lookups:
         """The look-up hash of a valid, compacted resident ID."""
         return pii.lookup_hash(resident_id, purpose="resident_id")
 
-    def used_before(self, applicant_hash: str, kind: str) -> int:
-        """Items of `kind` this applicant already has in the programme (rejected applications do not count)."""
-        return int(_one(_USED, [self.programme.pk, applicant_hash, kind, Application.Status.REJECTED])[0])
+    def used_before(self, applicant_hash: str, scope: str) -> int:
+        """What this applicant has used of one per-person limit (`limits.scope_of`): items of a kind, cars this
+        year. An early, advisory answer: the database holds the limit when the submission takes it."""
+        row = _one(sql.USAGE, [self.programme.pk, applicant_hash, scope])
+        return int(row[0]) if row else 0
 
     def take_back_certificate(self, number: str) -> Certificate | None:
         return recycling.take_back_certificate(number)
@@ -166,13 +166,9 @@ class Lookups:
         return recycling.scrap_certificate_for_vin(vin)
 
     def amount_before(self, applicant_hash: str) -> int:
-        """What this applicant was already granted in the programme, in fen (rejected applications do not count)."""
-        total = (
-            Application.objects.filter(programme=self.programme, applicant_hash=applicant_hash)
-            .exclude(status=Application.Status.REJECTED)
-            .aggregate(total=Sum("amount_fen"))["total"]
-        )
-        return int(total or 0)
+        """What this applicant was already granted in the programme, in fen (rejected and refunded applications
+        do not count)."""
+        return self.used_before(applicant_hash, limits.AMOUNT)
 
     def claimed(self, kind: str, value: str) -> bool:
         return _one(_CLAIMED, [kind, value, True]) is not None
@@ -331,7 +327,7 @@ def _within_person_cap(
     granted = counts[GRANTED] if GRANTED in counts else lookups.amount_before(applicant_hash)
     left = cap_fen - granted
     if left <= 0:
-        raise _refuse("每人限额", f"每人累计补贴上限{cap_fen / 100:.2f}元，您已领满", "per_person_amount_limit")
+        raise _refuse("每人限额", f"每人累计补贴上限{cap_fen / 100:.2f}元，您已领满", errors.PER_PERSON_AMOUNT_LIMIT)
     if amount.fen > left:
         amount = rules.Amount(left, f"{amount.explanation}，按每人累计上限{cap_fen / 100:.2f}元核减")
     counts[GRANTED] = granted + amount.fen
@@ -345,6 +341,7 @@ def _check_item(
     applicant_hash: str,
     counts: dict[str, int],
     lookups: Lookups,
+    today: dt.date,
 ) -> Checked:
     if not item.invoice_no.strip():
         raise _refuse("凭证", "请填写发票号码", "invoice_required")
@@ -352,7 +349,6 @@ def _check_item(
         raise _refuse("成交价", "成交价应大于0", "invalid_price")
     if item.price_fen > MAX_PRICE_FEN:
         raise _refuse("成交价", "成交价超出合理范围（不超过1亿元）", "invalid_price")
-    counts[item.kind] = counts.get(item.kind, 0) + 1
     claims: list[tuple[str, str]] = [(Claim.Kind.INVOICE, item.invoice_no.strip().upper())]
     if programme.category == "appliance":
         kind = params.kinds.get(item.kind)
@@ -428,9 +424,15 @@ def _check_item(
         raise _refuse("补贴范围", "该类别尚未上线", "category_not_supported")
     if item.serial.strip():
         claims.append((Claim.Kind.SERIAL, f"{item.kind}:{item.serial.strip().upper()}"))
-    if lookups.used_before(applicant_hash, item.kind) + counts[item.kind] > limit:
-        raise _refuse("每人限额", f"{label}每人限补{limit}件，您已达到上限", "per_person_limit")
-    return Checked(amount, claims)
+    scope = limits.scope_of(programme.category, item.kind, today)
+    counts[scope] = counts.get(scope, 0) + 1
+    used = lookups.used_before(applicant_hash, scope)
+    if used + counts[scope] > limit:
+        left, here = max(0, limit - used), f"，本申请含{counts[scope]}件" if counts[scope] > 1 else ""
+        raise _refuse(
+            "每人限额", f"{label}每人限补{limit}件，已申请{used}件，剩余{left}件{here}", errors.PER_PERSON_LIMIT
+        )
+    return Checked(amount, claims, limits.Demand(scope, 1, limit, label))
 
 
 def _price_flag(item: ItemIn, lookups: Lookups) -> str:
@@ -514,6 +516,7 @@ class Prepared:
     checks: tuple[Check, ...]
     items: list[ItemRow]
     claims: list[tuple[str, str]]
+    demands: list[limits.Demand]  # what it takes of the person's limits (`limits.take`)
     status: str = Application.Status.RESERVED
     number: str = ""
 
@@ -566,7 +569,7 @@ def prepare(
     checked = []
     for item in items:
         _check_window(programme, item, today)
-        checked.append(_check_item(programme, params, item, applicant_hash, counts, lookups))
+        checked.append(_check_item(programme, params, item, applicant_hash, counts, lookups, today))
     claims = [claim for c in checked for claim in c.claims]
     if len(set(claims)) != len(claims):
         raise _refuse("凭证唯一", "同一申请中有重复的发票、序列号或证明", "duplicate_in_application")
@@ -575,6 +578,10 @@ def prepare(
             raise _refuse(
                 "凭证唯一", f"{Claim.Kind(kind).label}{value.split(':')[-1]}已用于其他补贴申请", f"{kind}_already_used"
             )
+    demands = [c.demand for c in checked if c.demand is not None]
+    cap = getattr(params, "per_person_cap_fen", None)
+    if cap is not None:
+        demands.append(limits.Demand(limits.AMOUNT, sum(c.amount.fen for c in checked), cap, "累计补贴"))
     flags = [reason for item in items if (reason := _price_flag(item, lookups))]
     sampled = _sampler.random() * 100 < params.sample_pct
     rows = [
@@ -612,7 +619,28 @@ def prepare(
         checks=checks,
         items=rows,
         claims=claims,
+        demands=demands,
     )
+
+
+def demands_of(application: Application) -> list[limits.Demand]:
+    """What a stored application took of its applicant's limits, as `prepare` asked for it: each item against its
+    scope, and its amount against the money cap where the programme has one. The limits themselves do not matter
+    here (`limits.give_back` needs only the amounts)."""
+    programme = application.programme
+    day = timezone.localdate(application.created_at)
+    out = [
+        limits.Demand(limits.scope_of(programme.category, item.kind, day), 1, 0, item.kind)
+        for item in application.items.all()
+    ]
+    if programme.parameters.get("per_person_cap_fen") is not None and application.amount_fen:
+        out.append(limits.Demand(limits.AMOUNT, application.amount_fen, 0, "累计补贴"))
+    return out
+
+
+def give_back_limits(application: Application) -> None:
+    """A rejected or refunded application's share of its applicant's per-person limits, returned."""
+    limits.give_back(application.programme_id, application.applicant_hash, demands_of(application))
 
 
 def application_number(pk: int, day: dt.date) -> str:
@@ -751,10 +779,12 @@ def submit_application(
         )
     except ValidationError as exc:
         code = exc.error_list[0].code if hasattr(exc, "error_list") else None
-        if code == "budget_exhausted" and programme.on_exhaustion == Programme.OnExhaustion.QUEUE:
+        if code == errors.BUDGET_EXHAUSTED and programme.on_exhaustion == Programme.OnExhaustion.QUEUE:
             prepared.status = Application.Status.QUEUED
         else:
             raise
+    # claims, money, then the person's limits: the order of every writer (bulk.py too)
+    limits.take(programme.pk, prepared.applicant_hash, prepared.demands)
     if prepared.status == Application.Status.RESERVED and prepared.risk_reasons:
         prepared.status = Application.Status.IN_REVIEW
     application.status = prepared.status

@@ -43,7 +43,7 @@ from django.utils import timezone
 from huanxin.core import audit, bulkinsert, pii
 from huanxin.core.models import User
 from huanxin.core.roles import Role
-from huanxin.subsidies import ledger, rules
+from huanxin.subsidies import errors, ledger, limits, rules, sql
 from huanxin.subsidies.applications import (
     ITEM_COLUMNS,
     PRICE_WINDOW,
@@ -157,8 +157,7 @@ class BatchLookups(Lookups):
         super().__init__(programme)
         self.hashes: set[str] = set()
         self.hash_of: dict[str, str] = {}  # compacted resident ID → its look-up hash, made once per row
-        self.used: Counter[tuple[str, str]] = Counter()
-        self.granted: Counter[str] = Counter()
+        self.used: Counter[tuple[str, str]] = Counter()  # (applicant hash, limit scope) → used (limits.py)
         self.loaded: set[tuple[str, str]] = set()  # the (kind, value) pairs whose claims are known
         self.claims: set[tuple[str, str]] = set()
         self.prices: dict[str, _PriceWindow] = {}
@@ -172,14 +171,9 @@ class BatchLookups(Lookups):
             hashes.add(applicant_hash)
         hashes -= self.hashes
         if hashes:
-            # each applicant's earlier items by kind, and their amounts (an application's amount is its items')
-            sql = f"""SELECT a.applicant_hash, i.kind, count(*), sum(i.amount_fen)
-                FROM subsidies_applicationitem i JOIN subsidies_application a ON a.id = i.application_id
-                WHERE a.programme_id = %s AND a.status <> %s AND a.applicant_hash {_IN}
-                GROUP BY a.applicant_hash, i.kind"""  # noqa: S608 - _IN is a constant
-            for applicant_hash, kind, n, amount in _rows(sql, [self.programme.pk, "rejected"], hashes):
-                self.used[(applicant_hash, kind)] += n
-                self.granted[applicant_hash] += amount or 0
+            # each applicant's per-person counters (advisory here: `_take_limits` has the database hold them)
+            for applicant_hash, scope, used in _rows(sql.USAGE_OF + _IN, [self.programme.pk], hashes):
+                self.used[(applicant_hash, scope)] += used
             self.hashes |= hashes
         invoices, serials = set(), set()
         for row in rows:
@@ -190,8 +184,8 @@ class BatchLookups(Lookups):
         for kind, wanted in ((Claim.Kind.INVOICE, invoices), (Claim.Kind.SERIAL, serials)):
             pairs = {(kind, value) for value in wanted} - self.loaded
             if pairs:  # by kind and value: along the unique index (kind, value) of active claims
-                sql = f"SELECT value FROM subsidies_claim WHERE active = %s AND kind = %s AND value {_IN}"  # noqa: S608
-                found = _rows(sql, [True, kind], {value for _, value in pairs})
+                query = f"SELECT value FROM subsidies_claim WHERE active = %s AND kind = %s AND value {_IN}"  # noqa: S608
+                found = _rows(query, [True, kind], {value for _, value in pairs})
                 self.claims |= {(kind, value) for (value,) in found}
                 self.loaded |= pairs
 
@@ -200,15 +194,10 @@ class BatchLookups(Lookups):
             return known
         return super().applicant_hash(resident_id)
 
-    def used_before(self, applicant_hash: str, kind: str) -> int:
+    def used_before(self, applicant_hash: str, scope: str) -> int:
         if applicant_hash not in self.hashes:
-            return super().used_before(applicant_hash, kind)
-        return self.used[(applicant_hash, kind)]
-
-    def amount_before(self, applicant_hash: str) -> int:
-        if applicant_hash not in self.hashes:
-            return super().amount_before(applicant_hash)
-        return self.granted[applicant_hash]
+            return super().used_before(applicant_hash, scope)
+        return self.used[(applicant_hash, scope)]
 
     def claimed(self, kind: str, value: str) -> bool:
         if (kind, value) not in self.loaded:
@@ -224,9 +213,9 @@ class BatchLookups(Lookups):
     def accept(self, prepared: Prepared) -> None:
         """Remember an accepted row: its items count against the applicant's limits, its identifiers are taken."""
         applicant_hash = prepared.applicant_hash
-        self.granted[applicant_hash] += prepared.amount_fen
+        for demand in prepared.demands:
+            self.used[(applicant_hash, demand.scope)] += demand.n
         for item in prepared.items:
-            self.used[(applicant_hash, item.kind)] += 1
             if (window := self.prices.get(item.brand_model)) is not None:
                 window.add(item.price_fen)
         for kind, value in prepared.claims:
@@ -275,11 +264,11 @@ class _Chunk:
 
 def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) -> None:
     today = timezone.localdate(chunk.now)
-    sql = f"""SELECT idempotency_key, number, amount_fen, status FROM subsidies_application
+    query = f"""SELECT idempotency_key, number, amount_fen, status FROM subsidies_application
         WHERE created_by_id = %s AND idempotency_key {_IN}"""  # noqa: S608 - _IN is a constant
     existing = {
         key: (number, amount, status)
-        for key, number, amount, status in _rows(sql, [chunk.actor.pk], {row.key for row in rows})
+        for key, number, amount, status in _rows(query, [chunk.actor.pk], {row.key for row in rows})
     }
     by_programme: dict[int, list[RowIn]] = {}
     for row in rows:
@@ -354,7 +343,7 @@ def _reserve(chunk: _Chunk, outcomes: dict[int, Outcome]) -> None:
             accepted.stripe = chunk.reservations[programme.pk].take(prepared.number, prepared.amount_fen)
         except ValidationError as exc:
             queue = programme.on_exhaustion == Programme.OnExhaustion.QUEUE
-            if exc.error_list[0].code != "budget_exhausted" or not queue:
+            if exc.error_list[0].code != errors.BUDGET_EXHAUSTED or not queue:
                 outcomes[row.line] = Outcome(row.line, row.order, False, message=refusal(exc))
                 dropped.append(accepted.pk)
                 continue
@@ -366,6 +355,18 @@ def _reserve(chunk: _Chunk, outcomes: dict[int, Outcome]) -> None:
     if dropped:
         Claim.objects.filter(application_id__in=dropped).delete()
     chunk.accepted = kept
+
+
+def _take_limits(chunk: _Chunk) -> None:
+    """The per-person limits of the rows that kept their place (reserved, in review or queued), held by the
+    database (`limits.take_many`), after the claims and the money as in `submit_application`. Raises
+    `limits.LimitTaken` (an IntegrityError) when a till took a counter's room since the chunk was checked."""
+    by_programme: dict[int, dict[str, list[limits.Demand]]] = {}
+    for accepted in chunk.accepted:
+        people = by_programme.setdefault(accepted.row.programme.pk, {})
+        people.setdefault(accepted.prepared.applicant_hash, []).extend(accepted.prepared.demands)
+    for programme_id, demands in sorted(by_programme.items()):
+        limits.take_many(programme_id, demands)
 
 
 def _copy_answers(chunk: _Chunk, outcomes: dict[int, Outcome]) -> None:
@@ -525,6 +526,7 @@ def _settle(chunk: _Chunk, outcomes: dict[int, Outcome], *, flush: bool = True) 
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
             _claim(chunk)
             _reserve(chunk, outcomes)
+            _take_limits(chunk)
             _write(chunk)
     except (IntegrityError, OperationalError) as exc:
         if isinstance(exc, OperationalError) and not isinstance(exc.__cause__, ledger.RETRYABLE):

@@ -358,6 +358,28 @@ class Claim(models.Model):
         return f"{self.kind}:{self.value}"
 
 
+class PersonUsage(models.Model):
+    """What one person has used of one per-person limit of a programme: items of a kind, cars in a year, or money
+    (home renovation's cap). The database holds the limit: a submission adds to `used` only by a conditional update
+    (`… WHERE used + n <= limit`, see `limits.py`), so two tills at the same instant cannot both pass; a rejected
+    or refunded application gives its share back. Keyed by the applicant's look-up hash, never the ID itself."""
+
+    programme = models.ForeignKey(Programme, models.PROTECT, related_name="+", db_index=False)
+    applicant_hash = CodeField(max_length=64)
+    scope = CodeField(max_length=40)  # an item kind ("refrigerator"), "car:2026" (per year), or "amount_fen"
+    used = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "每人限额使用"
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "applicant_hash", "scope"], name="person_usage_unique"),
+            models.CheckConstraint(condition=Q(used__gte=0), name="person_usage_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.programme_id} {self.scope} {self.used}"
+
+
 class ApplicationEvent(models.Model):
     application = models.ForeignKey(Application, models.CASCADE, related_name="events")
     status = models.CharField(max_length=20, choices=Application.Status.choices)

@@ -25,6 +25,7 @@ from huanxin.core import audit
 from huanxin.core.models import User
 from huanxin.core.roles import Role, is_authenticated, reads_everything
 from huanxin.subsidies import ledger
+from huanxin.subsidies.applications import give_back_limits
 from huanxin.subsidies.models import (
     Application,
     ApplicationEvent,
@@ -190,6 +191,7 @@ def _reject(actor: User, application: Application, reason: str, fraud: bool, now
     ).exists():
         ledger.release(actor=actor, programme=application.programme, reference=application.number, reason=reason)
         released = True
+    give_back_limits(application)  # a rejected application does not count against the person's limits
     let_go = 0
     if not fraud:  # the identifiers are free again: the citizen may apply again with the same invoice
         let_go = Claim.objects.filter(application=application, active=True).update(active=False)
