@@ -61,14 +61,16 @@ def row(line: int, programme: Programme, person: str, invoice: str, *, order: st
 
 
 def tricky_rows(programme: Programme) -> list[bulk.RowIn]:
-    """20 rows: fresh sales, a repeated invoice, a second TV for one person, a bad ID, a repeated 订单号."""
+    """20 rows: fresh sales, a repeated invoice, a second TV for one person, a bad ID, a repeated 订单号 with the same
+    sale (answered as before) and with another sale (refused: a key names one request)."""
     ids = people(16)
     rows = [row(i, programme, ids[i], f"INV{i:04d}") for i in range(12)]
     rows.append(row(12, programme, ids[12], "INV0003"))  # invoice of row 3 again
     rows.append(row(13, programme, ids[0], "INV0013"))  # person of row 0: a second TV (limit 1)
     rows.append(row(14, programme, "130702199001011234", "INV0014"))  # check digit wrong
-    rows.append(row(15, programme, ids[15], "INV0015", order="DD00005"))  # 订单号 of row 5 again
-    rows += [row(i, programme, ids[i - 4] if i < 20 else ids[1], f"INV{i:04d}") for i in range(16, 20)]
+    rows.append(row(15, programme, ids[5], "INV0005", order="DD00005"))  # row 5 again, 订单号 and sale
+    rows += [row(i, programme, ids[i - 4] if i < 20 else ids[1], f"INV{i:04d}") for i in range(16, 19)]
+    rows.append(row(19, programme, ids[15], "INV0019", order="DD00006"))  # 订单号 of row 6, another sale
     return rows
 
 
@@ -139,6 +141,7 @@ def same_as_one_by_one(merchant: Any, boss: Any, monkeypatch: Any, chunk: int) -
     assert "每人限补" in refused[13]
     assert "居民身份证号码无效" in refused[14]
     assert outcomes[15].existed and outcomes[15].number == outcomes[5].number
+    assert not outcomes[19].ok and "内容不同" in outcomes[19].message
     assert any("额度已用完" in m for m in refused.values())  # 10 TVs of 600 yuan fit in 6,000 yuan
     accepted = [o for o in outcomes if o.ok and not o.existed]
     assert len(accepted) == 10

@@ -25,7 +25,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from huanxin.core import audit, bulkinsert, pii
+from huanxin.core import audit, bulkinsert, pii, retry
 from huanxin.core.models import User
 from huanxin.core.roles import Role
 from huanxin.core.validators import clean_resident_id, clean_vin
@@ -705,6 +705,37 @@ def _new_application(
     )
 
 
+def fingerprint(programme: Programme, applicant_name: str, applicant_id: str, phone: str, items: list[ItemIn]) -> str:
+    """A keyed hash of what one submission asks for (no personal data in clear): a retry under the same
+    idempotency key must ask for the same, or it is another sale and is refused."""
+    what = [programme.pk, applicant_name.strip(), applicant_id.strip().upper(), "".join(phone.split()), items]
+    return pii.lookup_hash(json.dumps(what, ensure_ascii=False, default=str), purpose="submission")
+
+
+MAX_KEY = 64  # the idempotency key's column
+
+
+def check_key(key: str) -> str:
+    """An idempotency key as given, or a refusal: a key is never cut (two long keys would become one)."""
+    key = key.strip()
+    if len(key) > MAX_KEY:
+        raise ValidationError(f"Idempotency-Key 不能超过{MAX_KEY}个字符", code=errors.IDEMPOTENCY_KEY_TOO_LONG)
+    if any(not ch.isprintable() for ch in key):
+        raise ValidationError("Idempotency-Key 含有不可见字符", code=errors.IDEMPOTENCY_KEY_TOO_LONG)
+    return key
+
+
+def _answer(existing: Application, fingerprint: str) -> Application:
+    """The first submission's answer to a retry — only if the retry asks for the same thing."""
+    if existing.fingerprint and existing.fingerprint != fingerprint:
+        raise ValidationError(
+            f"该幂等键（Idempotency-Key）已用于另一笔申请（{existing.number}），请为新的销售使用新的键",
+            code=errors.IDEMPOTENCY_KEY_REUSED,
+        )
+    return existing
+
+
+@retry.retrying
 @transaction.atomic
 def submit_application(
     *,
@@ -720,9 +751,10 @@ def submit_application(
 ) -> Application:
     """Check, price and reserve one application. A retry with the same idempotency key returns the first result."""
     now = now or timezone.now()
-    key = idempotency_key.strip()[:64]
+    key = check_key(idempotency_key)
+    asked = fingerprint(programme, applicant_name, applicant_id, phone, items) if key else ""
     if key and (existing := _submitted_before(actor, key)):
-        return existing
+        return _answer(existing, asked)
     if actor.role not in (Role.CITIZEN, Role.MERCHANT):
         raise PermissionDenied("补贴由居民本人申请，或由商户在销售时代为提交")
     channel = channel or (Application.Channel.MERCHANT if actor.role == Role.MERCHANT else Application.Channel.CITIZEN)
@@ -744,9 +776,10 @@ def submit_application(
         # A simultaneous twin (same key) may have committed between our look-up above and the checks, which then
         # find its invoice "already used": its answer is ours.
         if key and (existing := _submitted_before(actor, key)):
-            return existing
+            return _answer(existing, asked)
         raise
     application = _new_application(prepared, programme=programme, actor=actor, channel=channel, key=key, now=now)
+    application.fingerprint = asked
     try:
         with transaction.atomic():  # a savepoint: a simultaneous twin with the same key makes this insert fail
             bulkinsert.insert_one(application)
@@ -754,7 +787,7 @@ def submit_application(
         existing = _submitted_before(actor, key) if key else None
         if existing is None:
             raise
-        return existing  # the twin committed first: its answer is ours
+        return _answer(existing, asked)  # the twin committed first: its answer is ours
     application.number = prepared.number = application_number(application.pk, today)
     _set(application, "number", application.number)
     items_rows = [item.row(application.pk) for item in prepared.items]

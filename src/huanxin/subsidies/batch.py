@@ -23,8 +23,9 @@ from openpyxl.utils.exceptions import InvalidFileException
 from huanxin.core.exports import CSV, XLSX, build_csv, build_workbook
 from huanxin.core.models import User
 from huanxin.core.roles import Role
+from huanxin.subsidies import errors
 from huanxin.subsidies.applications import ItemIn
-from huanxin.subsidies.bulk import RowIn, refusal, submit_rows
+from huanxin.subsidies.bulk import MAX_ORDER, RowIn, refusal, submit_rows
 from huanxin.subsidies.models import Programme
 
 HEADERS = [
@@ -229,6 +230,8 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
         try:
             if not order:
                 raise ValidationError("请填写订单号（用于防止重复提交）", code="order_required")
+            if len(order) > MAX_ORDER:  # the key is "batch:" + 订单号 in a 64-character column: never cut
+                raise ValidationError(f"订单号不能超过{MAX_ORDER}个字符", code=errors.IDEMPOTENCY_KEY_TOO_LONG)
             programme = programmes.get(code := _text(code))
             if programme is None:
                 raise ValidationError(f"补贴项目代码“{code}”不存在", code="unknown_programme")

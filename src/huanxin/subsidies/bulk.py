@@ -40,12 +40,13 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from huanxin.core import audit, bulkinsert, pii
+from huanxin.core import audit, bulkinsert, pii, retry
 from huanxin.core.models import User
 from huanxin.core.roles import Role
 from huanxin.subsidies import errors, ledger, limits, rules, sql
 from huanxin.subsidies.applications import (
     ITEM_COLUMNS,
+    MAX_KEY,
     PRICE_WINDOW,
     Check,
     ItemIn,
@@ -53,6 +54,7 @@ from huanxin.subsidies.applications import (
     Prepared,
     application_number,
     check_programme_open,
+    fingerprint,
     prepare,
     status_note,
     submit_application,
@@ -61,6 +63,7 @@ from huanxin.subsidies.applications import (
 from huanxin.subsidies.models import Application, ApplicationEvent, ApplicationItem, Claim, Programme
 
 CHUNK = 2000
+MAX_ORDER = MAX_KEY - len("batch:")
 
 
 @dataclass
@@ -72,10 +75,11 @@ class RowIn:
     applicant_id: str
     phone: str
     items: list[ItemIn]
+    asked: str | None = None  # its fingerprint, once made (`_fingerprint`)
 
     @property
     def key(self) -> str:
-        return f"batch:{self.order}"[:64]
+        return f"batch:{self.order}"  # batch.py refuses a 订单号 longer than MAX_ORDER
 
 
 @dataclass
@@ -255,7 +259,7 @@ class _Chunk:
     now: dt.datetime
     lookups: dict[int, BatchLookups]
     params: dict[int, Any]
-    first_of_key: dict[str, int]  # the batch's 订单号 so far → the line that first had it
+    first_of_key: dict[str, tuple[int, str]]  # the batch's 订单号 so far → the line that first had it, its fingerprint
     accepted: list[_Accepted] = field(default_factory=list)
     reservations: dict[int, ledger.BulkReservation] = field(default_factory=dict)
     copies: list[tuple[RowIn, int]] = field(default_factory=list)  # a row repeating an earlier row's 订单号
@@ -264,11 +268,11 @@ class _Chunk:
 
 def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) -> None:
     today = timezone.localdate(chunk.now)
-    query = f"""SELECT idempotency_key, number, amount_fen, status FROM subsidies_application
+    query = f"""SELECT idempotency_key, number, amount_fen, status, fingerprint FROM subsidies_application
         WHERE created_by_id = %s AND idempotency_key {_IN}"""  # noqa: S608 - _IN is a constant
     existing = {
-        key: (number, amount, status)
-        for key, number, amount, status in _rows(query, [chunk.actor.pk], {row.key for row in rows})
+        key: (number, amount, status, asked)
+        for key, number, amount, status, asked in _rows(query, [chunk.actor.pk], {row.key for row in rows})
     }
     by_programme: dict[int, list[RowIn]] = {}
     for row in rows:
@@ -283,21 +287,37 @@ def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) 
     ids = iter(_allocate_ids(sum(len(group) for group in by_programme.values())))
     for row in rows:
         if row.key in existing:
-            number, amount, status = existing[row.key]
-            outcomes[row.line] = Outcome(row.line, row.order, True, number, "", amount, status, existed=True)
+            number, amount, status, asked = existing[row.key]
+            if asked and asked != _fingerprint(row):
+                message = f"订单号{row.order}已用于另一笔申请（{number}），内容不同，未重复受理"
+                outcomes[row.line] = Outcome(row.line, row.order, False, message=message)
+            else:
+                outcomes[row.line] = Outcome(row.line, row.order, True, number, "", amount, status, existed=True)
             continue
         if (first := chunk.first_of_key.get(row.key)) is not None:  # the same 订单号 twice in one file: its answer
-            chunk.copies.append((row, first))  # once the first row's money is settled (`_copy_answers`)
+            line, asked = first
+            if asked != _fingerprint(row):
+                message = f"订单号{row.order}在本文件中已出现，但两行的销售内容不同，未受理"
+                outcomes[row.line] = Outcome(row.line, row.order, False, message=message)
+            else:
+                chunk.copies.append((row, line))  # once the first row's money is settled (`_copy_answers`)
             continue
         try:
             outcome = _check_row(chunk, row, next(ids), today)
         except (ValidationError, PermissionDenied) as exc:
             outcome = Outcome(row.line, row.order, False, message=refusal(exc))
         outcomes[row.line] = outcome
-        chunk.first_of_key[row.key] = row.line
+        chunk.first_of_key[row.key] = (row.line, _fingerprint(row))
     chunk.claims = sorted(  # one order for every writer: no circle of waits between them
         (kind, value, a.pk, True) for a in chunk.accepted for kind, value in a.prepared.claims
     )
+
+
+def _fingerprint(row: RowIn) -> str:
+    """What the row asks for (`applications.fingerprint`), made once per row."""
+    if row.asked is None:
+        row.asked = fingerprint(row.programme, row.applicant_name, row.applicant_id, row.phone, row.items)
+    return row.asked
 
 
 def _check_row(chunk: _Chunk, row: RowIn, pk: int, today: dt.date) -> Outcome:
@@ -395,6 +415,7 @@ APPLICATION_COLUMNS = [
     "created_by_id",
     "created_at",
     "idempotency_key",
+    "fingerprint",
 ]
 
 
@@ -441,6 +462,7 @@ def _stored(chunk: _Chunk, row: RowIn, prepared: Prepared, pk: int) -> list[Any]
         chunk.actor.id,
         chunk.now,
         row.key,
+        _fingerprint(row),
     ]
 
 
@@ -529,7 +551,7 @@ def _settle(chunk: _Chunk, outcomes: dict[int, Outcome], *, flush: bool = True) 
             _take_limits(chunk)
             _write(chunk)
     except (IntegrityError, OperationalError) as exc:
-        if isinstance(exc, OperationalError) and not isinstance(exc.__cause__, ledger.RETRYABLE):
+        if isinstance(exc, OperationalError) and not retry.is_conflict(exc):
             raise
         return False
     return True
@@ -621,7 +643,7 @@ def submit_rows(*, actor: User, rows: Iterable[RowIn], now: dt.datetime | None =
     outcomes: dict[int, Outcome] = {}
     lookups: dict[int, BatchLookups] = {}
     params: dict[int, Any] = {}
-    first_of_key: dict[str, int] = {}
+    first_of_key: dict[str, tuple[int, str]] = {}
     taken: list[RowIn] = []
     source = iter(rows)
 
@@ -662,7 +684,7 @@ def submit_rows(*, actor: User, rows: Iterable[RowIn], now: dt.datetime | None =
         lookups.clear()
         for _, queued_rows in behind:
             for row in queued_rows:
-                if first_of_key.get(row.key) == row.line:
+                if first_of_key.get(row.key, (None, ""))[0] == row.line:
                     del first_of_key[row.key]
         for _, queued_rows in behind:
             send(check(queued_rows), queued_rows)

@@ -4,7 +4,7 @@ refusals are `ValidationError`s with a stable code and a Chinese message, raised
 Money moves only by `Entry` rows, and every balance change goes with one. Writers lock the account rows they move
 money between in primary-key order (within a stripe: funding, available, reserved, paid, clawed back), and take
 the audit log's lock last, so they never wait for each other in a circle; on PostgreSQL a deadlock or a
-serialization failure is still retried a few times (`MAX_ATTEMPTS`) when the caller is not inside a transaction.
+serialization failure is still retried a few times (`core.retry`) when the caller is not inside a transaction.
 
 `reserve` is the hot path. It tries one stripe with enough money, chosen at random among those no other
 transaction holds (`SELECT … FOR UPDATE SKIP LOCKED`); when every such stripe is held (more tills than stripes),
@@ -17,28 +17,23 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
 import logging
 import random
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg.errors
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 
-from huanxin.core import audit, bulkinsert
+from huanxin.core import audit, bulkinsert, retry
 from huanxin.core.models import Region, User
 from huanxin.subsidies.models import KIND_ORDER, MAX_STRIPES, Account, Entry, Programme
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 _PICK_ATTEMPTS = 3  # waits for one stripe with enough money before waiting for all of them
 
 
@@ -46,7 +41,6 @@ class _TooPoor(Exception):
     """The stripe waited for no longer holds enough: roll back the savepoint that locked it."""
 
 
-RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 _QUOTA_LOCK_CLASS = 0x6878  # first key of the per-programme advisory lock that serialises the daily-quota check
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,59}$")
 STATUS_CHANGES: dict[str, set[str]] = {
@@ -70,24 +64,7 @@ def yuan(fen: int) -> str:
     return f"{sign}{whole:,}.{cents:02d}"
 
 
-def _retrying[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
-    """Run `fn` again (after a short random pause) when PostgreSQL aborts it for a deadlock or a serialization
-    failure. Inside a caller's transaction nothing can be retried, so the error goes up at once."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        attempt = 1
-        while True:
-            try:
-                return fn(*args, **kwargs)
-            except OperationalError as exc:
-                if connection.in_atomic_block or attempt >= MAX_ATTEMPTS or not isinstance(exc.__cause__, RETRYABLE):
-                    raise
-                logger.warning("%s: %s, retrying (attempt %d)", fn.__name__, type(exc.__cause__).__name__, attempt)
-            time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - jitter, not a secret
-            attempt += 1
-
-    return wrapper
+_retrying = retry.retrying  # a conflict retried, then `retry.Busy` (core/retry.py)
 
 
 def _amount(value: Any, field: str = "amount_fen") -> int:

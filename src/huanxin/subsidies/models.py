@@ -59,6 +59,10 @@ class Programme(models.Model):
         REFUSE = "refuse", "额度用尽即拒绝"
         QUEUE = "queue", "排队等待追加额度"
 
+    class Payee(models.TextChoices):
+        APPLICANT = "applicant", "申请人本人（银行卡或社保卡）"
+        MERCHANT = "merchant", "垫付补贴的销售商户（清算）"
+
     code = models.SlugField("代码", max_length=60, unique=True)
     name = models.CharField("名称", max_length=100)
     category = models.CharField("类别", max_length=20, choices=Category.choices)
@@ -71,6 +75,9 @@ class Programme(models.Model):
         "额度用尽时", max_length=10, choices=OnExhaustion.choices, default=OnExhaustion.REFUSE
     )
     daily_quota_fen = models.BigIntegerField("每日额度上限（分）", null=True, blank=True)
+    # whom the subsidy is paid to: cars and e-bikes the applicant; appliances and digital the merchant who gave the
+    # discount at the till (an application a citizen filed alone is paid to the citizen)
+    payee = models.CharField("收款人", max_length=10, choices=Payee.choices, default=Payee.APPLICANT)
     stripes = models.PositiveSmallIntegerField("子额度池数", default=32)
     parameters = models.JSONField("规则参数", default=dict, blank=True)
     created_at = models.DateTimeField("创建时间", default=timezone.now)
@@ -241,6 +248,7 @@ class Application(models.Model):
         REJECTED = "rejected", "未通过"
         PAID = "paid", "已发放"
         CLAWED_BACK = "clawed_back", "已追回"
+        REFUNDED = "refunded", "已退货"
 
     class Channel(models.TextChoices):
         CITIZEN = "citizen", "个人线上申请"
@@ -273,6 +281,13 @@ class Application(models.Model):
     created_by = models.ForeignKey("core.User", models.PROTECT, related_name="+")
     created_at = models.DateTimeField("提交时间", default=timezone.now)
     idempotency_key = CodeField(max_length=64, blank=True)
+    # a keyed hash of what was submitted under the key: the same key with another sale is refused, not answered
+    fingerprint = CodeField(max_length=64, blank=True, default="", db_default="")
+    # the account the subsidy is paid to when the applicant is the payee (Programme.payee); encrypted, masked
+    payee_name = pii.EncryptedTextField("收款户名", blank=True, default="", db_default="")
+    payee_account = pii.EncryptedTextField("收款账号", blank=True, default="", db_default="")
+    payee_bank = models.CharField("开户行", max_length=60, blank=True, default="", db_default="")
+    payee_bank_code = models.CharField("联行号", max_length=12, blank=True, default="", db_default="")
 
     objects = ApplicationQuerySet.as_manager()
 
@@ -378,6 +393,47 @@ class PersonUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.programme_id} {self.scope} {self.used}"
+
+
+class MerchantAccount(models.Model):
+    """A merchant's settlement account (结算账户): where the subsidies it advanced at the till are reimbursed."""
+
+    organisation = models.OneToOneField(
+        "core.Organisation", models.PROTECT, related_name="settlement_account", verbose_name="商户"
+    )
+    account_name = pii.EncryptedTextField("户名")
+    account_no = pii.EncryptedTextField("账号")
+    bank = models.CharField("开户行", max_length=60)
+    bank_code = models.CharField("联行号", max_length=12)
+    updated_by = models.ForeignKey("core.User", models.PROTECT, related_name="+", verbose_name="维护人")
+    updated_at = models.DateTimeField("维护时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "商户结算账户"
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} {self.bank}"
+
+
+class Refund(models.Model):
+    """A merchant's report that an item was returned (退货): the subsidy is released (not yet paid) or clawed back
+    (paid); the application's identifiers and per-person share are freed. One per application."""
+
+    application = models.OneToOneField(Application, models.PROTECT, related_name="refund", verbose_name="补贴申请")
+    reason = models.CharField("退货原因", max_length=200)
+    reported_by = models.ForeignKey("core.User", models.PROTECT, related_name="+", verbose_name="报告人")
+    at = models.DateTimeField("退货时间", default=timezone.now)
+    clawed_back = models.BooleanField("已发放后追回", default=False)
+    amount_fen = models.BigIntegerField("涉及补贴（分）")
+
+    objects = _ThroughApplication.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = verbose_name_plural = "退货"
+
+    def __str__(self) -> str:
+        return f"{self.application_id} 退货"
 
 
 class ApplicationEvent(models.Model):
