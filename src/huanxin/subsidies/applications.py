@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import re
+import secrets
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from huanxin.core import audit, bulkinsert, pii, retry
+from huanxin.core import audit, bulkinsert, identity, pii, retry
 from huanxin.core.models import User
 from huanxin.core.roles import Role
 from huanxin.core.validators import clean_resident_id, clean_vin
@@ -644,9 +645,10 @@ def give_back_limits(application: Application) -> None:
 
 
 def application_number(pk: int, day: dt.date) -> str:
-    """Built from the row's id: no counter row to lock, so parallel submissions do not queue behind one another
-    (numbers are unique and ascending, not gap-free)."""
-    return f"{_number_prefix(day)}{pk:07d}"
+    """Built from the row's id, so no counter row is locked and parallel submissions do not queue behind one another
+    (numbers are unique and ascending, not gap-free), then four random digits: the public status page takes a
+    number and the phone's last four digits, and numbers that follow each other could be walked one by one."""
+    return f"{_number_prefix(day)}{pk:07d}{secrets.randbelow(10_000):04d}"
 
 
 @lru_cache(maxsize=8)
@@ -752,6 +754,8 @@ def submit_application(
     """Check, price and reserve one application. A retry with the same idempotency key returns the first result."""
     now = now or timezone.now()
     key = check_key(idempotency_key)
+    if actor.role == Role.CITIZEN:  # a citizen applies for themself: in the account's verified identity (实名)
+        applicant_name, applicant_id, phone = identity.own_identity(actor, claimed_id=applicant_id)
     asked = fingerprint(programme, applicant_name, applicant_id, phone, items) if key else ""
     if key and (existing := _submitted_before(actor, key)):
         return _answer(existing, asked)

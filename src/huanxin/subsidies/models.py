@@ -255,7 +255,7 @@ class Application(models.Model):
         MERCHANT = "merchant", "商户代办"
         BATCH = "batch", "商户批量导入"
 
-    number = CodeField("申请编号", max_length=20)  # unique: see Meta (no LIKE index: never searched by prefix)
+    number = CodeField("申请编号", max_length=24)  # unique: see Meta (no LIKE index: never searched by prefix)
     # indexed by (programme, status) below, which serves every look-up by programme
     programme = models.ForeignKey(
         Programme, models.PROTECT, related_name="applications", verbose_name="补贴项目", db_index=False
