@@ -101,6 +101,27 @@ def test_an_organisation_owner_uses_its_credit_code(recycler, dismantler, rng) -
     with pytest.raises(ValidationError) as exc:
         scrap(recycler, dismantler, rng, owner_name="张北县公交公司", owner_id=code[:-1] + "0")
     assert codes(exc.value) == {"invalid_owner_id"}
+    assert "统一社会信用代码" in exc.value.error_dict["owner_id"][0].message
+
+
+@pytest.mark.parametrize(
+    ("owner_id", "says"),
+    [
+        ("130722199001011234", "居民身份证号码无效：校验码（第18位）与前17位不符"),
+        ("130722900101123", "15位的旧号码"),
+        ("990101198503120416", "前6位990101不是有效的地址码"),
+    ],
+)
+def test_an_owner_id_that_looks_like_a_resident_id_is_told_what_is_wrong(recycler, dismantler, rng, owner_id, says):
+    with pytest.raises(ValidationError) as exc:
+        scrap(recycler, dismantler, rng, owner_id=owner_id)
+    assert codes(exc.value) == {"invalid_owner_id"}
+    assert says in exc.value.error_dict["owner_id"][0].message
+
+
+def test_an_owner_born_before_the_county_had_its_code_is_accepted(recycler, dismantler, rng) -> None:
+    certificate = scrap(recycler, dismantler, rng, owner_id="130724198503120413")  # 沽源县 130724 since 1993
+    assert certificate.owner_id == "130724198503120413"
 
 
 def test_only_a_dismantler_issues_scrap_certificates(recycler, site, rng) -> None:

@@ -224,7 +224,7 @@ def test_quote_can_leave_an_invoice_out(clerk, site) -> None:
     [
         ({"seller_id": ZHANG[:-1] + ("0" if ZHANG[-1] != "0" else "1")}, "seller_id", "invalid_resident_id"),
         ({"seller_id": "13072219950312"}, "seller_id", "invalid_resident_id"),
-        ({"seller_id": "130722199513121234"}, "seller_id", "invalid_resident_id"),  # month 13
+        ({"seller_id": rid("13072219951312123")}, "seller_id", "invalid_resident_id"),  # month 13
         ({"seller_id": ""}, "seller_id", "invalid_resident_id"),
         ({"seller_name": "  "}, "seller_name", "invalid_seller_name"),
         ({"amount_fen": 0}, "amount_fen", "invalid_amount"),
@@ -454,7 +454,8 @@ def test_the_form_invoices_exact_fen_once_per_token(client, clerk, site) -> None
     [
         ({"amount": "12.345"}, "amount", "最多保留两位小数"),
         ({"amount": ""}, "amount", "请填写金额"),
-        ({"seller_id": "130722199503121230"}, "seller_id", "居民身份证号码无效"),
+        ({"seller_id": "130722199503121230"}, "seller_id", "居民身份证号码无效：校验码（第18位）与前17位不符"),
+        ({"seller_id": rid("13072219951312123")}, "seller_id", "出生日期（第7–14位）1995年13月12日不存在"),
         ({"weight_kg": "-3"}, "weight_kg", "不能为负数"),
         ({"sold_on": ""}, "sold_on", "请填写交易日期"),
         ({"site": "0"}, "site", "请选择开票站点"),

@@ -13,16 +13,22 @@ from huanxin.core.validators import vin_check_digit
 FAMILY = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰建国志红海燕鹏飞"
 VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+# The city's districts (these codes since 1983) and counties (since 1993), as python-stdnum's table has them.
 DISTRICTS = ("130702", "130703", "130705", "130706")
 COUNTIES = ("130722", "130723", "130724", "130725", "130726", "130727", "130728", "130730", "130731", "130732")
 WMI = ("LFV", "LSV", "LGB", "LVS", "LBV", "LHG", "LGX")  # Chinese manufacturers' identifier prefixes
 
 
 def resident_id(rng: random.Random, *, region: str = "", born: dt.date | None = None) -> str:
-    """python-stdnum checks that the place code existed in the birth year: the city's districts have their codes
-    since 1983, its counties since 1993, so births are drawn from 1983–2004 and county codes from 1993 on."""
-    born = born or dt.date(1983, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 22))
-    region = region or (rng.choice(COUNTIES) if born.year >= 1993 else rng.choice(DISTRICTS))
+    """A number of someone born 1950–2004 in one of the city's districts or counties, with its check digit.
+
+    A number carries the code its county had when it issued the number, not when the person was born, so anyone
+    may carry any of today's codes: most of the people drawn here were born before their district (1983) or county
+    (1993) had its code — a 1960 birth in 沽源县 with 130724 — as most of the city's older residents are.
+    `clean_resident_id` accepts them; python-stdnum's `ric.validate`, which wants the code in the birth year, would
+    not."""
+    born = born or dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 55))
+    region = region or rng.choice(DISTRICTS + COUNTIES)
     body = f"{region}{born:%Y%m%d}{rng.randrange(0, 1000):03d}"
     return body + ric.calc_check_digit(body + "0")  # stdnum takes the number with a placeholder check digit
 

@@ -3,8 +3,8 @@ individual sellers over the last six months, written through `record_invoice` (s
 computed as in real use). Most purchases are 50–3,000 yuan; a handful of sellers who drive scrap around the
 villages sell truckloads of steel, so some of their months pass the 100,000-yuan VAT exemption.
 
-Names and resident ID numbers are invented: the ID numbers are well-formed (a place code that existed in the
-birth year, a real date, the ISO 7064 check digit) and belong to nobody we know of.
+Names and resident ID numbers are invented: the ID numbers are well-formed (a county code of the city, a real
+date, the ISO 7064 check digit; `clean_resident_id` accepts each) and belong to nobody we know of.
 """
 
 from __future__ import annotations
@@ -15,19 +15,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from stdnum.cn import ric
-from stdnum.exceptions import ValidationError as StdnumError
 
 from huanxin.core.models import Organisation, User
+from huanxin.core.validators import clean_resident_id
 from huanxin.recycling.categories import Category
 from huanxin.recycling.invoices import record_invoice
 from huanxin.recycling.models import ReverseInvoice, Site
 
 FAMILY = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎武侯白"
 GIVEN = "德福贵春生海山林文军建国明华志成永红玉兰凤英秀桂芳金宝喜旺来柱全胜利忠义平安"
-# Place codes as printed on ID cards: people born before 1993 keep the old 张家口地区 codes (1325xx), later
-# births have the city's county codes (1307xx). python-stdnum checks that the code existed in the birth year.
+# Place codes as printed on ID cards: here people born before 1993 carry the old 张家口地区 codes (1325xx), as
+# those whose number was issued before 1993 do, later births the city's county codes (1307xx). (Many older people
+# carry 1307xx too, issued later — demo/identities.py draws those; both kinds are valid.)
 OLD_COUNTY_CODES = ("132521", "132522", "132523", "132524", "132525", "132526", "132527", "132528", "132529")
 COUNTY_CODES = ("130722", "130723", "130724", "130725", "130726", "130727", "130728", "130730", "130731", "130732")
 _WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]
@@ -56,8 +57,8 @@ def resident_id(rng: random.Random) -> str:
         body = f"{place}{born:%Y%m%d}{rng.randrange(0, 1000):03d}"
         number = body + check_digit(body)
         try:
-            ric.validate(number)
-        except StdnumError:
+            clean_resident_id(number)
+        except ValidationError:
             continue
         return number
 

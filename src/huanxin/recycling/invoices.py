@@ -273,10 +273,8 @@ def _clean(
     clean["seller_name"] = name
     try:
         clean["seller_id"] = clean_resident_id(seller_id or "")
-    except ValidationError:
-        errors["seller_id"] = ValidationError(
-            "居民身份证号码无效，请核对（18位，末位校验码）", code="invalid_resident_id"
-        )
+    except ValidationError as exc:  # the validator's message says what is wrong ("居民身份证号码无效：校验码…")
+        errors["seller_id"] = ValidationError(exc.messages[0], code="invalid_resident_id")
     rule: TaxRule | None = None
     if not isinstance(sold_on, dt.date):
         errors["sold_on"] = ValidationError("请填写交易日期", code="invalid_date")

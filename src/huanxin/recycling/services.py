@@ -43,6 +43,7 @@ COMPLETE_WITHIN = dt.timedelta(hours=24)  # … and not completed a day after it
 MAX_ITEMS_PER_BOOKING = 20
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read over the phone
+_LOOKS_LIKE_RESIDENT_ID = re.compile(r"[0-9]{15}|[0-9]{17}[0-9Xx]")
 
 
 def _invalid(message: str, code: str, field: str | None = None) -> ValidationError:
@@ -612,12 +613,19 @@ def _verify_code() -> str:
 
 
 def _clean_owner_id(value: str) -> str:
-    """An owner is a person (resident ID) or an organisation (unified social credit code)."""
-    for clean in (clean_resident_id, clean_uscc):
-        try:
-            return clean(value)
-        except ValidationError:
-            continue
+    """An owner is a person (resident ID) or an organisation (unified social credit code). When neither fits, a
+    value that looks like a resident ID (15 or 18 digits, or 17 and an X) gets the resident-ID validator's
+    message, which says what is wrong with it; anything else the general one."""
+    try:
+        return clean_resident_id(value)
+    except ValidationError as exc:
+        person = exc
+    try:
+        return clean_uscc(value)
+    except ValidationError:
+        pass
+    if _LOOKS_LIKE_RESIDENT_ID.fullmatch("".join(value.split())):
+        raise _invalid(person.messages[0], "invalid_owner_id", "owner_id")
     raise _invalid("证件号码无效：应为居民身份证号码或统一社会信用代码", "invalid_owner_id", "owner_id")
 
 
