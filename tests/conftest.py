@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from huanxin.plans.loader import load_plan
@@ -34,6 +35,13 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[No
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Every test starts with an empty cache: counts of failed public look-ups (core/throttle.py) kept by one test
+    would throttle the next."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
+from huanxin.core import throttle
 from huanxin.core.models import Region
 from huanxin.core.views import actor, api_refusal
 from huanxin.recycling import selectors, services
@@ -72,6 +73,10 @@ class VerifyOut(Schema):
     owner_masked: str
 
 
+# The same scope as the verification page's (views.VERIFY_LOOKUPS): one count of failed checks for both.
+VERIFY_LOOKUPS = throttle.LookupThrottle("recycling.verify")
+
+
 @router.get(
     "/recycling/certificates/verify",
     response=VerifyOut,
@@ -79,8 +84,12 @@ class VerifyOut(Schema):
     summary="核验回收证明（公开，凭编号和校验码）",
 )
 def verify_certificate(request: HttpRequest, number: str, code: str) -> VerifyOut:
+    wait = VERIFY_LOOKUPS.wait(request, number)
+    if wait:
+        raise throttle.TooManyLookups(wait)
     certificate = selectors.verify_certificate(number, code)
     if certificate is None:
+        VERIFY_LOOKUPS.failed(request, number)
         error = HttpError(404, "未找到匹配的证明：请核对编号和校验码")
         error.code = "certificate_not_found"  # type: ignore[attr-defined]
         raise error
