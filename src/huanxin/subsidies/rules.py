@@ -1,11 +1,12 @@
 """Programme rules as data: each category's parameters are validated by a pydantic model (a programme's
 `parameters` JSON), and the amount of one item is computed from them with an explanation an auditor can read.
 
-Defaults follow DESIGN.md's table of the national rules (2025); a city copies last year's programme and changes
-the numbers, never the code. Every category of the programme model is supported: appliances (家电), digital
-products (数码产品), car scrap-and-renew (汽车报废更新), car replacement (汽车置换更新), e-bikes (电动自行车以旧换新)
-and home renovation (家装厨卫焕新 / 适老化改造). Each default names its source in `source`; where DESIGN.md says the
-value is local ("caps local"), the default is a typical provincial value and says so.
+A city copies last year's programme and changes the numbers, never the code. Every category of the programme
+model is supported: appliances (家电), digital products (数码产品), car scrap-and-renew (汽车报废更新), car replacement
+(汽车置换更新), e-bikes (电动自行车以旧换新) and home renovation (家装厨卫焕新 / 适老化改造). Each default names its
+source in `source`: a national notice by its title and 文号 where the value was checked against it, otherwise the
+words "示例取值，非政策原文" — a typical value (a province's, or a local one) that the city sets from its own
+implementing rules. tests/subsidies/test_rule_sources.py keeps the list of checked 文号.
 """
 
 from __future__ import annotations
@@ -125,7 +126,12 @@ PARAMS: dict[str, type[_Params]] = {
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "appliance": {
-        "source": "商消费发〔2025〕年度加力扩围通知（以当地实施细则为准）",
+        "source": (
+            "发改环资〔2024〕1104号《关于加力支持大规模设备更新和消费品以旧换新的若干措施》及商务部等4部门办公厅"
+            "《关于进一步做好家电以旧换新工作的通知》（2024年）：冰箱、洗衣机、电视、空调、电脑、热水器、家用灶具、"
+            "吸油烟机8类，2级能效（水效）按售价15%，1级再加5%，每人每类1件，每件不超过2000元；空调每人3件取自2025年"
+            "政策（发改环资〔2025〕13号），2025年增列的净水器、洗碗机、电饭煲、微波炉未列入；以当地实施细则为准"
+        ),
         "kinds": {
             "refrigerator": {"label": "冰箱"},
             "washing_machine": {"label": "洗衣机"},
@@ -141,21 +147,30 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "requires_take_back": False,
     },
     "digital": {
-        "source": "2025年数码产品购新补贴（以当地实施细则为准）",
+        "source": (
+            "发改环资〔2025〕13号《关于2025年加力扩围实施大规模设备更新和消费品以旧换新政策的通知》：手机、平板、"
+            "智能手表手环3类，单件售价不超过6000元，按售价15%补贴，每人每类1件，每件不超过500元；以当地实施细则为准"
+        ),
         "kinds": {"phone": "手机", "tablet": "平板电脑", "watch": "智能手表手环"},
         "rate_pct": 15,
         "cap_fen": 50_000,
         "price_ceiling_fen": 600_000,
     },
     "car_scrap": {
-        "source": "2025年汽车报废更新补贴实施细则（以当地实施细则为准）",
+        "source": (
+            "发改环资〔2024〕1104号《关于加力支持大规模设备更新和消费品以旧换新的若干措施》：报废旧车并购买新能源乘用车"
+            "补2万元、购买2.0升及以下排量燃油乘用车补1.5万元（本规则不核对新车排量）。旧车注册日期为示例取值，"
+            "非政策原文：按公开报道，2025年范围扩至国四排放标准燃油乘用车（汽油车2012年6月前注册）和2018年12月前注册的"
+            "新能源乘用车，柴油及其他燃料车2014年6月30日未与原文核对；以当地实施细则为准"
+        ),
         "amount_fen_by_new_fuel": {"nev": 2_000_000, "fuel": 1_500_000},
         "registered_by": {"petrol": "2012-06-30", "diesel": "2014-06-30", "other": "2014-06-30", "nev": "2018-12-31"},
     },
     "car_replace": {
         "source": (
-            "2025年汽车置换更新（发改环资〔2025〕13号，标准由各地确定）：新能源乘用车最高1.5万元、燃油乘用车最高1.3万元，"
-            "旧车2025年1月8日前登记在本人名下；分档金额为典型地方取值，以当地实施细则为准"
+            "示例取值，非政策原文：按公开报道，2025年政策（发改环资〔2025〕13号实施年度）的置换更新补贴最高为新能源乘用车"
+            "1.5万元、燃油乘用车1.3万元；分档金额为典型地方取值，旧车2025年1月8日前登记在本人名下未与原文核对；"
+            "以当地实施细则为准"
         ),
         "bands": [
             {"from_fen": 5_000_000, "nev_fen": 800_000, "fuel_fen": 600_000},  # 5万（含）至10万元
@@ -167,8 +182,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "ebike": {
         "source": (
-            "河北省电动自行车以旧换新（2024）：交售本人旧车，换购铅酸蓄电池新车按售价20%、最高500元，锂离子蓄电池新车"
-            "按10%、最高300元；新车须符合GB 17761-2024（2025年9月1日起实施，取代2018版），以当地实施细则为准"
+            "示例取值，非政策原文：按公开报道的河北省2024年电动自行车以旧换新补贴标准（文件及文号未核对）：交回本人旧车，"
+            "换购铅酸蓄电池新车按售价20%、每辆不超过500元，锂离子蓄电池新车按10%、不超过300元；新车须符合"
+            "GB 17761-2024《电动自行车安全技术规范》（2025年9月1日起实施，替代2018年版）；以当地实施细则为准"
         ),
         "by_battery": {
             "lead_acid": {"label": "铅酸蓄电池", "rate_pct": 20, "cap_fen": 50_000},
@@ -179,8 +195,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "home": {
         "source": (
-            "2025年家装厨卫“焕新”和居家适老化改造（发改环资〔2025〕13号纳入补贴，标准由各地确定）：按售价不超过15%，"
-            "一级能效/水效不超过20%，适老化产品不超过30%；单件和每人累计上限为典型地方取值，以当地实施细则为准"
+            "商务部等6部门《关于做好2025年家装厨卫“焕新”工作的通知》（2025年1月，文号未核对）：补贴不高于售价15%，"
+            "1级能效（水效）产品不高于20%，居家适老化改造产品不高于30%，件数和限额由各地确定；单件上限和每人累计上限"
+            "为示例取值，非政策原文；以当地实施细则为准"
         ),
         "kinds": {
             "smart_toilet": {"label": "智能马桶", "rate_pct": 15, "rate_pct_grade1": 20, "cap_fen": 200_000},
