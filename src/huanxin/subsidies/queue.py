@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from huanxin.core import audit
+from huanxin.core import audit, retry
 from huanxin.core.models import User
 from huanxin.core.roles import Role, is_authenticated
 from huanxin.subsidies import ledger
@@ -103,6 +103,7 @@ def _promote_one(*, actor: User, programme: Programme, now: dt.datetime, positio
         return application
 
 
+@retry.retrying
 def promote_queue(
     *, actor: User, programme: Programme, now: dt.datetime | None = None, limit: int | None = None
 ) -> PromotionReport:

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from huanxin.core import audit
+from huanxin.core import audit, retry
 from huanxin.core.models import User
 from huanxin.core.roles import Role, is_authenticated, reads_everything
 from huanxin.subsidies import ledger
@@ -105,6 +105,7 @@ def _set_status(application: Application, status: str, *, actor: User, note: str
     ApplicationEvent.objects.create(application=application, status=status, actor=actor, at=now, note=note[:200])
 
 
+@retry.retrying
 def decide(
     *,
     actor: User,
@@ -235,6 +236,7 @@ def _ask_more(actor: User, application: Application, question: str, now: dt.date
     return application
 
 
+@retry.retrying
 def supply_material(
     *, actor: User, application: Application, note: str, now: dt.datetime | None = None
 ) -> MaterialRequest:
