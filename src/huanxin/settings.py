@@ -133,6 +133,12 @@ if env_str("REDIS_URL"):
 # The audit log is this many hash chains side by side, so writers do not all queue on one (core/audit.py).
 AUDIT_CHAINS = env_int("HUANXIN_AUDIT_CHAINS", 64)
 
+# 实名认证 (core/identity.py): the provider that confirms a citizen's name, resident ID and phone, as a dotted path.
+# The default is a local stand-in that checks the numbers' form only; production must name a real service's adapter.
+HUANXIN_IDENTITY_PROVIDER = env_str("HUANXIN_IDENTITY_PROVIDER", "huanxin.core.identity.LocalIdentityProvider")
+# Resident ID numbers the stand-in answers "does not match" for (comma-separated): to try the refusal in tests/demo.
+HUANXIN_IDENTITY_REFUSED = env_list("HUANXIN_IDENTITY_REFUSED")
+
 # --- Authentication -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "core.User"
 AUTHENTICATION_BACKENDS = [

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from huanxin import views
 from huanxin.api import _open_to_anonymous, api
+from huanxin.core.identity_views import verify_page
 from huanxin.core.token_views import token_list
 
 admin.site.site_header = "焕新 · 后台管理"
@@ -23,6 +24,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/tokens/", token_list, name="tokens"),
+    path("accounts/identity/", verify_page, name="identity"),
     path("admin/", admin.site.urls),
     path("api/v1/", (_open_to_anonymous(api_urls), app_name, namespace)),
 ]

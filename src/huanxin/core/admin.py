@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from huanxin.core import audit
+from huanxin.core import audit, identity
 from huanxin.core.models import AuditEvent, Department, DepartmentAlias, Organisation, Region, User
 from huanxin.core.roles import is_auditor
 
@@ -80,11 +81,44 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
         (None, {"fields": ("username", "password")}),
         ("身份", {"fields": ("display_name", "email", "role", "organisation")}),
         ("权限", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        (
+            "实名认证",
+            {"fields": ("identity_verified_at", "verified_name_masked", "verified_id_masked", "identity_reference")},
+        ),
         ("时间", {"fields": ("last_login", "date_joined")}),
     )
-    readonly_fields = ["last_login", "date_joined"]
+    # the verified identity is written by identity.verify_identity only, and shown masked
+    readonly_fields = [
+        "last_login",
+        "date_joined",
+        "identity_verified_at",
+        "verified_name_masked",
+        "verified_id_masked",
+        "identity_reference",
+    ]
+    actions = ["reset_identity"]
     # never the password hash, never personal data in clear
     audited_fields = ("username", "role", "organisation_id", "display_name", "is_active", "is_staff", "is_superuser")
+
+    @admin.display(description="实名姓名")
+    def verified_name_masked(self, obj: User) -> str:
+        return obj.masked_verified_name
+
+    @admin.display(description="实名身份证号码")
+    def verified_id_masked(self, obj: User) -> str:
+        return obj.masked_verified_id
+
+    @admin.action(description="重置所选账户的实名认证（本人须重新认证）")
+    def reset_identity(self, request: HttpRequest, queryset: Any) -> None:
+        done = 0
+        for user in queryset.filter(identity_verified_at__isnull=False):
+            try:
+                identity.reset_identity(actor=request.user, user=user, reason="工作人员在后台重置")  # type: ignore[arg-type]
+            except PermissionDenied as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return
+            done += 1
+        self.message_user(request, f"已重置{done}个账户的实名认证", messages.SUCCESS)
 
 
 @admin.register(AuditEvent)

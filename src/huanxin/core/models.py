@@ -157,11 +157,27 @@ class User(AbstractUser):
     display_name = models.CharField("姓名", max_length=50, blank=True)
     phone = pii.EncryptedTextField("手机号", blank=True)
     phone_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    # 实名: the identity an identity provider confirmed (core/identity.py), written by `identity.verify_identity`
+    # only and fixed once verified. A citizen applies for subsidies in this name (subsidies/applications.py).
+    verified_name = pii.EncryptedTextField("实名姓名", blank=True, default="", db_default="")
+    verified_resident_id = pii.EncryptedTextField("实名身份证号码", blank=True, default="", db_default="")
+    verified_phone = pii.EncryptedTextField("实名手机号码", blank=True, default="", db_default="")
+    resident_id_hash = models.CharField(max_length=64, blank=True, default="", db_default="", editable=False)
+    identity_verified_at = models.DateTimeField("实名认证时间", null=True, blank=True, editable=False)
+    identity_reference = models.CharField("核验流水号", max_length=80, blank=True, default="", db_default="")
 
     objects: ClassVar[HuanxinUserManager] = HuanxinUserManager()
 
     class Meta:
         verbose_name = verbose_name_plural = "用户"
+        constraints = [
+            # one person, one verified account: the look-up hash of the ID number, among verified users
+            models.UniqueConstraint(
+                fields=["resident_id_hash"],
+                condition=Q(identity_verified_at__isnull=False),
+                name="user_verified_resident_id_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -174,6 +190,22 @@ class User(AbstractUser):
     @property
     def masked_phone(self) -> str:
         return pii.mask_phone(self.phone)
+
+    @property
+    def identity_verified(self) -> bool:
+        return self.identity_verified_at is not None
+
+    @property
+    def masked_verified_name(self) -> str:
+        return pii.mask_name(self.verified_name)
+
+    @property
+    def masked_verified_id(self) -> str:
+        return pii.mask_resident_id(self.verified_resident_id)
+
+    @property
+    def masked_verified_phone(self) -> str:
+        return pii.mask_phone(self.verified_phone)
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from huanxin.core import services
 from huanxin.core.models import Department, Organisation, Region, User
 from huanxin.core.roles import Role
+from huanxin.demo import citizens as demo_citizens
 from huanxin.demo import monitoring as demo_monitoring
 from huanxin.demo import plan_import as demo_plan_import
 from huanxin.demo import projects as demo_projects
@@ -135,6 +136,7 @@ class Command(BaseCommand):
                 )
         self._actions()
         demo_recycling.build(self.stdout)  # before monitoring: some indicators are derived from these two
+        demo_citizens.verify(self.stdout)  # after recycling (its citizens jm-N), before subsidies (they apply as such)
         demo_projects.build(self.stdout)
         demo_subsidies.build(self.stdout)  # after recycling: car applications use its scrapping certificates
         demo_monitoring.build(self.stdout)
