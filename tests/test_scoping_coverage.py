@@ -221,12 +221,10 @@ def _projects_rows() -> None:
 def _subsidies_rows() -> None:
     """A programme with its accounts and entries, an application reviewed (more material, approval) and put into
     a payment batch, made through the services."""
-    import random
 
     from django.utils import timezone
 
     from huanxin.core.roles import Role
-    from huanxin.demo import identities
     from huanxin.subsidies import ledger, rules
     from huanxin.subsidies.applications import ItemIn, submit_application
     from tests.factories import UserFactory
@@ -250,7 +248,7 @@ def _subsidies_rows() -> None:
         actor=citizen,
         programme=programme,
         applicant_name="林芳",
-        applicant_id=identities.resident_id(random.Random(3)),
+        applicant_id=citizen.verified_resident_id,  # a citizen applies in their own verified identity
         phone="13912345678",
         items=[
             ItemIn(

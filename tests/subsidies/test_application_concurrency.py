@@ -51,7 +51,7 @@ def _submit(user: Any, programme: Any, n: int, invoice: str) -> Callable[[], App
         actor=user,
         programme=programme,
         applicant_name="申请人",
-        applicant_id=identities.resident_id(random.Random(n)),
+        applicant_id=user.verified_resident_id,  # a citizen applies in their own verified identity (实名)
         phone="13912345678",
         items=[ItemIn(kind="tv", invoice_no=invoice, invoice_date=timezone.localdate(), price_fen=3_000_00, grade="1")],
     )

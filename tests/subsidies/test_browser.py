@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from huanxin.core import pii
 from huanxin.core.roles import Role
 from huanxin.demo import identities
 from huanxin.subsidies import rules
@@ -42,10 +43,8 @@ def new_page(browser_page, *, width: int = 1280, height: int = 900, mobile: bool
     return page
 
 
-def fill_application(page, resident_id: str, *, grade: str) -> None:
-    page.get_by_label("姓名").fill(NAME)
-    page.get_by_label("身份证号码").fill(resident_id)
-    page.get_by_label("手机号码").fill(PHONE)
+def fill_application(page, *, grade: str) -> None:
+    """The goods; the applicant is the citizen's verified identity (实名), shown, never typed."""
     item = page.get_by_role("group", name="第1件商品", exact=True)
     item.get_by_label("品类").select_option(label="冰箱")
     item.get_by_label("品牌型号").fill("海尔BCD-501")
@@ -60,10 +59,13 @@ def test_apply_review_pay_and_verify_in_the_browser(plan, boss, live_server, bro
     programme = make_programme(
         boss, parameters={**rules.DEFAULTS["appliance"], "sample_pct": 100}, budget_fen=100_000_00
     )  # every application sampled: it goes to a reviewer
-    UserFactory(username="jumin-sb", password=PASSWORD, role=Role.CITIZEN, display_name=NAME)
+    resident_id = identities.resident_id(random.Random(41))
+    UserFactory(  # verified (实名): applies in this identity
+        username="jumin-sb", password=PASSWORD, role=Role.CITIZEN, display_name=NAME,
+        verified_name=NAME, verified_resident_id=resident_id, verified_phone=PHONE,
+    )  # fmt: skip
     user_with_role(Role.REVIEWER, username="shenhe-sb", password=PASSWORD, display_name="审核员周敏")
     user_with_role(Role.FINANCE_OFFICER, username="caiwu-sb", password=PASSWORD, display_name="财务刘洋")
-    resident_id = identities.resident_id(random.Random(41))
 
     # the citizen, on a phone, finds the programme and applies
     page = new_page(browser_page, width=PHONE_SCREEN[0], height=PHONE_SCREEN[1], mobile=True)
@@ -74,8 +76,13 @@ def test_apply_review_pay_and_verify_in_the_browser(plan, boss, live_server, bro
     page.get_by_role("link", name="申请补贴").click()
     page.wait_for_url(f"{live_server.url}/subsidies/apply/{programme.code}/")
 
+    # the applicant: the verified identity, read-only, the number and the phone masked
+    shown = page.locator("#applicant-identity").inner_text()
+    assert NAME in shown and pii.mask_resident_id(resident_id) in shown and pii.mask_phone(PHONE) in shown
+    assert resident_id not in page.content() and page.locator("input[name=applicant_id]").count() == 0
+
     # an ineligible grade: refused with the check's reason, nothing saved
-    fill_application(page, resident_id, grade="3级及以下")
+    fill_application(page, grade="3级及以下")
     page.screenshot(path=str(ARTIFACTS / "subsidies-apply-mobile.png"), full_page=True)
     page.get_by_role("button", name="提交申请").click()
     error = page.get_by_role("alert")
@@ -83,10 +90,10 @@ def test_apply_review_pay_and_verify_in_the_browser(plan, boss, live_server, bro
     assert re.search(r"补贴标准：.*不在补贴范围", error.inner_text())
     page.screenshot(path=str(ARTIFACTS / "subsidies-refused.png"), full_page=True)
     assert not Application.objects.exists() and not Claim.objects.exists()
-    assert page.get_by_label("身份证号码").input_value() == resident_id  # the applicant's fields are kept
+    assert pii.mask_resident_id(resident_id) in page.locator("#applicant-identity").inner_text()  # still the same
 
     # corrected: accepted, sent to review (sampled), the amount shown
-    fill_application(page, resident_id, grade="1级（补20%）")
+    fill_application(page, grade="1级（补20%）")
     page.get_by_role("button", name="提交申请").click()
     page.wait_for_url(re.compile(r"/subsidies/applications/BT\d+/$"))
     application = Application.objects.get()

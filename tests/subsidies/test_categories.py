@@ -53,7 +53,8 @@ def apply(actor, programme: Programme, items: list[ItemIn], applicant_id: str = 
         actor=actor,
         programme=programme,
         applicant_name="赵建国",
-        applicant_id=applicant_id or identities.resident_id(RNG),
+        # a citizen applies in their own verified identity (实名); a merchant for a customer drawn at random
+        applicant_id=applicant_id or actor.verified_resident_id or identities.resident_id(RNG),
         phone="13912345678",
         items=items,
         **kwargs,
@@ -189,34 +190,35 @@ def test_car_replacement_transfer_window_is_a_parameter(citizen, boss) -> None:
 
 def test_car_replacement_once_per_person_and_every_identifier_once(citizen, boss) -> None:
     cars = programme(boss, "car_replace")
-    person = identities.resident_id(RNG)
+    person = citizen.verified_resident_id
     first = swap()
     apply(citizen, cars, [first], applicant_id=person)
     assert refusal(lambda: apply(citizen, cars, [swap()], applicant_id=person)) == (
         "per_person_limit",
         "每人限额：置换更新每人限补1件，已申请1件，剩余0件",
     )
-    assert refusal(lambda: apply(citizen, cars, [swap(transfer_no=first.transfer_no.lower())])) == (
+    other = UserFactory(role=Role.CITIZEN)  # another person, with their own verified identity
+    assert refusal(lambda: apply(other, cars, [swap(transfer_no=first.transfer_no.lower())])) == (
         "transfer_already_used",
         f"凭证唯一：机动车转移登记{first.transfer_no}已用于其他补贴申请",
     )
-    assert refusal(lambda: apply(citizen, cars, [swap(vin=first.vin)])) == (
+    assert refusal(lambda: apply(other, cars, [swap(vin=first.vin)])) == (
         "vin_already_used",
         f"凭证唯一：车辆识别代号{first.vin}已用于其他补贴申请",
     )
-    assert refusal(lambda: apply(citizen, cars, [swap(invoice_no=first.invoice_no)]))[0] == "invoice_already_used"
+    assert refusal(lambda: apply(other, cars, [swap(invoice_no=first.invoice_no)]))[0] == "invoice_already_used"
     # the same new car cannot claim scrap-and-renew too: its invoice is taken
     scrap_programme = programme(boss, "car_scrap")
     car = ItemIn(
         kind="car", invoice_no=first.invoice_no, invoice_date=TODAY, price_fen=15 * WAN, vin=identities.vin(RNG)
     )
-    assert refusal(lambda: apply(citizen, scrap_programme, [car]))[0] in {"certificate_missing", "invoice_already_used"}
+    assert refusal(lambda: apply(other, scrap_programme, [car]))[0] in {"certificate_missing", "invoice_already_used"}
 
 
 def test_replaced_cars_count_as_renewed_cars(citizen, boss) -> None:
     cars = programme(boss, "car_replace")
     apply(citizen, cars, [swap(new_fuel="nev")])
-    apply(citizen, cars, [swap(new_fuel="fuel")])
+    apply(UserFactory(role=Role.CITIZEN), cars, [swap(new_fuel="fuel")])  # one replacement per person
     city = Region.objects.get(code="130700")
     assert metrics.get("subsidies.cars-renewed").compute(TODAY, TODAY)[city.pk] == 2
     assert metrics.get("subsidies.cars-replaced").compute(TODAY, TODAY)[city.pk] == 1 * 2
@@ -260,7 +262,7 @@ def bike(certificate_no: str, **kwargs: Any) -> ItemIn:
     ],
 )
 def test_ebike_amount_by_battery(citizen, boss, recycler, price_fen, battery, amount_fen, explanation) -> None:
-    owner = identities.resident_id(RNG)
+    owner = citizen.verified_resident_id  # the citizen handed in their own old bike
     certificate = handed_in(recycler, owner)
     application = apply(
         citizen, programme(boss, "ebike"), [bike(certificate.number, price_fen=price_fen, battery=battery)], owner
@@ -285,7 +287,7 @@ def test_ebike_fixed_amount_when_no_rate(boss) -> None:
 
 def test_ebike_refusals(citizen, boss, recycler) -> None:
     bikes = programme(boss, "ebike")
-    owner = identities.resident_id(RNG)
+    owner = citizen.verified_resident_id
     mine = handed_in(recycler, owner).number
     fridge = handed_in(recycler, owner, category="refrigerator").number
     someone_elses = handed_in(recycler, identities.resident_id(RNG)).number
@@ -333,7 +335,7 @@ def test_ebike_refusals(citizen, boss, recycler) -> None:
 
 def test_ebike_once_per_person_and_each_certificate_and_frame_once(citizen, boss, recycler) -> None:
     bikes = programme(boss, "ebike")
-    owner = identities.resident_id(RNG)
+    owner = citizen.verified_resident_id
     first = bike(handed_in(recycler, owner).number)
     apply(citizen, bikes, [first], owner)
     second = handed_in(recycler, owner).number
@@ -392,7 +394,7 @@ def test_home_renovation_amounts(citizen, boss, item, amount_fen, explanation) -
 
 def test_home_renovation_refusals_and_limits(citizen, boss) -> None:
     home = programme(boss, "home", per_person_cap_fen=3_000_00)
-    person = identities.resident_id(RNG)
+    person = citizen.verified_resident_id
     assert refusal(lambda: apply(citizen, home, [fitting("sofa")], person)) == (
         "kind_not_eligible",
         "补贴范围：品类“sofa”不在本批次补贴范围",
@@ -419,7 +421,7 @@ def test_home_renovation_refusals_and_limits(citizen, boss) -> None:
     )
     # another person; the same invoice is used once
     used = items[0].invoice_no
-    assert refusal(lambda: apply(citizen, home, [fitting("grab_bar", invoice_no=used)])) == (
+    assert refusal(lambda: apply(UserFactory(role=Role.CITIZEN), home, [fitting("grab_bar", invoice_no=used)])) == (
         "invoice_already_used",
         f"凭证唯一：发票{used}已用于其他补贴申请",
     )
@@ -496,7 +498,7 @@ def test_car_replacement_over_the_api(citizen, boss) -> None:
         "kind": "car", "invoice_no": "API-CAR-1", "price_fen": 22 * WAN, "vin": identities.vin(RNG), "new_fuel": "nev",
         "transfer_no": "ZY-API-1", "transfer_date": TODAY.isoformat(), "old_registered_on": "2020-03-01",
     }  # fmt: skip
-    person = identities.resident_id(RNG)
+    person = citizen.verified_resident_id  # a citizen applies in their own verified identity
     missing = post(client, body(cars, person, {**item, "transfer_no": ""}), "k0")
     assert missing.status_code == 422 and missing.json()["code"] == "transfer_required"
     assert missing.json()["message"] == "机动车转移登记：请填写旧车的机动车转移登记编号和日期"
@@ -509,7 +511,7 @@ def test_ebike_over_the_api(citizen, boss, recycler) -> None:
     bikes = programme(boss, "ebike")
     client = Client()
     client.force_login(citizen)
-    owner = identities.resident_id(RNG)
+    owner = citizen.verified_resident_id
     item = {
         "kind": "ebike", "invoice_no": "API-EB-1", "price_fen": 2_500_00, "serial": "FRAME-API-1",
         "certificate_no": handed_in(recycler, owner).number, "battery": "lithium", "ccc_no": "2025011119000999",
@@ -527,9 +529,9 @@ def test_home_renovation_over_the_api(citizen, boss) -> None:
     client = Client()
     client.force_login(citizen)
     item = {"kind": "grab_bar", "invoice_no": "API-JZ-1", "price_fen": 800_00}
-    refused = post(client, body(home, identities.resident_id(RNG), {**item, "kind": "sofa"}), "h0")
+    refused = post(client, body(home, citizen.verified_resident_id, {**item, "kind": "sofa"}), "h0")
     assert refused.status_code == 422 and refused.json()["code"] == "kind_not_eligible"
-    done = post(client, body(home, identities.resident_id(RNG), item), "h1")
+    done = post(client, body(home, citizen.verified_resident_id, item), "h1")
     assert done.status_code == 201, done.content
     assert done.json()["amount_fen"] == 240_00
 
@@ -538,11 +540,9 @@ def test_home_renovation_over_the_api(citizen, boss) -> None:
 
 
 def web_form(**fields: str) -> dict[str, str]:
+    """A citizen's form: no applicant fields, the applicant is the account's verified identity."""
     return {
         "token": f"t-{RNG.randrange(10**9)}",
-        "applicant_name": "赵建国",
-        "applicant_id": identities.resident_id(RNG),
-        "phone": "13912345678",
         "date_0": TODAY.isoformat(),
         **fields,
     }
@@ -573,9 +573,9 @@ def test_ebike_on_the_web(citizen, boss, recycler) -> None:
     client.force_login(citizen)
     page = client.get(f"/subsidies/apply/{bikes.code}/").content.decode()
     assert "CCC（3C）认证证书编号" in page and "铅酸蓄电池按售价20%、最高500元" in page
-    owner = identities.resident_id(RNG)
+    owner = citizen.verified_resident_id
     fields = web_form(
-        applicant_id=owner, certificate_0=handed_in(recycler, owner).number, model_0="雅迪冠能", serial_0="FRAME-W1",
+        certificate_0=handed_in(recycler, owner).number, model_0="雅迪冠能", serial_0="FRAME-W1",
         ccc_0="2025011119000321", standard_0="GB 17761-2024", battery_0="lead_acid", invoice_0="WEB-EB-1",
         price_0="2999",
     )  # fmt: skip

@@ -17,7 +17,7 @@ from huanxin.demo import identities
 from huanxin.recycling import services as recycling
 from huanxin.subsidies import rules
 from huanxin.subsidies.applications import ItemIn, submit_application
-from tests.factories import UserFactory
+from tests.factories import user_with_role
 from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
@@ -53,11 +53,11 @@ def test_car_scrap_renewal_needs_the_certificate_of_the_same_owner(dismantler, b
     )
     rng = random.Random(4)
     owner_id, vin = identities.resident_id(rng), identities.vin(rng)
-    citizen = UserFactory(role=Role.CITIZEN)
+    dealer = user_with_role(Role.MERCHANT)  # the dealer's till files for several people here (a citizen: own only)
 
     def apply(applicant_id: str, item: ItemIn):
         return submit_application(
-            actor=citizen,
+            actor=dealer,
             programme=programme,
             applicant_name="赵建国",
             applicant_id=applicant_id,

@@ -51,21 +51,27 @@ def form(**kwargs):
     return {**values, **kwargs}
 
 
+def citizens_form(**kwargs):
+    """What a citizen's page posts: no applicant fields (the applicant is the account's verified identity)."""
+    return {k: v for k, v in form(**kwargs).items() if k not in ("applicant_name", "applicant_id", "phone")}
+
+
 def test_a_citizen_applies_on_the_web_and_follows_it_publicly(plan, programme) -> None:
-    citizen = UserFactory(role=Role.CITIZEN, display_name="林芳")
+    citizen = UserFactory(role=Role.CITIZEN, display_name="林芳", verified_name="林芳", verified_phone="13912345678")
     client = Client()
     client.force_login(citizen)
     assert programme.name in client.get("/subsidies/").content.decode()
     page = client.get(f"/subsidies/apply/{programme.code}/").content.decode()
     assert "一级能效" in page and "提交申请" in page
-    refused = client.post(f"/subsidies/apply/{programme.code}/", form(grade_0="3", token="f-0")).content.decode()
+    refused = client.post(f"/subsidies/apply/{programme.code}/", citizens_form(grade_0="3", token="f-0"))
+    refused = refused.content.decode()
     assert "补贴标准：" in refused and "不在补贴范围" in refused
     assert 'value="INV001"' in refused and 'value="4999.00"' in refused  # what was typed comes back
     assert not Application.objects.exists()
-    done = client.post(f"/subsidies/apply/{programme.code}/", form())
+    done = client.post(f"/subsidies/apply/{programme.code}/", citizens_form())
     application = Application.objects.get()
     assert done["Location"] == f"/subsidies/applications/{application.number}/"
-    client.post(f"/subsidies/apply/{programme.code}/", form())  # a double click
+    client.post(f"/subsidies/apply/{programme.code}/", citizens_form())  # a double click
     assert Application.objects.count() == 1
     detail = client.get(done["Location"]).content.decode()
     assert "999.80" in detail and "1级能效，按售价20%补贴" in detail

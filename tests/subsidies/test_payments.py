@@ -34,7 +34,7 @@ def approved(programme: Programme, n: int = 1) -> list[Application]:
     reviewer = user_with_role(Role.REVIEWER)
     apps = []
     for _ in range(n):
-        application = apply(UserFactory(role=Role.CITIZEN), programme, [item()])
+        application = apply(UserFactory(role=Role.CITIZEN, verified_name=NAME), programme, [item()])  # applies as NAME
         apps.append(decide(actor=reviewer, application=application, decision="approve"))
     return apps
 

@@ -6,7 +6,6 @@ and the CLI, and, on PostgreSQL, by two promotions at once without reserving any
 from __future__ import annotations
 
 import datetime as dt
-import random
 from io import StringIO
 from typing import Any
 
@@ -17,7 +16,6 @@ from django.utils import timezone
 
 from huanxin.core.models import AuditEvent
 from huanxin.core.roles import Role
-from huanxin.demo import identities
 from huanxin.subsidies import ledger, review, rules, selectors
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, ApplicationEvent, Entry, Programme
@@ -42,14 +40,14 @@ def queued_programme(boss, *, budget_yuan: int = 1_000, sample_pct: int = 0, cod
 
 def submit(programme: Programme, n: int, price_yuan: int = 4_999, minutes_ago: int = 0) -> Application:
     """An appliance application: a grade-1 fridge, 20% of the price (4,999 元 → 999.80 元)."""
-    rng = random.Random(1000 + n)
+    citizen = UserFactory(role=Role.CITIZEN, verified_name="林芳")  # verified as 林芳, a number of their own
     now = timezone.now() - dt.timedelta(minutes=minutes_ago)
     return submit_application(
-        actor=UserFactory(role=Role.CITIZEN),
+        actor=citizen,
         programme=programme,
         applicant_name="林芳",
-        applicant_id=identities.resident_id(rng),
-        phone="13912345678",
+        applicant_id=citizen.verified_resident_id,
+        phone=citizen.verified_phone,
         items=[
             ItemIn(
                 kind="refrigerator",

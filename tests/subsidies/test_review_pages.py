@@ -4,14 +4,12 @@ asking for material and answering it, a payment batch exported, the bank's answe
 from __future__ import annotations
 
 import io
-import random
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from huanxin.core.roles import Role
-from huanxin.demo import identities
 from huanxin.subsidies import rules
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application
@@ -33,13 +31,12 @@ def test_review_then_pay_through_the_pages(plan, boss) -> None:
         parameters={**rules.DEFAULTS["appliance"], "sample_pct": 0, "two_person_above_fen": 150_000},
         budget_fen=100_000_00,
     )
-    citizen = UserFactory(role=Role.CITIZEN)
-    rng = random.Random(8)
+    citizen = UserFactory(role=Role.CITIZEN, verified_name="林芳")  # verified: applies in their own identity
     big = submit_application(
         actor=citizen,
         programme=programme,
         applicant_name="林芳",
-        applicant_id=identities.resident_id(rng),
+        applicant_id=citizen.verified_resident_id,
         phone="13912345678",
         items=[ItemIn(kind="tv", invoice_no="I-1", invoice_date=timezone.localdate(), price_fen=9_000_00, grade="1")],
     )  # 1800 元: above the two-person threshold
@@ -81,12 +78,12 @@ def test_review_then_pay_through_the_pages(plan, boss) -> None:
 
 def test_asking_for_material_and_answering_it(plan, boss) -> None:
     programme = make_programme(boss, parameters={**rules.DEFAULTS["appliance"], "sample_pct": 0}, budget_fen=100_000_00)
-    citizen = UserFactory(role=Role.CITIZEN)
+    citizen = UserFactory(role=Role.CITIZEN, verified_name="林芳")
     application = submit_application(
         actor=citizen,
         programme=programme,
         applicant_name="林芳",
-        applicant_id=identities.resident_id(random.Random(9)),
+        applicant_id=citizen.verified_resident_id,
         phone="13912345678",
         items=[ItemIn(kind="tv", invoice_no="I-2", invoice_date=timezone.localdate(), price_fen=3_000_00, grade="1")],
     )
@@ -106,12 +103,12 @@ def test_the_home_page_lists_subsidy_work(plan, boss) -> None:
     programme = make_programme(
         boss, parameters={**rules.DEFAULTS["appliance"], "sample_pct": 100}, budget_fen=100_000_00
     )
-    citizen = UserFactory(role=Role.CITIZEN)
+    citizen = UserFactory(role=Role.CITIZEN, verified_name="林芳")
     submit_application(
         actor=citizen,
         programme=programme,
         applicant_name="林芳",
-        applicant_id=identities.resident_id(random.Random(10)),
+        applicant_id=citizen.verified_resident_id,
         phone="13912345678",
         items=[ItemIn(kind="tv", invoice_no="I-3", invoice_date=timezone.localdate(), price_fen=3_000_00, grade="1")],
     )  # sampled: in review

@@ -1,7 +1,8 @@
 """Demo trade-in subsidies: this year's appliance, digital and car scrap-and-renew programmes with their budgets,
-and two months of applications from citizens and from a merchant's till — most reserved, some sent to manual
-review by the price check or the random sample. Car applications use the recycling demo's scrapping certificates
-(the same owner applies). Then car replacement (置换更新: old cars transferred, new cars by price band), e-bikes
+and two months of applications from citizens (each in their own verified identity, 实名) and from a merchant's
+till — most reserved, some sent to manual review by the price check or the random sample. Car applications use the
+recycling demo's scrapping certificates (the till files for the certificate's owner). Then car replacement
+(置换更新: old cars transferred, new cars by price band), e-bikes
 (old bikes handed in at a recycling point, each with its 收旧凭证; a small budget that queues the last applications
 until the finance officer adds money on the programme's page) and home renovation (家装厨卫焕新 and 适老化改造).
 Every figure is invented for the demo."""
@@ -18,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from huanxin.core.models import Region, User
+from huanxin.core.roles import Role
 from huanxin.demo import identities
 from huanxin.recycling import services as recycling
 from huanxin.recycling.models import Certificate, Site
@@ -80,15 +82,29 @@ def _build_first(stdout: TextIO | OutputWrapper) -> None:
                 parameters={**rules.DEFAULTS[category], "sample_pct": 5},
                 status=Programme.Status.OPEN,
             )
-        citizens = list(User.objects.filter(role="citizen").order_by("pk"))
+        citizens = _verified_citizens()
         merchant = User.objects.get(username="shanghu")
         for days_ago in range(60, -1, -1):
             for _ in range(rng.randrange(2, 7)):
                 category = rng.choices(["appliance", "digital"], weights=[3, 1])[0]
                 made += _apply(programmes[category], rng.choice([merchant, *citizens]), rng, today, days_ago)
         for certificate in Certificate.objects.filter(kind="vehicle", status="valid", issued_on__gte=year_start)[:40]:
-            made += _apply_car(programmes["car_scrap"], rng.choice(citizens), certificate, rng, today)
+            rng.choice(citizens)  # the draw of the citizen who once filed here: the rest of the demo stays the same
+            made += _apply_car(programmes["car_scrap"], merchant, certificate, rng, today)  # for the owner, at the till
     stdout.write(f"以旧换新补贴演示数据：{len(specs)} 个补贴批次，{made} 份申请\n")
+
+
+def _verified_citizens() -> list[User]:
+    return list(User.objects.filter(role=Role.CITIZEN, identity_verified_at__isnull=False).order_by("pk"))
+
+
+def _applicant(user: User, rng: random.Random) -> tuple[str, str, str]:
+    """Name, resident ID and phone: a citizen applies in their own verified identity (实名), the till for a customer
+    drawn at random. The draws are made either way, so the rest of the demo does not shift."""
+    drawn = identities.name(rng), identities.resident_id(rng), identities.phone(rng)
+    if user.role == Role.CITIZEN:
+        return user.verified_name, user.verified_resident_id, user.verified_phone
+    return drawn
 
 
 def _apply(programme: Programme, user: User, rng: random.Random, today: dt.date, days_ago: int) -> int:
@@ -99,13 +115,14 @@ def _apply(programme: Programme, user: User, rng: random.Random, today: dt.date,
     at = timezone.make_aware(
         dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time(rng.randrange(9, 21), rng.randrange(60)))
     )
+    name, resident_id, phone = _applicant(user, rng)
     try:
         submit_application(
             actor=user,
             programme=programme,
-            applicant_name=identities.name(rng),
-            applicant_id=identities.resident_id(rng),
-            phone=identities.phone(rng),
+            applicant_name=name,
+            applicant_id=resident_id,
+            phone=phone,
             items=[
                 ItemIn(
                     kind=kind,
@@ -197,7 +214,7 @@ def _build_later(stdout: TextIO | OutputWrapper) -> None:
     today = timezone.localdate()
     city = Region.objects.get(code="130700")
     year_start = today.replace(month=1, day=1)
-    citizens = list(User.objects.filter(role="citizen").order_by("pk"))
+    citizens = _verified_citizens()
     merchant = User.objects.get(username="shanghu")
     made = 0
     with transaction.atomic():
@@ -227,8 +244,9 @@ def _build_later(stdout: TextIO | OutputWrapper) -> None:
             "ebike", f"{today.year}年电动自行车以旧换新补贴", 15_000, on_exhaustion=Programme.OnExhaustion.QUEUE
         )
         home = programme("home", f"{today.year}年家装厨卫“焕新”及适老化改造补贴", 2_000_000)
-        for n in range(36):
-            made += _apply_replacement(cars, rng.choice(citizens), n, rng, today)
+        for n in range(36):  # the dealer's till files for the seller of the old car (one replacement per person)
+            rng.choice(citizens)  # the draw of the citizen who once filed here: the rest of the demo stays the same
+            made += _apply_replacement(cars, merchant, n, rng, today)
         point = (
             Site.objects.filter(organisation__name="张家口绿源再生资源回收有限公司", status=Site.Status.OPERATING)
             .order_by("pk")
@@ -237,8 +255,9 @@ def _build_later(stdout: TextIO | OutputWrapper) -> None:
         if point is not None:
             clerk = User.objects.filter(role="recycler", organisation=point.organisation).order_by("pk").first()
             for n in range(45):
-                if clerk is not None:
-                    made += _apply_ebike(bikes, rng.choice([merchant, *citizens]), point, clerk, n, rng, today)
+                if clerk is not None:  # the shop files for whoever handed in the old bike (one bike per person)
+                    rng.choice([merchant, *citizens])  # the draw of who once filed here: the demo stays the same
+                    made += _apply_ebike(bikes, merchant, point, clerk, n, rng, today)
         for days_ago in range(50, -1, -2):
             for _ in range(rng.randrange(1, 4)):
                 made += _apply_home(home, rng.choice([merchant, *citizens]), rng, today, days_ago)
@@ -344,13 +363,14 @@ def _apply_home(programme: Programme, user: User, rng: random.Random, today: dt.
                 grade=rng.choice(["1", ""]) if kind in ("smart_toilet", "kitchen_hardware") else "",
             )
         )
+    name, resident_id, phone = _applicant(user, rng)
     try:
         submit_application(
             actor=user,
             programme=programme,
-            applicant_name=identities.name(rng),
-            applicant_id=identities.resident_id(rng),
-            phone=identities.phone(rng),
+            applicant_name=name,
+            applicant_id=resident_id,
+            phone=phone,
             items=items,
             now=at,
         )

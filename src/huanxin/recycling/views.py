@@ -347,8 +347,11 @@ def book(request: HttpRequest) -> HttpResponse:
     form: dict[str, Any] = {
         "region": post.get("region", ""),
         "township": post.get("township", ""),
-        "contact_name": post.get("contact_name", "" if user.role == Role.MERCHANT else user.display_name),
-        "phone": post.get("phone", "" if user.role == Role.MERCHANT else user.phone),
+        # a citizen's own: the verified identity (实名) when there is one; a merchant types the customer's
+        "contact_name": post.get(
+            "contact_name", "" if user.role == Role.MERCHANT else user.verified_name or user.display_name
+        ),
+        "phone": post.get("phone", "" if user.role == Role.MERCHANT else user.verified_phone or user.phone),
         "address": post.get("address", ""),
         "note": post.get("note", ""),
         "slot": post.get("slot", ""),

@@ -41,9 +41,11 @@ class ItemSchema(Schema):
 
 class ApplicationIn(Schema):
     programme: str
-    applicant_name: str
-    applicant_id: str
-    phone: str
+    # a citizen applies in the account's verified identity (实名): these may be left out, and another ID number is
+    # refused (identity_mismatch); a merchant gives the customer's
+    applicant_name: str = Field("", description="申请人姓名（商户必填；居民本人申请取账户实名信息，可不填）")
+    applicant_id: str = Field("", description="申请人身份证号码（商户必填；居民可不填，填写时须与账户实名信息一致）")
+    phone: str = Field("", description="申请人手机号码（商户必填；居民本人申请取账户实名信息，可不填）")
     items: list[ItemSchema]
 
 

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from huanxin.core import pii
 from huanxin.core.exports import XLSX, attachment_response
+from huanxin.core.identity_views import verify_first
 from huanxin.core.roles import Role, is_official
 from huanxin.core.views import actor, get_visible_or_404
 from huanxin.subsidies import batch as batch_import
@@ -114,6 +115,8 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
     user = actor(request)
     if user.role not in (Role.CITIZEN, Role.MERCHANT):
         raise PermissionDenied("补贴由居民本人申请，或由商户在销售时代为提交")
+    if user.role == Role.CITIZEN and not user.identity_verified:  # 实名认证 first, then back to this page
+        return verify_first(request)
     programme = get_visible_or_404(Programme.objects.visible_to(user), code=code)
     try:
         params = rules.validate(programme.category, programme.parameters)
@@ -121,11 +124,13 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
         raise PermissionDenied(exc.messages[0]) from exc
     form: dict[str, Any] = {
         "token": uuid.uuid4().hex,
-        "applicant_name": "" if user.role == Role.MERCHANT else user.display_name,
+        "applicant_name": "" if user.role == Role.MERCHANT else user.verified_name,
     }
     error = ""
     if request.method == "POST":
         form = request.POST.dict()
+        if user.role == Role.CITIZEN:  # the applicant is the account's verified identity, whatever was posted
+            form["applicant_name"] = user.verified_name
         try:
             application = submit_application(
                 actor=user,
