@@ -13,6 +13,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 
+from huanxin.core.retry import Busy
+from huanxin.core.throttle import TooManyLookups
 from huanxin.core.tokens import SessionAuth, TokenAuth
 from huanxin.monitoring.api import router as monitoring_router
 from huanxin.plans.api import router as plans_router
@@ -66,6 +68,22 @@ def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     """Services' validation errors arrive as HttpError with the service's stable code attached."""
     return _error(request, exc.status_code, getattr(exc, "code", "error"), str(exc))
+
+
+@api.exception_handler(TooManyLookups)
+def _too_many_lookups(request: HttpRequest, exc: TooManyLookups) -> HttpResponse:
+    """A public look-up refused after too many failures (core/throttle.py): 429 with the wait in Retry-After."""
+    response = _error(request, 429, exc.code, str(exc))
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(Busy)
+def _busy(request: HttpRequest, exc: Busy) -> HttpResponse:
+    """A conflict retried and still lost (core/retry.py): nothing was written; 503 with the wait in Retry-After."""
+    response = _error(request, 503, exc.code, str(exc))
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(ValidationError)

@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "huanxin.core.retry.BusyMiddleware",
 ]
 
 ROOT_URLCONF = "huanxin.urls"
@@ -129,6 +130,15 @@ if env_str("REDIS_URL"):
             "LOCATION": env_str("REDIS_URL"),
         }
     }
+
+# Public look-ups by number + code (subsidy progress, certificate verification): failed tries allowed per client
+# address and per number, each within its window, counted in the cache above (core/throttle.py).
+LOOKUP_FAILURES_PER_ADDRESS = env_int("HUANXIN_LOOKUP_FAILURES_PER_ADDRESS", 10)
+LOOKUP_ADDRESS_WINDOW_SECONDS = env_int("HUANXIN_LOOKUP_ADDRESS_WINDOW_SECONDS", 600)
+LOOKUP_FAILURES_PER_NUMBER = env_int("HUANXIN_LOOKUP_FAILURES_PER_NUMBER", 5)
+LOOKUP_NUMBER_WINDOW_SECONDS = env_int("HUANXIN_LOOKUP_NUMBER_WINDOW_SECONDS", 3600)
+# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; empty: the client is REMOTE_ADDR.
+TRUSTED_PROXIES = env_list("HUANXIN_TRUSTED_PROXIES")
 
 # The audit log is this many hash chains side by side, so writers do not all queue on one (core/audit.py).
 AUDIT_CHAINS = env_int("HUANXIN_AUDIT_CHAINS", 64)

@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from huanxin.core import throttle
 from huanxin.core.exports import XLSX, attachment_response, xlsx_response
 from huanxin.core.models import Organisation, Region
 from huanxin.core.roles import Role, is_official, is_task_force, reads_everything
@@ -159,16 +160,30 @@ def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "recycling/site_detail.html", {"site": site, "can_edit": can_edit})
 
 
+# The page and GET /api/v1/recycling/certificates/verify share this scope and so their counts of failures.
+VERIFY_LOOKUPS = throttle.LookupThrottle("recycling.verify")
+
+
 @login_not_required
 def verify(request: HttpRequest) -> HttpResponse:
     """Anyone with a certificate's number and verification code checks it: validity, issuer, the item; the
-    owner masked."""
+    owner masked. Failed checks are throttled per address and per number (core/throttle.py), a refusal is 429."""
     number, code = request.GET.get("number", "").strip(), request.GET.get("code", "").strip()
-    certificate = selectors.verify_certificate(number, code) if number and code else None
+    wait = VERIFY_LOOKUPS.wait(request, number) if number and code else 0
+    certificate = selectors.verify_certificate(number, code) if number and code and not wait else None
+    if number and code and not wait and certificate is None:
+        VERIFY_LOOKUPS.failed(request, number)
     return render(
         request,
         "recycling/verify.html",
-        {"number": number, "code": code, "certificate": certificate, "checked": bool(number and code)},
+        {
+            "number": number,
+            "code": code,
+            "certificate": certificate,
+            "checked": bool(number and code and not wait),
+            "throttled": throttle.message(wait) if wait else "",
+        },
+        status=429 if wait else 200,
     )
 
 
