@@ -15,6 +15,7 @@ from huanxin.monitoring import selectors
 from huanxin.monitoring.models import IndicatorValue
 from huanxin.monitoring.periods import Frequency, PeriodRef
 from huanxin.plans.models import Indicator
+from tests import clock
 from tests.factories import officer, task_force
 
 pytestmark = pytest.mark.django_db
@@ -75,8 +76,12 @@ def test_one_bad_row_keeps_its_reason_and_the_good_rows_are_saved(client: Client
     assert IndicatorValue.objects.count() == 2
 
 
-def test_a_period_not_yet_over_cannot_be_filled(client: Client, setup) -> None:
-    current = PeriodRef.containing(Frequency.QUARTER, timezone.localdate())
+def test_a_period_not_yet_over_cannot_be_filled(client: Client, setup, monkeypatch) -> None:
+    # the first quarter whose reporting has not opened: the one under way, or on its last day (when it opens) the
+    # next; the clock is pinned so that the sheet judges it on the same day
+    today = timezone.localdate(clock.freeze(monkeypatch))
+    current = selectors.latest_open_period(Frequency.QUARTER, today).next()
+    assert today < current.end  # periods open on their last day
     client.force_login(officer("市住房和城乡建设局"))
     html = client.get(f"{SHEET}?period={current.code}").content.decode()
     assert "尚未结束" in html

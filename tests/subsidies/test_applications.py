@@ -18,11 +18,14 @@ from huanxin.demo import identities
 from huanxin.subsidies import rules, selectors
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, Claim, Programme
+from tests import clock
 from tests.factories import UserFactory, user_with_role
 from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
-TODAY = timezone.localdate()
+NOW = timezone.now()  # every test here runs at this instant (clock pinned): TODAY is the app's today
+TODAY = timezone.localdate(NOW)
+pinned_clock = clock.pinned(NOW)
 
 
 @pytest.fixture

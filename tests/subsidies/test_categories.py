@@ -23,11 +23,14 @@ from huanxin.recycling import services as recycling
 from huanxin.subsidies import rules
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, Claim, Programme
+from tests import clock
 from tests.factories import UserFactory
 from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
-TODAY = timezone.localdate()
+NOW = timezone.now()  # every test here runs at this instant (clock pinned): TODAY is the app's today
+TODAY = timezone.localdate(NOW)
+pinned_clock = clock.pinned(NOW)
 OPENS = TODAY - dt.timedelta(days=30)
 RNG = random.Random(55)
 WAN = 1_000_000  # fen in 万元

@@ -17,11 +17,14 @@ from huanxin.demo import identities
 from huanxin.recycling import services as recycling
 from huanxin.subsidies import rules
 from huanxin.subsidies.applications import ItemIn, submit_application
+from tests import clock
 from tests.factories import user_with_role
 from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
-TODAY = timezone.localdate()
+NOW = timezone.now()  # every test here runs at this instant (clock pinned): TODAY is the app's today
+TODAY = timezone.localdate(NOW)
+pinned_clock = clock.pinned(NOW)
 
 
 def scrap(dismantler, owner_id: str, registered_on: dt.date, vin: str, fuel: str = "petrol"):

@@ -20,11 +20,14 @@ from huanxin.subsidies import ledger, review, rules, selectors
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, ApplicationEvent, Entry, Programme
 from huanxin.subsidies.queue import promote_queue
+from tests import clock
 from tests.conftest import postgres_only
 from tests.factories import UserFactory, user_with_role
 from tests.subsidies.conftest import YUAN, make_programme
 
-TODAY = timezone.localdate()
+NOW = timezone.now()  # every test here runs at this instant (clock pinned): TODAY is the app's today
+TODAY = timezone.localdate(NOW)
+pinned_clock = clock.pinned(NOW)
 
 
 def queued_programme(boss, *, budget_yuan: int = 1_000, sample_pct: int = 0, code: str = "queue-2025") -> Programme:

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from huanxin.core.models import Department
 from huanxin.core.roles import Role
-from huanxin.monitoring.periods import Frequency, PeriodRef
-from huanxin.supervision import services
+from huanxin.monitoring.periods import PeriodRef
+from huanxin.supervision import selectors, services
 from huanxin.supervision.models import Milestone, Notice, NoticeMessage, ProgressReport
+from tests import clock
 from tests.factories import officer, task_force, user_with_role
 from tests.supervision.conftest import COMMERCE, HOUSING, POLICE, issue
 
@@ -164,13 +165,14 @@ def test_a_notice_page_is_closed_to_everyone_else(client: Client, measure, boss)
 # --- a measure's 任务调度 page --------------------------------------------------------------------------
 
 
-def test_the_measure_page_for_a_department_clerk(client: Client, measure, plan, clerk) -> None:
+def test_the_measure_page_for_a_department_clerk(client: Client, measure, plan, clerk, monkeypatch) -> None:
+    today = timezone.localdate(clock.freeze(monkeypatch))  # the page's months and this test's are the same
     url = reverse("supervision:measure", args=[plan.code, measure.slug])
     html = page(client, url, clerk)
     assert "任务调度 · 二（二）2 补齐市政设施短板" in html and "报告本单位进展 · 市住房和城乡建设局" in html
     assert "尚未设置里程碑" in html and "没有本单位可查看的关于本举措的督办单" in html
     assert "逾期未报" in html  # nobody has reported since 2024
-    month = PeriodRef.containing(Frequency.MONTH, timezone.localdate())
+    month = selectors.plan_months(plan, today)[-1]  # this month, or the plan's last once the plan has ended
     post = reverse("supervision:report", args=[plan.code, measure.slug])
     response = client.post(post, {"period": month.code, "text": "", "percent_done": "150", "problems": "资金慢"})
     html = response.content.decode()
@@ -291,10 +293,9 @@ def test_the_admin_reads_supervision_rows_and_changes_none(client: Client, measu
     assert Notice.objects.filter(pk=notice.pk).exists()
 
 
-def test_a_department_with_every_month_reported_sees_no_form(client: Client, measure, plan, clerk) -> None:
-    from huanxin.supervision import selectors
-
-    for month in selectors.plan_months(plan, timezone.localdate()):
+def test_a_department_with_every_month_reported_sees_no_form(client: Client, measure, plan, clerk, monkeypatch) -> None:
+    today = timezone.localdate(clock.freeze(monkeypatch))  # no new month may begin before the page is drawn
+    for month in selectors.plan_months(plan, today):
         services.save_report(actor=clerk, measure=measure, period=month.code, text="按计划推进", submit=True)
     html = page(client, reverse("supervision:measure", args=[plan.code, measure.slug]), clerk)
     assert "本单位各月进展均已报送" in html and 'id="report-form"' not in html
