@@ -44,6 +44,15 @@ MODELS = {
 
 FIRST = ("appliance", "digital", "car_scrap")
 LATER = ("car_replace", "ebike", "home")
+# The demo's applications go back 60 days (a replaced car's transfer two weeks more): the window must hold them.
+HISTORY = dt.timedelta(days=90)
+
+
+def window(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The demo programmes' window, derived from today: to the end of this year, from 1 January or, early in the
+    year, from 90 days back — so the two months of applications before today (the review queue, the e-bikes that
+    queue, the cars) fall inside it on any date, New Year's Day included."""
+    return min(today.replace(month=1, day=1), today - HISTORY), today.replace(month=12, day=31)
 
 
 def build(stdout: TextIO | OutputWrapper) -> None:
@@ -59,7 +68,7 @@ def _build_first(stdout: TextIO | OutputWrapper) -> None:
     boss = User.objects.get(username="zhuanban")
     today = timezone.localdate()
     city = Region.objects.get(code="130700")
-    year_start = today.replace(month=1, day=1)
+    opens_on, closes_on = window(today)
     specs = [
         ("appliance", f"{today.year}年家电以旧换新补贴", 6_000_000_00),
         ("digital", f"{today.year}年数码产品购新补贴", 1_500_000_00),
@@ -75,8 +84,8 @@ def _build_first(stdout: TextIO | OutputWrapper) -> None:
                 name=name,
                 category=category,
                 region=city,
-                opens_on=year_start,
-                closes_on=today.replace(month=12, day=31),
+                opens_on=opens_on,
+                closes_on=closes_on,
                 budget_fen=budget,
                 stripes=32,
                 parameters={**rules.DEFAULTS[category], "sample_pct": 5},
@@ -88,7 +97,8 @@ def _build_first(stdout: TextIO | OutputWrapper) -> None:
             for _ in range(rng.randrange(2, 7)):
                 category = rng.choices(["appliance", "digital"], weights=[3, 1])[0]
                 made += _apply(programmes[category], rng.choice([merchant, *citizens]), rng, today, days_ago)
-        for certificate in Certificate.objects.filter(kind="vehicle", status="valid", issued_on__gte=year_start)[:40]:
+        scrapped = Certificate.objects.filter(kind="vehicle", status="valid", issued_on__range=(opens_on, today))
+        for certificate in scrapped[:40]:  # the latest
             rng.choice(citizens)  # the draw of the citizen who once filed here: the rest of the demo stays the same
             made += _apply_car(programmes["car_scrap"], merchant, certificate, rng, today)  # for the owner, at the till
     stdout.write(f"以旧换新补贴演示数据：{len(specs)} 个补贴批次，{made} 份申请\n")
@@ -213,7 +223,7 @@ def _build_later(stdout: TextIO | OutputWrapper) -> None:
     boss = User.objects.get(username="zhuanban")
     today = timezone.localdate()
     city = Region.objects.get(code="130700")
-    year_start = today.replace(month=1, day=1)
+    opens_on, closes_on = window(today)
     citizens = _verified_citizens()
     merchant = User.objects.get(username="shanghu")
     made = 0
@@ -227,8 +237,8 @@ def _build_later(stdout: TextIO | OutputWrapper) -> None:
                 name=name,
                 category=category,
                 region=city,
-                opens_on=year_start,
-                closes_on=today.replace(month=12, day=31),
+                opens_on=opens_on,
+                closes_on=closes_on,
                 budget_fen=budget_yuan * 100,
                 on_exhaustion=on_exhaustion,
                 stripes=8,
