@@ -11,7 +11,7 @@ from typing import Any
 import docx
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from huanxin.plans import schema
@@ -386,6 +386,8 @@ FRAGMENTS = [
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=8)), max_size=80))
+@example(["①", "到2027年，", "较2023年增长25%以上"])  # once made the code target-①-1 ('①'.isdigit() is true)
+@example(["（٣）", "到2027年，", "较2023年增长25%以上"])  # a digit of another script
 def test_never_crashes_on_plan_like_text(parts: list[str]) -> None:
     try:
         result = import_document("".join(parts).encode("utf-8", "surrogatepass"), "fuzz.txt")

@@ -705,10 +705,10 @@ def _indicator_code(path: str, n: int) -> str:
 
     values = []
     for token in re.findall(r"[一二三四五六七八九十]+|\d+|[①-⑳]", path.split(" ")[0]):
-        if token.isdigit():
-            values.append(token)
-        elif "①" <= token <= "⑳":
+        if "①" <= token <= "⑳":  # before isdigit(), which is true of ① too
             values.append(str(ord(token) - ord("①") + 1))
+        elif token.isdigit():
+            values.append(str(int(token)))  # \d matches any script's digits: ３ and ٣ become 3
         else:
             values.append(str(cn_value(token)))
     return f"target-{'-'.join(values) or 'x'}-{n}"
