@@ -11,8 +11,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
+# `make test-clock`: UTC instants the suite starts at — just after midnight in Beijing (UTC+8), New Year in Beijing,
+# two minutes before midnight on a month's last day (the run crosses into the next month), a leap day after the plan
+CLOCKS ?= 2026-12-06T16:05:00Z 2026-12-31T16:05:00Z 2027-01-31T15:58:00Z 2028-02-29T03:00:00Z
 
-.PHONY: help run test lint check install assets browser clean
+.PHONY: help run test test-clock lint check install assets browser clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +51,16 @@ run: install ## migrate, load the plan and demo data, serve http://127.0.0.1:800
 
 test: install browser ## run the whole test suite (DATABASE_URL=postgres://… to run it on PostgreSQL)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-clock: install browser ## the suite under shifted clocks (faketime; CLOCKS=… to choose), not part of `make test`
+	@command -v faketime >/dev/null || { echo "需要 faketime (apt-get install faketime)"; exit 1; }
+	@# a relative offset, not faketime's '@date': Django sets TZ=Asia/Shanghai and xdist's workers, which inherit
+	@# it, would read '@date' as Beijing time and run 8 hours behind the parent
+	@for at in $(CLOCKS); do \
+		offset=$$(( $$(date -ud "$$at" +%s) - $$(date +%s) )); [ $$offset -ge 0 ] && offset=+$$offset; \
+		echo "== $$at: faketime -f $$offset"; \
+		faketime -f "$$offset" $(BIN)/pytest $(PYTEST_ARGS) || exit 1; \
+	done
 
 lint: install ## ruff, mypy and the migrations check
 	$(BIN)/ruff check src tests bench
