@@ -14,16 +14,15 @@ BEGIN;
 -- idempotency: an earlier application with this key
 SELECT id, number FROM subsidies_application WHERE created_by_id = :uid AND idempotency_key = 'pgb' || :n;
 -- per-person limit, identifiers never used, price sample of the model
-SELECT count(*) FROM subsidies_applicationitem i JOIN subsidies_application a ON a.id = i.application_id
-  WHERE a.applicant_hash = md5(:n::text) AND a.programme_id = :prog AND i.kind = 'refrigerator'
-    AND a.status <> 'rejected';
+SELECT used FROM subsidies_personusage WHERE programme_id = :prog AND applicant_hash = md5(:n::text) || md5(:n::text)
+  AND scope = 'refrigerator';
 SELECT 1 FROM subsidies_claim WHERE active AND kind = 'invoice' AND value = 'PGB' || :n LIMIT 1;
 SELECT 1 FROM subsidies_claim WHERE active AND kind = 'serial' AND value = 'refrigerator:PGB' || :n LIMIT 1;
 SELECT price_fen FROM subsidies_applicationitem WHERE brand_model = '海尔BCD-501' ORDER BY id DESC LIMIT 200;
 SAVEPOINT twin;
 INSERT INTO subsidies_application (number, programme_id, region_id, channel, merchant_id, applicant_user_id,
     applicant_name, applicant_id, applicant_hash, phone, status, amount_fen, risk_score, risk_reasons, checks,
-    created_by_id, created_at, idempotency_key)
+    created_by_id, created_at, idempotency_key, fingerprint)
   VALUES ('TMP' || :n, :prog, :region, 'merchant', :org, NULL,
     'g1:q0bYxTa7f6C2n9hV1sPZkQ8m3Lr5Uw4eYJt0dGNc2HbAiKoRzXyE1uv7WlMpS6IfD3gqhO8=',
     'g1:q0bYxTa7f6C2n9hV1sPZkQ8m3Lr5Uw4eYJt0dGNc2HbAiKoRzXyE1uv7WlMpS6IfD3gqhO8=',
@@ -31,10 +30,10 @@ INSERT INTO subsidies_application (number, programme_id, region_id, channel, mer
     'g1:q0bYxTa7f6C2n9hV1sPZkQ8m3Lr5Uw4eYJt0dGNc2HbAiKoRzXyE1uv7WlMpS6IfD3gqhO8=',
     'reserved', 79980, 0, '[]',
     '[{"name": "身份核验", "outcome": "passed", "reason": "身份证号码和手机号码有效"}, {"name": "受理期与开票日期", "outcome": "passed", "reason": "在受理期内"}, {"name": "每人限额", "outcome": "passed", "reason": "未超过每人限额"}, {"name": "凭证唯一", "outcome": "passed", "reason": "2项凭证均未使用过"}, {"name": "价格合理性", "outcome": "passed", "reason": "未见异常"}]',
-    :uid, now(), 'pgb' || :n)
+    :uid, now(), 'pgb' || :n, md5('fp' || :n) || md5(:n::text))
   RETURNING id AS app \gset
 RELEASE SAVEPOINT twin;
-UPDATE subsidies_application SET number = 'BT' || to_char(now(), 'YYMMDD') || lpad(:app::text, 7, '0')
+UPDATE subsidies_application SET number = 'BT' || to_char(now(), 'YYMMDD') || lpad(:app::text, 7, '0') || lpad((:n % 10000)::text, 4, '0')
   WHERE id = :app;
 INSERT INTO subsidies_applicationitem (application_id, kind, brand_model, serial, vin, invoice_no, invoice_date,
     price_fen, grade, certificate_no, amount_fen, explanation, details)
@@ -62,7 +61,7 @@ SELECT a.id AS avail, (SELECT r.id FROM subsidies_account r WHERE r.programme_id
   FOR NO KEY UPDATE OF a \gset
 \endif
 INSERT INTO subsidies_entry (programme_id, kind, debit_id, credit_id, amount_fen, reference, note, actor_id, at)
-  VALUES (:prog, 'reserve', :resv, :avail, 79980, 'BT' || to_char(now(), 'YYMMDD') || lpad(:app::text, 7, '0'), '',
+  VALUES (:prog, 'reserve', :resv, :avail, 79980, 'BT' || to_char(now(), 'YYMMDD') || lpad(:app::text, 7, '0') || lpad((:n % 10000)::text, 4, '0'), '',
     :uid, now()) RETURNING id AS entry \gset
 UPDATE subsidies_account SET balance_fen = balance_fen + CASE WHEN id = :avail THEN -79980 ELSE 79980 END
   WHERE id IN (:avail, :resv);
@@ -77,6 +76,11 @@ INSERT INTO core_auditevent (chain, seq, at, actor_id, actor_label, action, obje
     :entry, '预留 79980', '{"amount_fen": 79980, "programme": "intake", "stripe": 0}', ':last_hash',
     encode(sha256(convert_to(':last_hash' || :entry || 'subsidies.reserved', 'UTF8')), 'hex'));
 RELEASE SAVEPOINT reserve;
+-- the person's limit, held by the database (limits.take: one conditional upsert per scope)
+INSERT INTO subsidies_personusage (programme_id, applicant_hash, scope, used)
+  VALUES (:prog, md5(:n::text) || md5(:n::text), 'refrigerator', 1)
+  ON CONFLICT (programme_id, applicant_hash, scope) DO UPDATE SET used = subsidies_personusage.used + excluded.used
+  WHERE subsidies_personusage.used + excluded.used <= 1 RETURNING used;
 UPDATE subsidies_application SET status = 'reserved' WHERE id = :app;
 INSERT INTO subsidies_applicationevent (application_id, status, actor_id, at, note)
   VALUES (:app, 'reserved', :uid, now(), '额度已预留，等待审核') RETURNING id;

@@ -11,7 +11,7 @@ from huanxin.plans.models import MeasureAction, PlanImport
 from huanxin.projects.models import InvestmentReport, Loan, Project
 from huanxin.recycling.models import Booking, Certificate, ReverseInvoice, Site
 from huanxin.subsidies import selectors
-from huanxin.subsidies.models import Application, Programme
+from huanxin.subsidies.models import Application, MerchantAccount, PaymentBatch, Programme
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +62,12 @@ def test_demo_creates_a_user_for_every_role_and_runs_twice(plan) -> None:
         assert Application.objects.filter(programme__category=category).exists(), category
     assert Application.objects.filter(programme__category="ebike", status="queued").exists()
     assert all(selectors.check_ledger(p).problems == [] for p in Programme.objects.all())
+    # payments: the merchant's settlement account, a batch settled and batches to export (made once, not twice);
+    # every application paid to its applicant carries the account
+    assert MerchantAccount.objects.filter(organisation__name="张家口焕新家电商行").exists()
+    assert {"settled", "draft"} <= set(PaymentBatch.objects.values_list("status", flat=True))
+    assert PaymentBatch.objects.count() == 3
+    assert not Application.objects.filter(programme__payee="applicant", payee_account="").exists()
 
     # the printed password works
     client = Client()

@@ -17,6 +17,7 @@ from huanxin.monitoring.periods import PeriodRef
 from huanxin.plans import services as plans
 from huanxin.plans.models import Indicator, Measure
 from tests.factories import OrganisationFactory, officer, task_force
+from tests.subsidies.accounts import payee
 
 OUR_APPS = ["core", "plans", "monitoring", "supervision", "recycling", "subsidies", "projects"]
 
@@ -250,6 +251,7 @@ def _subsidies_rows() -> None:
         applicant_name="林芳",
         applicant_id=citizen.verified_resident_id,  # a citizen applies in their own verified identity
         phone="13912345678",
+        **payee("林芳"),
         items=[
             ItemIn(
                 kind="tv",
@@ -268,4 +270,32 @@ def _subsidies_rows() -> None:
     review.decide(actor=reviewer, application=application, decision="more", reason="请补充旧机照片")
     review.supply_material(actor=citizen, application=application, note="已补充")
     review.decide(actor=reviewer, application=application, decision="approve")
-    payments.create_batch(actor=user_with_role(Role.FINANCE_OFFICER), programme=programme)
+    finance = user_with_role(Role.FINANCE_OFFICER)
+    payments.export_bank_file(actor=finance, batch=payments.create_batch(actor=finance, programme=programme))
+    from huanxin.subsidies import payees
+
+    payees.save_merchant_account(  # a merchant's settlement account
+        actor=user_with_role(Role.MERCHANT), account_name="焕新家电商行", account_no="1234567890123", bank="工行",
+        bank_code="102138000018",
+    )  # fmt: skip
+    # a till's sale in a programme with a daily quota (its striped rows), then returned (a refund)
+    import random
+
+    from huanxin.core.models import Organisation
+    from huanxin.demo import identities
+    from huanxin.subsidies import refunds
+
+    quota_programme = ledger.create_programme(
+        actor=task_force(), code="appliance-quota-scoping", name="2025年家电以旧换新补贴（限额）", category="appliance",
+        region=Region.objects.get(code="130700"), opens_on=dt.date(2000, 1, 1), closes_on=dt.date(2099, 12, 31),
+        status="open", budget_fen=1_000_000, daily_quota_fen=500_000, stripes=2,
+        parameters={**rules.DEFAULTS["appliance"], "sample_pct": 0},
+    )  # fmt: skip
+    store = Organisation.objects.create(name="退货商行", kind="merchant", region=Region.objects.get(code="130702"))
+    till = UserFactory(role=Role.MERCHANT, organisation=store)
+    sold = submit_application(
+        actor=till, programme=quota_programme, applicant_name="赵敏",
+        applicant_id=identities.resident_id(random.Random(9)), phone="13912345678",
+        items=[ItemIn(kind="tv", invoice_no="INV-Q1", invoice_date=timezone.localdate(), price_fen=300_000, grade="1")],
+    )  # fmt: skip
+    refunds.report_refund(actor=till, application=sold, reason="顾客退货")

@@ -19,6 +19,7 @@ from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, Claim
 from tests.conftest import postgres_only
 from tests.factories import UserFactory
+from tests.subsidies.accounts import payee
 from tests.subsidies.conftest import make_programme
 
 pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
@@ -53,6 +54,7 @@ def _submit(user: Any, programme: Any, n: int, invoice: str) -> Callable[[], App
         applicant_name="申请人",
         applicant_id=user.verified_resident_id,  # a citizen applies in their own verified identity (实名)
         phone="13912345678",
+        **payee("申请人"),  # citizens filing alone are paid: the account is required
         items=[ItemIn(kind="tv", invoice_no=invoice, invoice_date=timezone.localdate(), price_fen=3_000_00, grade="1")],
     )
 

@@ -20,6 +20,7 @@ from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, Claim, Programme
 from tests import clock
 from tests.factories import UserFactory, user_with_role
+from tests.subsidies.accounts import payee
 from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +64,8 @@ def apply(actor, programme, items, **kwargs) -> Application:
     else:
         rng = random.Random(actor.pk)
         values = {"applicant_name": "林芳", "applicant_id": identities.resident_id(rng), "phone": "13912345678"}
-    return submit_application(actor=actor, programme=programme, items=items, **{**values, **kwargs})
+    # paid to the applicant when a citizen files alone: the account is required (a merchant's is ignored)
+    return submit_application(actor=actor, programme=programme, items=items, **{**values, **payee("林芳"), **kwargs})
 
 
 def code_of(exc: ValidationError) -> str:

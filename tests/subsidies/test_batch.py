@@ -26,6 +26,7 @@ from huanxin.demo import identities
 from huanxin.subsidies import batch, rules
 from huanxin.subsidies.models import Application
 from tests.factories import UserFactory
+from tests.subsidies.accounts import BANK, BANK_CODE, CARD
 from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
@@ -136,6 +137,8 @@ def test_a_batch_carries_the_other_categories_evidence(merchant, boss, recycler)
 
     bike = {"品类": "ebike", "品牌型号": "雅迪冠能G5", "开票日期": today.isoformat(), "成交价（元）": "3299.00"}
     bike |= {"电池类型": "铅酸", "执行标准": "GB 17761-2024", "手机号码": "13800001111", "申请人姓名": "赵建国"}
+    account = {"收款户名": "赵建国", "收款账号": CARD, "开户行": BANK, "联行号": BANK_CODE}  # paid to the applicant
+    bike |= account
     data = [
         line(**bike, 订单号="B1", 补贴项目代码=bikes.code, 身份证号码=rider, 序列号="YD1", 发票号码="EB1",
              收旧凭证编号=certificates[0].number, CCC证书编号="2025011119000123"),
@@ -145,7 +148,7 @@ def test_a_batch_carries_the_other_categories_evidence(merchant, boss, recycler)
              品类="car", 品牌型号="比亚迪秦PLUS", 发票号码="CAR1", 开票日期=today.isoformat(),
              **{"成交价（元）": "150000"},
              旧车车辆识别代号=identities.vin(rng), 新车类型="新能源", 转移登记编号="ZY001",
-             转移登记日期=(today - dt.timedelta(days=3)).isoformat(), 旧车登记日期="2019-05-20"),
+             转移登记日期=(today - dt.timedelta(days=3)).isoformat(), 旧车登记日期="2019-05-20", **account),
     ]  # fmt: skip
     text = ",".join(batch.HEADERS) + "\n" + "\n".join(",".join(r) for r in data)
     results, _ = batch.import_batch(actor=merchant, data=text.encode(), filename="mixed.csv")

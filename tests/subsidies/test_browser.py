@@ -22,6 +22,7 @@ from huanxin.subsidies.models import Application, Claim, Payment
 from huanxin.subsidies.selectors import balances, check_ledger
 from tests.browser import ARTIFACTS, PASSWORD, browser_page, login, skip_without_chromium
 from tests.factories import UserFactory, user_with_role
+from tests.subsidies.accounts import BANK, BANK_CODE, CARD
 from tests.subsidies.conftest import make_programme
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,7 +45,7 @@ def new_page(browser_page, *, width: int = 1280, height: int = 900, mobile: bool
 
 
 def fill_application(page, *, grade: str) -> None:
-    """The goods; the applicant is the citizen's verified identity (实名), shown, never typed."""
+    """The goods and the account; the applicant is the citizen's verified identity (实名), shown, never typed."""
     item = page.get_by_role("group", name="第1件商品", exact=True)
     item.get_by_label("品类").select_option(label="冰箱")
     item.get_by_label("品牌型号").fill("海尔BCD-501")
@@ -53,6 +54,11 @@ def fill_application(page, *, grade: str) -> None:
     item.get_by_label("发票号码").fill("044002500111")
     item.get_by_label("开票日期").fill(timezone.localdate().isoformat())
     item.get_by_label("成交价（元）").fill("4999.00")
+    account = page.get_by_role("group", name=re.compile("补贴收款账户"))  # filing alone, the citizen is paid
+    account.get_by_label("户名").fill(NAME)
+    account.get_by_label("银行卡号").fill(CARD)
+    account.get_by_label("开户行").fill(BANK)
+    account.get_by_label("联行号").fill(BANK_CODE)
 
 
 def test_apply_review_pay_and_verify_in_the_browser(plan, boss, live_server, browser_page, tmp_path: Path) -> None:
@@ -161,12 +167,14 @@ def test_apply_review_pay_and_verify_in_the_browser(plan, boss, live_server, bro
     payment = Payment.objects.select_related("batch").get()
     batch = payment.batch
     page.get_by_text(f"已生成发放批次 {batch.number}").wait_for()
+    page.get_by_label("格式").select_option(label="CSV（UTF-8）")
     with page.expect_download() as download_info:
         page.get_by_role("button", name="下载发放文件").click()
     download = download_info.value
-    assert download.suggested_filename.endswith("-发放文件.csv")
+    assert download.suggested_filename == f"发放批次-{batch.number}.csv"
     bank_file = Path(download.path()).read_bytes().decode("utf-8-sig")
-    assert application.number in bank_file and "999.80" in bank_file and NAME in bank_file
+    assert application.number in bank_file and "999.80" in bank_file and NAME in bank_file and CARD in bank_file
+    assert CARD not in page.content()  # on the page only masked
     result = tmp_path / "回单.csv"
     result.write_text(f"申请编号,结果,银行流水号,失败原因\r\n{application.number},成功,BANK-20250001,\r\n", "utf-8")
     page.get_by_label("银行回单文件").set_input_files(result)

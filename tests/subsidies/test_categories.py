@@ -25,6 +25,7 @@ from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, Claim, Programme
 from tests import clock
 from tests.factories import UserFactory
+from tests.subsidies.accounts import payee, payee_json
 from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +61,7 @@ def apply(actor, programme: Programme, items: list[ItemIn], applicant_id: str = 
         applicant_id=applicant_id or actor.verified_resident_id or identities.resident_id(RNG),
         phone="13912345678",
         items=items,
-        **kwargs,
+        **{**payee("赵建国"), **kwargs},  # cars and e-bikes are paid to the applicant: the account is required
     )
 
 
@@ -490,6 +491,7 @@ def body(programme: Programme, applicant_id: str, item: dict[str, Any]) -> dict[
         "applicant_id": applicant_id,
         "phone": "13912345678",
         "items": [{"invoice_date": TODAY.isoformat(), **item}],
+        "payee": payee_json("赵建国"),
     }
 
 
@@ -547,6 +549,7 @@ def web_form(**fields: str) -> dict[str, str]:
     return {
         "token": f"t-{RNG.randrange(10**9)}",
         "date_0": TODAY.isoformat(),
+        **payee("赵建国"),
         **fields,
     }
 

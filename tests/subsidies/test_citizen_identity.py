@@ -23,6 +23,7 @@ from huanxin.subsidies import rules, selectors
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, Claim, Programme
 from tests.factories import UserFactory, user_with_role
+from tests.subsidies.accounts import payee, payee_json
 from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +68,7 @@ def fridge(kind: str = "refrigerator") -> ItemIn:
 
 
 def submit(actor: User, programme: Programme, **kwargs: Any) -> Application:
-    values = {"applicant_name": "", "applicant_id": "", "phone": "", "items": [fridge()], **kwargs}
+    values = {"applicant_name": "", "applicant_id": "", "phone": "", "items": [fridge()], **payee(NAME), **kwargs}
     return submit_application(actor=actor, programme=programme, **values)
 
 
@@ -174,6 +175,7 @@ def goods(**kwargs: str) -> dict[str, str]:
         "date_0": TODAY.isoformat(),
         "price_0": "4999.00",
         "serial_0": f"WS{random.randrange(10**9)}",
+        **payee(NAME),
         **kwargs,
     }
 
@@ -249,7 +251,7 @@ def body(programme: Programme, **applicant: str) -> dict[str, Any]:
         "grade": "1",
         "serial": f"AS{random.randrange(10**9)}",
     }
-    return {"programme": programme.code, "items": [item], **applicant}
+    return {"programme": programme.code, "items": [item], "payee": payee_json(NAME), **applicant}
 
 
 def test_a_citizen_over_the_api_applies_in_the_verified_identity(citizen, programme) -> None:

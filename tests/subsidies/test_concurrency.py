@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connections
 from django.db.models import Count
+from django.utils import timezone
 
 from huanxin.core.models import AuditEvent
 from huanxin.subsidies import ledger
@@ -204,4 +205,30 @@ def test_paying_and_releasing_at_once_does_one_of_them(small_pool, finance) -> N
     expected = "already_paid" if kinds == {"pay"} else "reservation_released"
     assert [code(e) for e in errors] == [expected] * len(errors)
     assert Entry.objects.filter(reference="APP-1", kind__in=["pay", "release"]).count() == 1
+    assert_sound(programme)
+
+
+def test_parallel_reservations_never_pass_the_daily_quota_and_releases_free_it(plan, boss, finance) -> None:
+    """Sixteen reservations at once against a daily quota in stripes: what is reserved today never exceeds the
+    quota, each refusal names the quota, and releasing half of them at once frees exactly that much."""
+    from huanxin.subsidies import quota
+    from huanxin.subsidies.models import DailyQuotaUse
+
+    programme = make_programme(boss, budget_fen=100_000 * YUAN, daily_quota_fen=2_000 * YUAN, stripes=8)
+    amounts = [random.Random(n).choice([100, 150, 300, 450]) * YUAN for n in range(THREADS)]
+    results, errors = in_parallel(
+        [
+            lambda n=n: ledger.reserve(actor=finance, programme=programme, reference=f"DQ-{n}", amount_fen=amounts[n])
+            for n in range(THREADS)
+        ]
+    )
+    taken = sum(r.amount_fen for r in results)
+    assert taken <= 2_000 * YUAN and {code(e) for e in errors} <= {"daily_quota_reached"}
+    assert taken == sum(amounts) or taken > 2_000 * YUAN - max(amounts)  # refused only when it no longer fitted
+    day = timezone.localdate()
+    assert quota.used_on(programme, day) == taken
+    assert all(row.used <= row.share for row in DailyQuotaUse.objects.filter(programme=programme))
+    halves = results[: len(results) // 2]
+    in_parallel([lambda r=r: ledger.release(actor=finance, programme=programme, reference=r.reference) for r in halves])
+    assert quota.used_on(programme, day) == taken - sum(r.amount_fen for r in halves)
     assert_sound(programme)

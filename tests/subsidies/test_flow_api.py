@@ -24,6 +24,7 @@ from huanxin.subsidies import payments, review, rules
 from huanxin.subsidies.models import Application, Claim, Entry, Payment, PaymentBatch
 from huanxin.subsidies.selectors import balances, check_ledger
 from tests.factories import UserFactory, user_with_role
+from tests.subsidies.accounts import BANK, BANK_CODE
 from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
@@ -167,10 +168,21 @@ def test_apply_check_review_pay_and_verify_over_the_api(plan, programme, till, b
     review.decide(actor=user_with_role(Role.REVIEWER), application=application, decision="approve")
     assert till.get(f"{URL}/{number}").json()["status"] == "approved"
     finance = user_with_role(Role.FINANCE_OFFICER)
+    # sold at the merchant's till, so the merchant is reimbursed: its settlement account, set over the API
+    assert till.get("/api/v1/subsidies/merchant-account").json()["code"] == "merchant_account_not_set"
+    account = {
+        "account_name": "焕新家电商行",
+        "account_no": "1234 5678 9012 3456 789",
+        "bank": BANK,
+        "bank_code": BANK_CODE,
+    }
+    saved = till.put("/api/v1/subsidies/merchant-account", json.dumps(account), content_type="application/json")
+    assert saved.status_code == 200 and saved.json()["account_no"] == "1234***********6789"
     batch = payments.create_batch(actor=finance, programme=programme)
-    bank_file = payments.export_bank_file(actor=finance, batch=batch).decode("utf-8-sig")
+    bank_file = payments.export_bank_file(actor=finance, batch=batch, fmt="csv").content.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(bank_file)))
-    assert [(r["申请编号"], r["金额（元）"]) for r in rows] == [(number, "999.80")]
+    paid_to = [(r["收款账号"], r["收款户名"], r["金额（元）"], r["用途/附言"]) for r in rows]
+    assert paid_to == [("1234567890123456789", "焕新家电商行", "999.80", f"以旧换新补贴{number}")]
     answer = f"申请编号,结果,银行流水号,失败原因\r\n{number},成功,BANK-20250001,\r\n".encode()
     results = payments.import_bank_result(actor=finance, batch=batch, data=answer)
     assert [(r.ref, r.ok, r.changed) for r in results] == [(number, True, True)]

@@ -384,3 +384,25 @@ def test_visibility(programme_factory, boss, finance) -> None:
     assert set(Programme.objects.visible_to(user_with_role(Role.DEPARTMENT_OFFICER))) == {published}
     for model in (Programme, Account, Entry):
         assert not model.objects.visible_to(AnonymousUser()).exists()  # type: ignore[attr-defined]
+
+
+def test_the_daily_quota_is_striped_and_a_release_gives_its_share_back(programme_factory, finance) -> None:
+    """The quota's rows each hold a share; an amount larger than any share is taken from several; the day never
+    goes past the quota; a released reservation frees its amount on the day it was reserved."""
+    from huanxin.subsidies import quota
+    from huanxin.subsidies.models import DailyQuotaUse
+
+    programme = programme_factory(daily_quota_fen=1_000 * YUAN, stripes=4)
+    now = timezone.localtime().replace(hour=10, minute=0)
+    day = timezone.localdate(now)
+    ledger.reserve(actor=finance, programme=programme, reference="Q1", amount_fen=700 * YUAN, now=now)  # > a share
+    rows = DailyQuotaUse.objects.filter(programme=programme, day=day)
+    assert sorted(r.share for r in rows) == [250 * YUAN] * 4 and sum(r.used for r in rows) == 700 * YUAN
+    with pytest.raises(ValidationError) as exc:
+        ledger.reserve(actor=finance, programme=programme, reference="Q2", amount_fen=301 * YUAN, now=now)
+    assert code_of(exc) == "daily_quota_reached" and "今日已预留 700.00 元" in exc.value.messages[0]
+    ledger.release(actor=finance, programme=programme, reference="Q1", reason="申请撤回")
+    assert quota.used_on(programme, day) == 0
+    ledger.reserve(actor=finance, programme=programme, reference="Q2", amount_fen=1_000 * YUAN, now=now)
+    assert quota.used_on(programme, day) == 1_000 * YUAN
+    assert all(r.used <= r.share for r in DailyQuotaUse.objects.filter(programme=programme))

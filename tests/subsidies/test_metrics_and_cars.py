@@ -19,6 +19,7 @@ from huanxin.subsidies import rules
 from huanxin.subsidies.applications import ItemIn, submit_application
 from tests import clock
 from tests.factories import user_with_role
+from tests.subsidies.accounts import payee
 from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
@@ -65,6 +66,7 @@ def test_car_scrap_renewal_needs_the_certificate_of_the_same_owner(dismantler, b
             applicant_name="赵建国",
             applicant_id=applicant_id,
             phone="13912345678",
+            **payee("赵建国"),  # cars are paid to the applicant
             items=[item],
         )
 

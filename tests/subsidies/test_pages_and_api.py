@@ -17,6 +17,7 @@ from huanxin.demo import identities
 from huanxin.subsidies import rules
 from huanxin.subsidies.models import Application
 from tests.factories import UserFactory, user_with_role
+from tests.subsidies.accounts import payee
 from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +48,7 @@ def form(**kwargs):
         "invoice_0": "INV001",
         "date_0": timezone.localdate().isoformat(),
         "price_0": "4999.00",
+        **payee("林芳"),  # a citizen filing alone is paid: the account is required
     }
     return {**values, **kwargs}
 

@@ -19,6 +19,7 @@ from huanxin.subsidies.payments import clawback, create_batch, export_bank_file,
 from huanxin.subsidies.review import decide
 from tests.conftest import postgres_only
 from tests.factories import UserFactory, user_with_role
+from tests.subsidies.accounts import BANK, BANK_CODE, CARD
 from tests.subsidies.test_application_concurrency import race
 from tests.subsidies.test_review import NAME, appliance_programme, apply, code_of, item
 
@@ -86,21 +87,29 @@ def test_only_finance_and_the_task_force_run_payments(programme, finance, boss) 
 
 
 def test_the_bank_file(programme, finance) -> None:
+    """The columns of a 代发 template; CSV in UTF-8 with BOM and CRLF; a second export only with a reason.
+    (tests/subsidies/test_payees.py: the Excel file, merchant-paid rows, the re-export's mark and audit.)"""
     apps = approved(programme, 2)
     batch = create_batch(actor=finance, programme=programme)
-    data = export_bank_file(actor=finance, batch=batch)
+    data = export_bank_file(actor=finance, batch=batch, fmt="csv").content
     assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM, as Chinese bank portals take
     rows = read_csv(data)
-    assert rows[0] == ["序号", "申请编号", "收款人姓名", "身份证号码", "金额（元）", "用途"]
-    assert rows[1] == ["1", apps[0].number, NAME, apps[0].applicant_id, "999.80", "以旧换新补贴"]
-    assert rows[2][0] == "2" and rows[2][1] == apps[1].number
+    assert rows[0] == ["序号", "收款账号", "收款户名", "金额（元）", "开户行", "联行号", "用途/附言"]
+    assert rows[1] == ["1", CARD, NAME, "999.80", BANK, BANK_CODE, f"以旧换新补贴{apps[0].number}"]
+    assert rows[2][0] == "2" and rows[2][6] == f"以旧换新补贴{apps[1].number}"
     assert data.count(b"\r\n") == 3
     batch.refresh_from_db()
     assert batch.status == PaymentBatch.Status.EXPORTED and batch.exported_at is not None
-    assert export_bank_file(actor=finance, batch=batch) == data  # the same file again, audited again
-    events = AuditEvent.objects.filter(action="subsidies.payment_batch_exported")
-    assert [e.changes["first_export"] for e in events.order_by("id")] == [True, False]
-    assert all(NAME not in str(e.changes) and apps[0].applicant_id not in str(e.changes) for e in events)
+    again = export_bank_file(actor=finance, batch=batch, fmt="csv", reason="银行系统退回文件，重新上传")
+    assert again.content == data and again.sequence == 2  # the same rows again, audited again
+    events = AuditEvent.objects.filter(
+        action__in=["subsidies.payment_batch_exported", "subsidies.bank_file_reexported"]
+    )
+    assert [e.action for e in events.order_by("id")] == [
+        "subsidies.payment_batch_exported",
+        "subsidies.bank_file_reexported",
+    ]
+    assert all(NAME not in str(e.changes) and CARD not in str(e.changes) for e in events)
 
 
 def test_importing_the_result_pays_once_and_settles_the_batch(programme, finance) -> None:
@@ -180,8 +189,8 @@ def test_a_failed_payment_goes_into_the_next_batch(programme, finance) -> None:
     assert "与银行核实" in results[0].message
     second = create_batch(actor=finance, programme=programme)
     assert [p.application for p in second.payments.all()] == [bad]
-    rows = read_csv(export_bank_file(actor=finance, batch=second))
-    assert [r[1] for r in rows[1:]] == [bad.number]
+    rows = read_csv(export_bank_file(actor=finance, batch=second, fmt="csv").content)
+    assert [r[6] for r in rows[1:]] == [f"以旧换新补贴{bad.number}"]
     import_bank_result(actor=finance, batch=second, data=result_file([[bad.number, "成功", "B2", ""]]))
     bad.refresh_from_db()
     assert bad.status == Application.Status.PAID and pay_entries(bad) == 1
@@ -249,7 +258,7 @@ def test_no_personal_data_in_the_audit_log_or_the_logs(programme, finance, caplo
     export_bank_file(actor=finance, batch=batch)
     import_bank_result(actor=finance, batch=batch, data=result_file([[application.number, "成功", "B1", ""]]))
     clawback(actor=finance, application=application, reason="虚假交易")
-    secrets = [NAME, application.applicant_id, application.phone]
+    secrets = [NAME, application.applicant_id, application.phone, CARD]
     for event in AuditEvent.objects.all():
         assert not any(s in str(event.changes) for s in secrets), event.action
     assert not any(s in caplog.text for s in secrets)

@@ -23,6 +23,7 @@ from huanxin.subsidies.queue import promote_queue
 from tests import clock
 from tests.conftest import postgres_only
 from tests.factories import UserFactory, user_with_role
+from tests.subsidies.accounts import payee
 from tests.subsidies.conftest import YUAN, make_programme
 
 NOW = timezone.now()  # every test here runs at this instant (clock pinned): TODAY is the app's today
@@ -51,6 +52,7 @@ def submit(programme: Programme, n: int, price_yuan: int = 4_999, minutes_ago: i
         applicant_name="林芳",
         applicant_id=citizen.verified_resident_id,
         phone=citizen.verified_phone,
+        **payee("林芳"),  # a citizen filing alone is paid: the account is required
         items=[
             ItemIn(
                 kind="refrigerator",

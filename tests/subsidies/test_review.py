@@ -21,6 +21,7 @@ from huanxin.subsidies.models import Application, Claim, Entry, MaterialRequest,
 from huanxin.subsidies.review import decide, queue, supply_material
 from tests import clock
 from tests.factories import UserFactory, user_with_role
+from tests.subsidies.accounts import payee
 from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +63,7 @@ def apply(actor: User, programme: Programme, items: list[ItemIn] | None = None, 
         # a citizen applies in their own verified identity (实名), a merchant for a customer drawn from its number
         "applicant_id": actor.verified_resident_id or identities.resident_id(random.Random(actor.pk)),
         "phone": "13912345678",
+        **payee(NAME),  # paid to the applicant (a citizen filing alone): the account is required
         **kwargs,
     }
     return submit_application(actor=actor, programme=programme, items=items or [item()], **values)

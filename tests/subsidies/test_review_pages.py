@@ -14,6 +14,7 @@ from huanxin.subsidies import rules
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application
 from tests.factories import UserFactory, user_with_role
+from tests.subsidies.accounts import payee
 from tests.subsidies.conftest import make_programme
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +39,7 @@ def test_review_then_pay_through_the_pages(plan, boss) -> None:
         applicant_name="林芳",
         applicant_id=citizen.verified_resident_id,
         phone="13912345678",
+        **payee("林芳"),
         items=[ItemIn(kind="tv", invoice_no="I-1", invoice_date=timezone.localdate(), price_fen=9_000_00, grade="1")],
     )  # 1800 元: above the two-person threshold
     first, second = user_with_role(Role.REVIEWER), user_with_role(Role.REVIEWER)
@@ -60,7 +62,7 @@ def test_review_then_pay_through_the_pages(plan, boss) -> None:
     assert "生成发放批次" in page
     made = pay.post("/subsidies/payments/", {"programme": programme.code})
     batch_url = made["Location"]
-    exported = pay.post(batch_url, {"action": "export"})
+    exported = pay.post(batch_url, {"action": "export", "format": "csv"})
     text = exported.content.decode("utf-8-sig")
     assert big.number in text and "1800.00" in text
     result = f"申请编号,结果,银行流水号,失败原因\r\n{big.number},成功,BANK-1,\r\n".encode()
@@ -85,6 +87,7 @@ def test_asking_for_material_and_answering_it(plan, boss) -> None:
         applicant_name="林芳",
         applicant_id=citizen.verified_resident_id,
         phone="13912345678",
+        **payee("林芳"),
         items=[ItemIn(kind="tv", invoice_no="I-2", invoice_date=timezone.localdate(), price_fen=3_000_00, grade="1")],
     )
     reviewer = user_with_role(Role.REVIEWER)
@@ -110,6 +113,7 @@ def test_the_home_page_lists_subsidy_work(plan, boss) -> None:
         applicant_name="林芳",
         applicant_id=citizen.verified_resident_id,
         phone="13912345678",
+        **payee("林芳"),
         items=[ItemIn(kind="tv", invoice_no="I-3", invoice_date=timezone.localdate(), price_fen=3_000_00, grade="1")],
     )  # sampled: in review
     home = logged_in(user_with_role(Role.REVIEWER)).get("/").content.decode()

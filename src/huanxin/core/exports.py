@@ -1,4 +1,4 @@
-"""Excel exports (openpyxl): a bold header row, frozen, sensible column widths."""
+"""Excel exports (openpyxl): a bold header row, frozen, sensible column widths; no text cell runs as a formula."""
 
 from __future__ import annotations
 
@@ -33,6 +33,14 @@ def build_csv(*, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes
     return out.getvalue().encode("utf-8-sig")
 
 
+def _as_text(cell: Any) -> None:
+    """A text cell a spreadsheet must not run as a formula: openpyxl writes a string starting with "=" as one, so
+    it is set back to text, with Excel's quote prefix (shown as typed, kept as text when edited; no apostrophe in
+    the value, unlike `csv_safe`)."""
+    cell.data_type = "s"
+    cell.quotePrefix = True
+
+
 def build_workbook(*, title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     wb = Workbook()
     ws = wb.active
@@ -48,6 +56,8 @@ def build_workbook(*, title: str, headers: Sequence[str], rows: Iterable[Sequenc
         ws.append(list(row))
         for i, value in enumerate(row):
             widths[i] = min(60, max(widths[i], len(str(value)) * 2 + 2))
+            if type(value) is str and value[:1] in FORMULA_START:
+                _as_text(ws.cell(row=ws.max_row, column=i + 1))
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = width
     ws.freeze_panes = "A2"

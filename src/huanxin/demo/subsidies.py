@@ -17,15 +17,16 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import OutputWrapper
 from django.db import transaction
 from django.utils import timezone
+from stdnum import luhn
 
 from huanxin.core.models import Region, User
 from huanxin.core.roles import Role
 from huanxin.demo import identities
 from huanxin.recycling import services as recycling
 from huanxin.recycling.models import Certificate, Site
-from huanxin.subsidies import ledger, rules
+from huanxin.subsidies import ledger, payees, payments, review, rules
 from huanxin.subsidies.applications import ItemIn, submit_application
-from huanxin.subsidies.models import Programme
+from huanxin.subsidies.models import Application, MerchantAccount, PaymentBatch, Programme
 
 MODELS = {
     "refrigerator": [("海尔BCD-501WGHTDD", 4999), ("美的BCD-470WTPZM", 3299), ("容声BCD-509WD", 3599)],
@@ -61,6 +62,7 @@ def build(stdout: TextIO | OutputWrapper) -> None:
         _build_first(stdout)
     if not Programme.objects.filter(category__in=LATER).exists():
         _build_later(stdout)
+    _build_payments(stdout)
 
 
 def _build_first(stdout: TextIO | OutputWrapper) -> None:
@@ -145,6 +147,7 @@ def _apply(programme: Programme, user: User, rng: random.Random, today: dt.date,
                 )
             ],
             now=at,
+            **_payee(name, resident_id),  # a citizen filing alone is paid; the till's sale reimburses the shop
         )
     except ValidationError:
         return 0  # a demo draw the rules refuse (a price above the ceiling …): nothing is written
@@ -174,6 +177,7 @@ def _apply_car(programme: Programme, user: User, certificate: Certificate, rng: 
                 )
             ],
             now=at,
+            **_payee(certificate.owner_name, certificate.owner_id),  # cars are paid to the applicant
         )
     except ValidationError:
         return 0  # an old car registered after the cut-off, an owner with a company code …
@@ -284,11 +288,12 @@ def _apply_replacement(programme: Programme, user: User, n: int, rng: random.Ran
     at = _moment(rng, today, rng.randrange(0, 60))
     sold = at.date() - dt.timedelta(days=rng.randrange(1, 15))
     model, price, fuel = rng.choice(NEW_CARS)
+    name = identities.name(rng)  # the call's first draw, as before
     try:
         submit_application(
             actor=user,
             programme=programme,
-            applicant_name=identities.name(rng),
+            applicant_name=name,
             applicant_id=identities.resident_id(rng),
             phone=identities.phone(rng),
             items=[
@@ -306,6 +311,7 @@ def _apply_replacement(programme: Programme, user: User, n: int, rng: random.Ran
                 )
             ],
             now=at,
+            **_payee(name, f"car-{n}"),
         )
     except ValidationError:
         return 0  # a car below the first price band, an old car registered too late, a transfer before the window
@@ -351,6 +357,7 @@ def _apply_ebike(
                 )
             ],
             now=at,
+            **_payee(owner_name, owner_id),
         )
     except ValidationError:
         return 0
@@ -383,7 +390,83 @@ def _apply_home(programme: Programme, user: User, rng: random.Random, today: dt.
             phone=phone,
             items=items,
             now=at,
+            **_payee(name, resident_id),
         )
     except ValidationError:
         return 0
     return 1
+
+
+# --- payees and payments ------------------------------------------------------------------------------------------
+
+BANKS = [  # (开户行, 联行号, card prefix): invented 联行号, as every figure here
+    ("中国工商银行张家口分行营业部", "102138000018", "622202"),
+    ("中国建设银行张家口分行", "105138000016", "621700"),
+    ("中国农业银行张家口分行", "103138000011", "622848"),
+    ("张家口银行营业部", "313138000019", "622309"),
+    ("中国邮政储蓄银行张家口市分行", "403138000010", "621799"),
+]
+
+
+def _payee(holder: str, seed: str) -> dict[str, str]:
+    """The applicant's bank card: a 19-digit number with a valid check digit, drawn from `seed` by a generator of
+    its own (the demo's draws stay as they were)."""
+    draw = random.Random(seed)  # noqa: S311 - demo data, not security
+    bank, code, prefix = draw.choice(BANKS)
+    base = prefix + "".join(str(draw.randrange(10)) for _ in range(12))
+    return {
+        "payee_name": holder,
+        "payee_account": base + luhn.calc_check_digit(base),
+        "payee_bank": bank,
+        "payee_bank_code": code,
+    }
+
+
+def _build_payments(stdout: TextIO | OutputWrapper) -> None:
+    """Once (skipped when a batch exists): the merchant's settlement account; appliance applications approved and
+    paid in a first batch — one row failed at the bank and waits for the next —, a second appliance batch and an
+    e-bike batch (paid to the applicants) ready to export."""
+    if PaymentBatch.objects.exists():
+        return
+    users = {u.username: u for u in User.objects.filter(username__in=["shanghu", "shenhe", "caiwu"])}
+    appliances = Programme.objects.filter(category="appliance").order_by("pk").first()
+    bikes = Programme.objects.filter(category="ebike").order_by("pk").first()
+    if len(users) < 3 or appliances is None or bikes is None:
+        return
+    merchant, reviewer, finance = users["shanghu"], users["shenhe"], users["caiwu"]
+    made: list[PaymentBatch] = []
+    with transaction.atomic():
+        if merchant.organisation and not MerchantAccount.objects.filter(organisation=merchant.organisation).exists():
+            payees.save_merchant_account(
+                actor=merchant,
+                account_name=merchant.organisation.name,
+                account_no="110060149018000123456",
+                bank="交通银行张家口分行",
+                bank_code="301138000012",
+            )
+
+        def approve(programme: Programme, n: int) -> None:
+            waiting = Application.objects.filter(programme=programme, status=Application.Status.RESERVED)
+            for application in waiting.order_by("created_at", "pk")[:n]:
+                review.decide(actor=reviewer, application=application, decision="approve")
+
+        def batch(programme: Programme, limit: int | None = None) -> PaymentBatch | None:
+            try:  # a database made before accounts were asked for has approved applications without one
+                made.append(payments.create_batch(actor=finance, programme=programme, limit=limit))
+            except ValidationError:
+                return None
+            return made[-1]
+
+        approve(appliances, 14)
+        first = batch(appliances, 8)
+        if first is not None:
+            payments.export_bank_file(actor=finance, batch=first)
+            numbers = list(first.payments.order_by("pk").values_list("application__number", flat=True))
+            lines = ["申请编号,结果,银行流水号,失败原因"]
+            lines += [f"{number},成功,DEMO{n:08d}," for n, number in enumerate(numbers[:-1], start=1)]
+            lines.append(f"{numbers[-1]},失败,,户名与账号不符")
+            payments.import_bank_result(actor=finance, batch=first, data=("\r\n".join(lines) + "\r\n").encode())
+        batch(appliances)  # the rest, and the row the bank refused
+        approve(bikes, 6)
+        batch(bikes)
+    stdout.write(f"以旧换新补贴演示数据：{len(made)} 个发放批次（第 1 个已导出并按回单结清，其余待导出发放文件）\n")

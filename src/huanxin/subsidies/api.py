@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
+from huanxin.core import pii, throttle
 from huanxin.core.views import actor, api_refusal
-from huanxin.subsidies import selectors
+from huanxin.subsidies import errors, payees, refunds, selectors
 from huanxin.subsidies.applications import ItemIn, submit_application
-from huanxin.subsidies.models import Application, Programme, sees_whole_ledger
+from huanxin.subsidies.models import Application, MerchantAccount, Programme, sees_whole_ledger
 
 router = Router(tags=["以旧换新补贴"])
 
@@ -39,6 +40,13 @@ class ItemSchema(Schema):
     standard: str = Field("", description="电动自行车：新车合格证执行标准，如 GB 17761-2024")
 
 
+class PayeeIn(Schema):
+    name: str = Field(description="户名（不超过60字）")
+    account: str = Field(description="账号或银行卡号（8–30位数字；16–19位银行卡号校验末位）")
+    bank: str = Field(description="开户行")
+    bank_code: str = Field(description="联行号（12位数字）")
+
+
 class ApplicationIn(Schema):
     programme: str
     # a citizen applies in the account's verified identity (实名): these may be left out, and another ID number is
@@ -47,6 +55,11 @@ class ApplicationIn(Schema):
     applicant_id: str = Field("", description="申请人身份证号码（商户必填；居民可不填，填写时须与账户实名信息一致）")
     phone: str = Field("", description="申请人手机号码（商户必填；居民本人申请取账户实名信息，可不填）")
     items: list[ItemSchema]
+    payee: PayeeIn | None = Field(
+        None,
+        description="补贴收款账户：补贴发给申请人本人时必填（汽车、电动自行车；居民自行申请的各类补贴），"
+        "商户垫付的补贴（家电、数码、家装厨卫由商户提交）不需要。缺少或有误时答 422 invalid_payee",
+    )
 
 
 class ApplicationOut(Schema):
@@ -77,6 +90,7 @@ def _out(a: Application) -> ApplicationOut:
 def submit(request: HttpRequest, payload: ApplicationIn) -> Status:
     user = actor(request)
     programme = get_object_or_404(Programme.objects.visible_to(user), code=payload.programme)
+    payee = payload.payee or PayeeIn(name="", account="", bank="", bank_code="")
     try:
         application = submit_application(
             actor=user,
@@ -86,9 +100,16 @@ def submit(request: HttpRequest, payload: ApplicationIn) -> Status:
             phone=payload.phone,
             items=[ItemIn(**item.dict()) for item in payload.items],
             idempotency_key=request.headers.get("Idempotency-Key", ""),
+            payee_name=payee.name,
+            payee_account=payee.account,
+            payee_bank=payee.bank,
+            payee_bank_code=payee.bank_code,
         )
     except ValidationError as exc:
-        raise api_refusal(exc) from exc
+        refusal = api_refusal(exc)
+        if refusal.code == errors.IDEMPOTENCY_KEY_REUSED:  # type: ignore[attr-defined]
+            refusal.status_code = 409  # the key names another request: a conflict, not a bad body
+        raise refusal from exc
     return Status(201, _out(application))
 
 
@@ -96,6 +117,42 @@ def submit(request: HttpRequest, payload: ApplicationIn) -> Status:
 def get_application(request: HttpRequest, number: str) -> ApplicationOut:
     return _out(
         get_object_or_404(Application.objects.visible_to(request.user).select_related("programme"), number=number)
+    )
+
+
+class RefundIn(Schema):
+    reason: str = Field(description="退货原因（不超过200字）")
+
+
+class RefundOut(Schema):
+    number: str
+    status: str
+    status_label: str
+    clawed_back: bool = Field(description="补贴已发放，退货后须追回")
+    amount_fen: int
+    reported_at: dt.datetime
+
+
+@router.post(
+    "/subsidies/applications/{number}/refund",
+    response=RefundOut,
+    summary="报告退货（销售商户；重复报告返回首次结果）",
+)
+def refund(request: HttpRequest, number: str, payload: RefundIn) -> RefundOut:
+    user = actor(request)
+    application = get_object_or_404(Application.objects.visible_to(user), number=number)
+    try:
+        done = refunds.report_refund(actor=user, application=application, reason=payload.reason)
+    except ValidationError as exc:
+        raise api_refusal(exc) from exc
+    application.refresh_from_db(fields=["status"])
+    return RefundOut(
+        number=application.number,
+        status=application.status,
+        status_label=application.get_status_display(),
+        clawed_back=done.clawed_back,
+        amount_fen=done.amount_fen,
+        reported_at=done.at,
     )
 
 
@@ -108,10 +165,25 @@ class StatusOut(Schema):
     submitted_at: dt.datetime
 
 
-@router.get("/subsidies/status", response=StatusOut, auth=None, summary="申请进度（公开：申请编号 + 手机尾号四位）")
+# The same scope as the status page's (views.STATUS_LOOKUPS): one count of failed look-ups for both.
+STATUS_LOOKUPS = throttle.LookupThrottle("subsidies.status")
+
+
+@router.get(
+    "/subsidies/status",
+    response=StatusOut,
+    auth=None,
+    summary="申请进度（公开：申请编号 + 手机尾号四位）",
+    description="查询失败次数按来源地址和申请编号限制；超过后答 429 too_many_lookups，Retry-After 为需等待的秒数。",
+)
 def public_status(request: HttpRequest, number: str, phone4: str) -> StatusOut:
-    a = Application.objects.select_related("programme").filter(number=number.strip().upper()).first()
+    number = number.strip().upper()
+    wait = STATUS_LOOKUPS.wait(request, number)
+    if wait:
+        raise throttle.TooManyLookups(wait)
+    a = Application.objects.select_related("programme").filter(number=number).first()
     if a is None or len(phone4) != 4 or not a.phone.endswith(phone4):
+        STATUS_LOOKUPS.failed(request, number)
         error = HttpError(404, "未找到：请核对申请编号和手机号码后四位")
         error.code = "application_not_found"  # type: ignore[attr-defined]
         raise error
@@ -132,6 +204,7 @@ class ProgrammeOut(Schema):
     status: str
     opens_on: dt.date
     closes_on: dt.date
+    payee: str = Field("", description="收款人：applicant（申请人本人，须附收款账户）| merchant（垫付补贴的商户）")
     funded_fen: int | None = None
     available_fen: int | None = None
     reserved_fen: int | None = None
@@ -145,7 +218,13 @@ def programmes(request: HttpRequest) -> list[ProgrammeOut]:
     rows = []
     for p in Programme.objects.visible_to(request.user):
         row = ProgrammeOut(
-            code=p.code, name=p.name, category=p.category, status=p.status, opens_on=p.opens_on, closes_on=p.closes_on
+            code=p.code,
+            name=p.name,
+            category=p.category,
+            status=p.status,
+            opens_on=p.opens_on,
+            closes_on=p.closes_on,
+            payee=p.payee,
         )
         if sees_whole_ledger(request.user):
             f = selectors.forecast(p)
@@ -154,3 +233,56 @@ def programmes(request: HttpRequest) -> list[ProgrammeOut]:
             row.burn_fen_per_day, row.runs_out_on = f.burn_fen_per_day, f.runs_out_on
         rows.append(row)
     return rows
+
+
+class MerchantAccountIn(Schema):
+    account_name: str = Field("", description="户名；已设置账户时留空则保持不变")
+    account_no: str = Field("", description="账号（8–30位数字）；已设置账户时留空则保持不变")
+    bank: str = Field(description="开户行")
+    bank_code: str = Field(description="联行号（12位数字）")
+
+
+class MerchantAccountOut(Schema):
+    account_name: str = Field(description="户名（脱敏）")
+    account_no: str = Field(description="账号（脱敏：首尾各四位）")
+    bank: str
+    bank_code: str
+    updated_at: dt.datetime
+
+
+def _account_out(account: MerchantAccount) -> MerchantAccountOut:
+    return MerchantAccountOut(
+        account_name=pii.mask_name(account.account_name),
+        account_no=payees.mask_account(account.account_no),
+        bank=account.bank,
+        bank_code=account.bank_code,
+        updated_at=account.updated_at,
+    )
+
+
+@router.get("/subsidies/merchant-account", response=MerchantAccountOut, summary="本商户的结算账户（脱敏）")
+def get_merchant_account(request: HttpRequest) -> MerchantAccountOut:
+    user = actor(request)
+    if not payees.can_keep_account(user):
+        raise PermissionDenied("结算账户由商户本单位维护")
+    account = payees.account_of(user)
+    if account is None:
+        error = HttpError(404, "尚未设置结算账户")
+        error.code = "merchant_account_not_set"  # type: ignore[attr-defined]
+        raise error
+    return _account_out(account)
+
+
+@router.put("/subsidies/merchant-account", response=MerchantAccountOut, summary="设置本商户的结算账户（记入操作日志）")
+def put_merchant_account(request: HttpRequest, payload: MerchantAccountIn) -> MerchantAccountOut:
+    try:
+        account = payees.save_merchant_account(
+            actor=actor(request),
+            account_name=payload.account_name,
+            account_no=payload.account_no,
+            bank=payload.bank,
+            bank_code=payload.bank_code,
+        )
+    except ValidationError as exc:
+        raise api_refusal(exc) from exc
+    return _account_out(account)

@@ -32,7 +32,7 @@ from huanxin.core.roles import Role
 from huanxin.core.validators import clean_resident_id, clean_vin
 from huanxin.recycling import selectors as recycling
 from huanxin.recycling.models import Certificate
-from huanxin.subsidies import errors, ledger, limits, rules, sql
+from huanxin.subsidies import errors, ledger, limits, payees, rules, sql
 from huanxin.subsidies.models import Application, ApplicationEvent, ApplicationItem, Claim, Programme
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
@@ -198,8 +198,8 @@ def _check_identity(applicant_id: str, phone: str, name: str) -> str:
         raise _refuse("身份核验", "请填写申请人姓名", "name_required")
     try:
         clean = clean_resident_id(applicant_id.strip().upper())
-    except ValidationError:
-        raise _refuse("身份核验", "居民身份证号码无效（校验位或出生日期不符）", "invalid_resident_id") from None
+    except ValidationError as exc:  # the validator says what is wrong: length, characters, check digit, date, place
+        raise _refuse("身份核验", exc.messages[0], errors.INVALID_RESIDENT_ID) from None
     if not PHONE.match("".join(phone.split())):
         raise _refuse("身份核验", "请填写11位手机号码", "invalid_phone")
     return clean
@@ -520,6 +520,7 @@ class Prepared:
     demands: list[limits.Demand]  # what it takes of the person's limits (`limits.take`)
     status: str = Application.Status.RESERVED
     number: str = ""
+    payee: payees.Payee = payees.NO_PAYEE  # the applicant's account, when the applicant is paid (checked)
 
 
 def check_programme_open(programme: Programme, today: dt.date) -> None:
@@ -559,12 +560,15 @@ def prepare(
     items: list[ItemIn],
     today: dt.date,
     lookups: Lookups,
+    payee: payees.Payee | None,
 ) -> Prepared:
     """Run the checks of one application (the programme is known to be open). Refusals raise `ValidationError`
-    naming the check; nothing is written."""
+    naming the check; nothing is written. `payee`: the account given for the applicant when the applicant is the
+    one paid (`payees.pays_applicant`) — then required and checked —, None when the merchant is (nothing kept)."""
     if not items:
         raise _refuse("申请明细", "请至少填写一件商品", "no_items")
     clean_id = _check_identity(applicant_id, phone, applicant_name)
+    account = payees.NO_PAYEE if payee is None else payees.clean_payee(payee)
     applicant_hash = lookups.applicant_hash(clean_id)
     counts: dict[str, int] = {}
     checked = []
@@ -621,6 +625,7 @@ def prepare(
         items=rows,
         claims=claims,
         demands=demands,
+        payee=account,
     )
 
 
@@ -704,13 +709,27 @@ def _new_application(
         created_by=actor,
         created_at=now,
         idempotency_key=key,
+        payee_name=prepared.payee.name,
+        payee_account=prepared.payee.account,
+        payee_bank=prepared.payee.bank,
+        payee_bank_code=prepared.payee.bank_code,
     )
 
 
-def fingerprint(programme: Programme, applicant_name: str, applicant_id: str, phone: str, items: list[ItemIn]) -> str:
+def fingerprint(
+    programme: Programme,
+    applicant_name: str,
+    applicant_id: str,
+    phone: str,
+    items: list[ItemIn],
+    payee: payees.Payee = payees.NO_PAYEE,
+) -> str:
     """A keyed hash of what one submission asks for (no personal data in clear): a retry under the same
-    idempotency key must ask for the same, or it is another sale and is refused."""
+    idempotency key must ask for the same, or it is another sale and is refused. The payee's account counts when
+    one is given (a retry paying another account is another request)."""
     what = [programme.pk, applicant_name.strip(), applicant_id.strip().upper(), "".join(phone.split()), items]
+    if any(payee):
+        what.append(payees.fingerprint_part(payee))
     return pii.lookup_hash(json.dumps(what, ensure_ascii=False, default=str), purpose="submission")
 
 
@@ -750,13 +769,20 @@ def submit_application(
     idempotency_key: str = "",
     channel: str = "",
     now: dt.datetime | None = None,
+    payee_name: str = "",
+    payee_account: str = "",
+    payee_bank: str = "",
+    payee_bank_code: str = "",
 ) -> Application:
-    """Check, price and reserve one application. A retry with the same idempotency key returns the first result."""
+    """Check, price and reserve one application. A retry with the same idempotency key returns the first result.
+    `payee_*`: the applicant's account (户名, 账号, 开户行, 联行号), required when the applicant is the one paid —
+    the programme pays applicants, or a citizen filed alone; ignored when the merchant is reimbursed."""
     now = now or timezone.now()
     key = check_key(idempotency_key)
     if actor.role == Role.CITIZEN:  # a citizen applies for themself: in the account's verified identity (实名)
         applicant_name, applicant_id, phone = identity.own_identity(actor, claimed_id=applicant_id)
-    asked = fingerprint(programme, applicant_name, applicant_id, phone, items) if key else ""
+    given = payees.Payee(payee_name, payee_account, payee_bank, payee_bank_code)
+    asked = fingerprint(programme, applicant_name, applicant_id, phone, items, given) if key else ""
     if key and (existing := _submitted_before(actor, key)):
         return _answer(existing, asked)
     if actor.role not in (Role.CITIZEN, Role.MERCHANT):
@@ -775,6 +801,7 @@ def submit_application(
             items=items,
             today=today,
             lookups=Lookups(programme),
+            payee=given if payees.pays_applicant(programme.payee, merchant_filed=actor.role == Role.MERCHANT) else None,
         )
     except ValidationError:
         # A simultaneous twin (same key) may have committed between our look-up above and the checks, which then

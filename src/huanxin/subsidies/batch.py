@@ -23,7 +23,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from huanxin.core.exports import CSV, XLSX, build_csv, build_workbook
 from huanxin.core.models import User
 from huanxin.core.roles import Role
-from huanxin.subsidies import errors
+from huanxin.subsidies import errors, payees
 from huanxin.subsidies.applications import ItemIn
 from huanxin.subsidies.bulk import MAX_ORDER, RowIn, refusal, submit_rows
 from huanxin.subsidies.models import Programme
@@ -64,6 +64,11 @@ OPTIONAL = [
     "电池类型",
     "CCC证书编号",
     "执行标准",
+    # the applicant's account, where the programme pays the applicant (cars, e-bikes): payees.clean_payee
+    "收款户名",
+    "收款账号",
+    "开户行",
+    "联行号",
 ]
 HEADERS += OPTIONAL
 FUELS = {"新能源": "nev", "燃油": "fuel"}
@@ -138,6 +143,20 @@ def _optional_date(value: Any, column: str) -> dt.date | None:
     return _date(value, column) if _text(value) else None
 
 
+EXACT_DIGITS = 15  # a spreadsheet keeps numbers as doubles: a longer run of digits typed as a number is changed
+
+
+def _account(value: Any) -> str:
+    """The 收款账号 cell. Excel turns a card number typed into a number cell into a double, losing the digits past
+    the fifteenth: such a cell is refused rather than read as some other account."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and len(_text(value)) > EXACT_DIGITS:
+        raise ValidationError(
+            f"{payees.CHECK}：收款账号超过{EXACT_DIGITS}位时请将单元格设为文本格式后重新填写（Excel会改写长数字）",
+            code=errors.INVALID_PAYEE,
+        )
+    return _text(value)
+
+
 def _fen(value: Any) -> int:
     text = _text(value).replace(",", "")
     if plain := _PLAIN_YUAN.fullmatch(text):  # "4999.00", "4999.5", "4999": the same fen as Decimal gives, faster
@@ -196,6 +215,10 @@ def template() -> bytes:
             "铅酸",
             "2025011119000123",
             "GB 17761-2024",
+            "李四",
+            "6222020200112233446",  # text, not a number: Excel keeps only 15 digits of a number
+            "中国工商银行张家口分行",
+            "102138000018",
         ],
     ]
     return build_workbook(title="批量申请", headers=HEADERS, rows=rows)
@@ -225,6 +248,7 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
         (  # in HEADERS order
             order, code, name, resident_id, phone, kind, model, serial, grade, invoice_no, invoice_date, price,
             certificate_no, vin, fuel, transfer_no, transfer_date, registered_on, battery, ccc_no, standard,
+            payee_name, payee_account, payee_bank, payee_bank_code,
         ) = columns(cells)  # fmt: skip
         order = _text(order)
         try:
@@ -254,6 +278,7 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
                 ccc_no=_text(ccc_no),
                 standard=_text(standard),
             )
+            payee = payees.Payee(_text(payee_name), _account(payee_account), _text(payee_bank), _text(payee_bank_code))
         except ValidationError as exc:
             refused[number] = RowResult(number, order, False, "", refusal(exc))
             return None
@@ -265,6 +290,7 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
             applicant_id=_text(resident_id),
             phone=_text(phone),
             items=[item],
+            payee=payee,
         )
 
     def parsed() -> Iterator[RowIn]:  # read as the submission asks for its next chunk (bulk.submit_rows)

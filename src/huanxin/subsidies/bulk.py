@@ -43,7 +43,7 @@ from django.utils import timezone
 from huanxin.core import audit, bulkinsert, pii, retry
 from huanxin.core.models import User
 from huanxin.core.roles import Role
-from huanxin.subsidies import errors, ledger, limits, rules, sql
+from huanxin.subsidies import errors, ledger, limits, payees, rules, sql
 from huanxin.subsidies.applications import (
     ITEM_COLUMNS,
     MAX_KEY,
@@ -76,6 +76,7 @@ class RowIn:
     phone: str
     items: list[ItemIn]
     asked: str | None = None  # its fingerprint, once made (`_fingerprint`)
+    payee: payees.Payee = payees.NO_PAYEE  # the applicant's account (收款户名, 收款账号, 开户行, 联行号) as given
 
     @property
     def key(self) -> str:
@@ -316,7 +317,7 @@ def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) 
 def _fingerprint(row: RowIn) -> str:
     """What the row asks for (`applications.fingerprint`), made once per row."""
     if row.asked is None:
-        row.asked = fingerprint(row.programme, row.applicant_name, row.applicant_id, row.phone, row.items)
+        row.asked = fingerprint(row.programme, row.applicant_name, row.applicant_id, row.phone, row.items, row.payee)
     return row.asked
 
 
@@ -333,6 +334,8 @@ def _check_row(chunk: _Chunk, row: RowIn, pk: int, today: dt.date) -> Outcome:
         items=row.items,
         today=today,
         lookups=lookups,
+        # a merchant's row: the applicant is paid only where the programme pays applicants (cars, e-bikes)
+        payee=row.payee if programme.payee == Programme.Payee.APPLICANT else None,
     )
     prepared.number = application_number(pk, today)
     lookups.accept(prepared)
@@ -416,6 +419,10 @@ APPLICATION_COLUMNS = [
     "created_at",
     "idempotency_key",
     "fingerprint",
+    "payee_name",
+    "payee_account",
+    "payee_bank",
+    "payee_bank_code",
 ]
 
 
@@ -441,7 +448,7 @@ def _stored(chunk: _Chunk, row: RowIn, prepared: Prepared, pk: int) -> list[Any]
     """An accepted row's application as the table stores it — personal data encrypted, JSON as text — made while
     the chunk is checked (on PostgreSQL, beside the writer), without a model instance: at thousands of rows a second
     their making is the cost. The status is set once the money is settled (`_write`)."""
-    programme = row.programme
+    programme, payee = row.programme, prepared.payee
     return [
         pk,
         prepared.number,
@@ -463,6 +470,10 @@ def _stored(chunk: _Chunk, row: RowIn, prepared: Prepared, pk: int) -> list[Any]
         chunk.now,
         row.key,
         _fingerprint(row),
+        pii.encrypt(payee.name) if payee.name else "",  # "" stays "", as the field stores it
+        pii.encrypt(payee.account) if payee.account else "",
+        payee.bank,
+        payee.bank_code,
     ]
 
 
@@ -493,7 +504,7 @@ def _write(chunk: _Chunk) -> None:
         APPLICATION_COLUMNS,
         applications,
         json_fields={"risk_reasons", "checks"},
-        stored={"applicant_name", "applicant_id", "phone"},
+        stored={"applicant_name", "applicant_id", "phone", "payee_name", "payee_account"},
     )
     bulkinsert.insert_rows(ApplicationItem, ITEM_COLUMNS, items, json_fields={"details"})
     bulkinsert.insert_rows(ApplicationEvent, ["application_id", "status", "actor_id", "at", "note"], events)
@@ -515,6 +526,10 @@ def _one_by_one(actor: User, rows: list[RowIn], outcomes: dict[int, Outcome]) ->
                 items=row.items,
                 idempotency_key=row.key,
                 channel=Application.Channel.BATCH,
+                payee_name=row.payee.name,
+                payee_account=row.payee.account,
+                payee_bank=row.payee.bank,
+                payee_bank_code=row.payee.bank_code,
             )
         except (ValidationError, PermissionDenied) as exc:
             outcomes[row.line] = Outcome(row.line, row.order, False, message=refusal(exc))

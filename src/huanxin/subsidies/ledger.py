@@ -25,12 +25,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from huanxin.core import audit, bulkinsert, retry
 from huanxin.core.models import Region, User
+from huanxin.subsidies import quota
 from huanxin.subsidies.models import KIND_ORDER, MAX_STRIPES, Account, Entry, Programme
+from huanxin.subsidies.payees import default_payee
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +43,6 @@ class _TooPoor(Exception):
     """The stripe waited for no longer holds enough: roll back the savepoint that locked it."""
 
 
-_QUOTA_LOCK_CLASS = 0x6878  # first key of the per-programme advisory lock that serialises the daily-quota check
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,59}$")
 STATUS_CHANGES: dict[str, set[str]] = {
     Programme.Status.DRAFT: {Programme.Status.OPEN, Programme.Status.CLOSED},
@@ -173,8 +174,11 @@ def create_programme(
     stripes: int = 32,
     parameters: dict[str, Any] | None = None,
     status: str = Programme.Status.DRAFT,
+    payee: str = "",
 ) -> Programme:
-    """A programme with its accounts (every kind in every stripe); `budget_fen`, when given, is funded at once."""
+    """A programme with its accounts (every kind in every stripe); `budget_fen`, when given, is funded at once.
+    `payee` (whom it pays, `Programme.Payee`) defaults by category: cars and e-bikes the applicant, appliances,
+    digital and home the merchant (`payees.default_payee`)."""
     errors: dict[str, ValidationError] = {}
 
     def bad(field: str, message: str, code: str) -> None:
@@ -192,6 +196,9 @@ def create_programme(
         bad("on_exhaustion", "额度用尽时的处理方式不在可选范围内", "invalid_choice")
     if status not in Programme.Status.values:
         bad("status", "状态不在可选范围内", "invalid_choice")
+    payee = payee or default_payee(category)
+    if payee not in Programme.Payee.values:
+        bad("payee", "收款人不在可选范围内（申请人本人或垫付补贴的商户）", "invalid_choice")
     if closes_on < opens_on:
         bad("closes_on", "受理截止日期不能早于开始日期", "dates_out_of_order")
     if isinstance(budget_fen, bool) or not isinstance(budget_fen, int) or budget_fen < 0:
@@ -217,6 +224,7 @@ def create_programme(
             daily_quota_fen=daily_quota_fen,
             stripes=stripes,
             parameters=parameters or {},
+            payee=payee,
         )
         # created stripe by stripe in KIND_ORDER, so key order is the lock order the writers rely on
         Account.objects.bulk_create(
@@ -241,6 +249,7 @@ def create_programme(
                 "daily_quota_fen": daily_quota_fen,
                 "on_exhaustion": on_exhaustion,
                 "stripes": stripes,
+                "payee": payee,
             },
         )
     return programme
@@ -360,37 +369,6 @@ def _check_open(programme: Programme, now: dt.datetime) -> None:
         )
 
 
-def _reserved_today(programme: Programme, now: dt.datetime) -> int:
-    """Reservations made today (Asia/Shanghai), after taking the programme's quota lock: serialised per programme
-    on PostgreSQL by an advisory lock (on SQLite every write transaction already is)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_QUOTA_LOCK_CLASS, programme.pk % 2**31])
-    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    return (
-        Entry.objects.filter(
-            programme=programme, kind=Entry.Kind.RESERVE, at__gte=start, at__lt=start + dt.timedelta(days=1)
-        ).aggregate(total=Sum("amount_fen"))["total"]
-        or 0
-    )
-
-
-def _quota_reached(programme: Programme, used_fen: int) -> ValidationError:
-    return _refuse(
-        f"今日补贴额度已用完（每日上限 {yuan(programme.daily_quota_fen or 0)} 元，今日已预留 {yuan(used_fen)} 元），"
-        "请明日再申请",
-        "daily_quota_reached",
-    )
-
-
-def _check_daily_quota(programme: Programme, amount_fen: int, now: dt.datetime) -> None:
-    """Reservations made today plus this one stay within the daily cap."""
-    assert programme.daily_quota_fen is not None
-    used = _reserved_today(programme, now)
-    if used + amount_fen > programme.daily_quota_fen:
-        raise _quota_reached(programme, used)
-
-
 def _exhausted(programme: Programme, total_fen: int) -> ValidationError:
     if programme.on_exhaustion == Programme.OnExhaustion.QUEUE:
         tail = "申请将排队等待追加额度。"
@@ -469,11 +447,11 @@ def _reserve(
         if first is not None:
             return _existing_reservation(programme, first, amount_fen)
         _check_open(programme, now)
-        if programme.daily_quota_fen is not None:
-            _check_daily_quota(programme, amount_fen, now)
         available, moves = _pick_stripe(
             actor=actor, programme=programme, amount_fen=amount_fen, reference=reference, now=now
         )
+        if programme.daily_quota_fen is not None:  # after the stripe, as in BulkReservation: one order of locks
+            quota.take(programme, timezone.localdate(now), amount_fen)
         reserved_id: int = available.reserved_id  # type: ignore[attr-defined]  # annotated by _pick_stripe
         entry = Entry(
             programme=programme,
@@ -546,8 +524,9 @@ class BulkReservation:
         self.actor, self.programme, self.now = actor, programme, now
         self.actor_id, self.programme_id = actor.pk if actor is not None else None, programme.pk
         self.quota_used: int | None = None
-        if programme.daily_quota_fen is not None:  # the quota's lock before the stripes, as in `reserve`
-            self.quota_used = _reserved_today(programme, now)
+        self.quota_taken = 0  # taken from the day's quota by this batch's rows, held by the database in `write`
+        if programme.daily_quota_fen is not None:
+            self.quota_used = quota.used_on(programme, timezone.localdate(now))
         reserved = Account.objects.filter(
             programme=OuterRef("programme"), stripe=OuterRef("stripe"), kind=Account.Kind.RESERVED
         ).values("pk")[:1]
@@ -571,9 +550,9 @@ class BulkReservation:
     def take(self, reference: str, amount_fen: int) -> int:
         """Reserve `amount_fen` for `reference`; returns the stripe. Refusals as `reserve`'s, nothing taken."""
         _amount(amount_fen)
-        quota = self.programme.daily_quota_fen
-        if self.quota_used is not None and quota is not None and self.quota_used + amount_fen > quota:
-            raise _quota_reached(self.programme, self.quota_used)
+        limit = self.programme.daily_quota_fen
+        if self.quota_used is not None and limit is not None and self.quota_used + amount_fen > limit:
+            raise quota.reached(self.programme, self.quota_used)
         if self.total < amount_fen:
             raise _exhausted(self.programme, self.total)
         balances = self.balances
@@ -603,6 +582,7 @@ class BulkReservation:
         self.total -= amount_fen
         if self.quota_used is not None:
             self.quota_used += amount_fen
+            self.quota_taken += amount_fen
         stripe = self.stripe_of[target]
         self.stripes[reference] = stripe
         return stripe
@@ -615,6 +595,12 @@ class BulkReservation:
         """The entries in one insert, each touched balance in one update, one audit event for the lot."""
         if not self.entries:
             return
+        if self.quota_taken:
+            try:
+                quota.take(self.programme, timezone.localdate(self.now), self.quota_taken)
+            except ValidationError:  # tills took the day's room since the batch read it
+                raise quota.QuotaTaken("daily quota used meanwhile") from None
+            self.quota_taken = 0
         bulkinsert.insert_rows(Entry, _ENTRY_COLUMNS, self.entries)
         delta: dict[int, int] = {}
         for _, _, debit_id, credit_id, amount_fen, *_ in self.entries:
@@ -678,6 +664,8 @@ def release(*, actor: User | None, programme: Programme, reference: str, reason:
             actor=actor,
         )
         _move(credit=reserved, debit=available, amount_fen=reservation.amount_fen)
+        if _current(programme).daily_quota_fen is not None:  # the day it was reserved on gets it back
+            quota.give_back(programme, timezone.localdate(reservation.at), reservation.amount_fen)
         audit.record(
             actor=actor,
             action="subsidies.released",

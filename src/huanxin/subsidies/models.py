@@ -384,6 +384,8 @@ class PersonUsage(models.Model):
     scope = CodeField(max_length=40)  # an item kind ("refrigerator"), "car:2026" (per year), or "amount_fen"
     used = models.BigIntegerField(default=0)
 
+    objects = LedgerQuerySet["PersonUsage"].as_manager()
+
     class Meta:
         verbose_name = verbose_name_plural = "每人限额使用"
         constraints = [
@@ -393,6 +395,44 @@ class PersonUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.programme_id} {self.scope} {self.used}"
+
+
+class DailyQuotaUse(models.Model):
+    """What one day's reservations have used of a programme's daily quota, split in stripes (`quota.py`): each
+    stripe holds a share of the quota, and the database refuses a stripe past its share (a check constraint, and
+    conditional updates), so reservations at the same instant update different rows instead of queueing on one."""
+
+    programme = models.ForeignKey(Programme, models.PROTECT, related_name="+", db_index=False)
+    day = models.DateField()
+    stripe = models.PositiveSmallIntegerField()
+    share = models.BigIntegerField()  # this stripe's part of the day's quota, fixed when the day's rows are made
+    used = models.BigIntegerField(default=0)
+
+    objects = LedgerQuerySet["DailyQuotaUse"].as_manager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "每日额度使用"
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "day", "stripe"], name="daily_quota_use_unique"),
+            models.CheckConstraint(
+                condition=Q(used__gte=0) & Q(used__lte=models.F("share")), name="daily_quota_use_within_share"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.programme_id} {self.day} #{self.stripe} {self.used}/{self.share}"
+
+
+class MerchantAccountQuerySet(models.QuerySet["MerchantAccount"]):
+    def visible_to(self, user: Any) -> MerchantAccountQuerySet:
+        """A merchant its own account; those who read the whole ledger (finance pays from it) every one."""
+        if not is_authenticated(user):
+            return self.none()
+        if sees_whole_ledger(user):
+            return self
+        if user.role == Role.MERCHANT and user.organisation_id:
+            return self.filter(organisation_id=user.organisation_id)
+        return self.none()
 
 
 class MerchantAccount(models.Model):
@@ -407,6 +447,8 @@ class MerchantAccount(models.Model):
     bank_code = models.CharField("联行号", max_length=12)
     updated_by = models.ForeignKey("core.User", models.PROTECT, related_name="+", verbose_name="维护人")
     updated_at = models.DateTimeField("维护时间", default=timezone.now)
+
+    objects = MerchantAccountQuerySet.as_manager()
 
     class Meta:
         verbose_name = verbose_name_plural = "商户结算账户"
@@ -546,6 +588,9 @@ class PaymentBatch(models.Model):
     created_at = models.DateTimeField("创建时间", default=timezone.now)
     exported_at = models.DateTimeField("导出时间", null=True, blank=True)
     settled_at = models.DateTimeField("结清时间", null=True, blank=True)
+    # approved applications left out when the batch was made because their payee had no account yet, by whose
+    # account was missing: {"applicant": n, "merchant": n} (`payments.create_batch`)
+    left_out = models.JSONField("未列入（缺少收款账户）", default=dict, blank=True)
 
     objects = PaymentQuerySet["PaymentBatch"].as_manager()
 
@@ -573,6 +618,13 @@ class Payment(models.Model):
     bank_reference = models.CharField("银行流水号", max_length=64, blank=True)
     failure_reason = models.CharField("失败原因", max_length=200, blank=True)
     paid_at = models.DateTimeField("到账时间", null=True, blank=True)
+    # the account it is paid to, as the programme's rule gave it when the batch was made (`payees.of_application`):
+    # the bank file of the batch, exported again, pays the same accounts even if a merchant changed its own since
+    payee_type = models.CharField("收款人类型", max_length=10, choices=Programme.Payee.choices, blank=True, default="")
+    payee_name = pii.EncryptedTextField("收款户名", blank=True, default="")
+    payee_account = pii.EncryptedTextField("收款账号", blank=True, default="")
+    payee_bank = models.CharField("开户行", max_length=60, blank=True, default="")
+    payee_bank_code = models.CharField("联行号", max_length=12, blank=True, default="")
 
     objects = PaymentQuerySet["Payment"].as_manager()
 
@@ -588,3 +640,38 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch} {self.application}"
+
+
+class PaymentExport(models.Model):
+    """One export of a batch's bank file. The first is the file sent to the bank; every later one needs a reason
+    and is marked 重复导出 in its file name, because a second copy uploaded to the bank pays twice."""
+
+    class Format(models.TextChoices):
+        XLSX = "xlsx", "Excel"
+        CSV = "csv", "CSV"
+
+    batch = models.ForeignKey(PaymentBatch, models.PROTECT, related_name="exports", verbose_name="发放批次")
+    sequence = models.PositiveSmallIntegerField("第几次导出")  # 1: the first
+    format = models.CharField("格式", max_length=4, choices=Format.choices)
+    count = models.PositiveIntegerField("笔数")
+    total_fen = models.BigIntegerField("金额（分）")
+    reason = models.CharField("重复导出原因", max_length=200, blank=True)
+    exported_by = models.ForeignKey("core.User", models.PROTECT, related_name="+", verbose_name="导出人")
+    exported_at = models.DateTimeField("导出时间", default=timezone.now)
+
+    objects = PaymentQuerySet["PaymentExport"].as_manager()
+
+    class Meta:
+        ordering = ["batch", "sequence"]
+        verbose_name = verbose_name_plural = "发放文件导出记录"
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "sequence"], name="payment_export_sequence_unique"),
+            models.CheckConstraint(condition=Q(sequence=1) | ~Q(reason=""), name="payment_export_again_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch} #{self.sequence}"
+
+    @property
+    def again(self) -> bool:
+        return self.sequence > 1

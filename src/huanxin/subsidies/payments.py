@@ -1,16 +1,18 @@
 """Paying approved subsidies (see docs/subsidy-review-and-payments.md).
 
-Finance officers (and the task force) put a programme's approved applications into a payment batch, export the
-bank's payment file (CSV, UTF-8 with BOM), and import the bank's result file row by row: a success pays the
-reservation in the budget ledger (`ledger.pay`) and marks the application paid; a failure sends the application
-back to approved, so the next batch takes it again. A paid application is never paid again: an application has
-at most one payment pending or paid (a partial unique index), `ledger.pay` pays a reference once, and each result
-row locks its payment before looking at it, so the same file imported twice — or by two people at once — changes
-nothing the second time. A paid application found fraudulent is clawed back (`clawback`).
+Finance officers (and the task force) put a programme's approved applications into a payment batch — each
+payment with the account its payee is paid to (the applicant's, or the reimbursed merchant's, `payees.py`) —,
+export the bank's payment file (Excel or CSV; again only with a reason, marked 重复导出), and import the bank's
+result file row by row: a success pays the reservation in the budget ledger (`ledger.pay`) and marks the
+application paid; a failure sends the application back to approved, so the next batch takes it again. A paid
+application is never paid again: an application has at most one payment pending or paid (a partial unique index),
+`ledger.pay` pays a reference once, and each result row locks its payment before looking at it, so the same file
+imported twice — or by two people at once — changes nothing the second time. A paid application found fraudulent
+is clawed back (`clawback`).
 
-The payment file carries the applicant's name and ID number because the bank needs them; they never go into the
-audit log or a log line. Bank failure reasons are stored on the payment, not in the audit log (the bank's text
-may quote the account holder).
+The payment file carries the payees' account numbers and names in full because the bank needs them; they never
+go into the audit log or a log line, and pages show them masked. Bank failure reasons are stored on the payment,
+not in the audit log (the bank's text may quote the account holder).
 """
 
 from __future__ import annotations
@@ -23,19 +25,27 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Sum
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from huanxin.core import audit
-from huanxin.core.exports import csv_safe
+from huanxin.core.exports import CSV, XLSX, build_csv, build_workbook
 from huanxin.core.models import User
 from huanxin.core.roles import Role, is_authenticated, is_task_force
 from huanxin.recycling.services import draw_number
-from huanxin.subsidies import ledger
-from huanxin.subsidies.models import Application, ApplicationEvent, Payment, PaymentBatch, Programme
+from huanxin.subsidies import ledger, payees
+from huanxin.subsidies.models import (
+    Application,
+    ApplicationEvent,
+    MerchantAccount,
+    Payment,
+    PaymentBatch,
+    PaymentExport,
+    Programme,
+)
 
-EXPORT_HEADERS = ["序号", "申请编号", "收款人姓名", "身份证号码", "金额（元）", "用途"]
-PURPOSE = "以旧换新补贴"
+EXPORT_HEADERS = ["序号", "收款账号", "收款户名", "金额（元）", "开户行", "联行号", "用途/附言"]
+PURPOSE = "以旧换新补贴"  # the 附言 is this and the application's number: the payee sees what the money is for
 RESULT_HEADERS = ["申请编号", "结果", "银行流水号", "失败原因"]
 REQUIRED_RESULT_HEADERS = ["申请编号", "结果"]
 SUCCESS, FAILURE = "成功", "失败"
@@ -91,13 +101,56 @@ def payable(programme: Programme) -> Any:
     )
 
 
+# --- whose account: an application without one waits outside the batches ----------------------------------------
+
+LEFT_OUT = {"applicant": "申请人未提供收款账户", "merchant": "商户未设置结算账户"}
+
+
+def _merchant_has_account() -> Exists:
+    return Exists(MerchantAccount.objects.filter(organisation=OuterRef("merchant_id")))
+
+
+def _has_account(programme: Programme) -> Q:
+    """The applications whose payee (by the programme's rule, `payees.of_application`) has an account: in SQL,
+    without decrypting anything (an empty account is stored empty)."""
+    own = ~Q(payee_account="")
+    if programme.payee != Programme.Payee.MERCHANT:
+        return own
+    return (Q(merchant__isnull=False) & _merchant_has_account()) | (Q(merchant__isnull=True) & own)
+
+
+def missing_accounts(programme: Programme) -> dict[str, int]:
+    """Approved applications waiting for payment whose payee has no account yet, counted by whose account is
+    missing: {"applicant": n, "merchant": n} (only the non-zero ones)."""
+    waiting = payable(programme)
+    out: dict[str, int] = {}
+    if programme.payee == Programme.Payee.MERCHANT:
+        if n := waiting.filter(merchant__isnull=False).exclude(_merchant_has_account()).count():
+            out["merchant"] = n
+        waiting = waiting.filter(merchant__isnull=True)
+    if n := waiting.filter(payee_account="").count():
+        out["applicant"] = n
+    return out
+
+
+def describe_left_out(left_out: dict[str, int]) -> str:
+    """{"applicant": 2, "merchant": 1} → "3 份申请缺少收款账户（申请人未提供收款账户2份；商户未设置结算账户1份）"."""
+    if not left_out:
+        return ""
+    parts = "；".join(f"{LEFT_OUT[kind]}{n}份" for kind, n in sorted(left_out.items()))
+    return f"{sum(left_out.values())} 份申请缺少收款账户（{parts}）"
+
+
 # --- batches ----------------------------------------------------------------------------------------------------
 
 
 def create_batch(
     *, actor: User, programme: Programme, limit: int | None = None, now: dt.datetime | None = None
 ) -> PaymentBatch:
-    """A batch of the programme's approved applications not yet in a payment (at most `limit`, oldest first)."""
+    """A batch of the programme's approved applications not yet in a payment (at most `limit`, oldest first), each
+    payment with the account the programme's rule pays (`payees.of_application`). An application whose payee has
+    no account yet is left out and waits; how many, and whose account is missing, is kept on the batch
+    (`PaymentBatch.left_out`, shown as "N 份申请缺少收款账户")."""
     _check_actor(actor)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
         raise _refuse("每批笔数必须是正整数", "invalid_limit")
@@ -105,22 +158,41 @@ def create_batch(
     with transaction.atomic():
         # one batch at a time per programme: the second waits here, then no longer sees the first's applications
         programme = Programme.objects.select_for_update(no_key=True).get(pk=programme.pk)
-        candidates = payable(programme)
+        left_out = missing_accounts(programme)
+        candidates = payable(programme).filter(_has_account(programme))
         applications = list(candidates[:limit] if limit else candidates)
         if not applications:
+            if left_out:
+                raise _refuse(f"{describe_left_out(left_out)}，补齐后才能发放", "payee_missing")
             raise _refuse("没有待发放的已审核申请", "nothing_to_pay")
+        merchants = {a.merchant_id for a in applications if a.merchant_id}
+        accounts = {a.organisation_id: a for a in MerchantAccount.objects.filter(organisation_id__in=merchants)}
         day = timezone.localdate(now)
         batch = PaymentBatch.objects.create(
             number=f"FF{day:%Y%m%d}{draw_number(f'payment-batch-{day:%Y%m%d}'):04d}",
             programme=programme,
             created_by=actor,
             created_at=now,
+            left_out=left_out,
         )
+        rows = []
+        for a in applications:
+            payee = payees.of_application(a, programme, accounts)
+            rows.append(
+                Payment(
+                    batch=batch,
+                    application=a,
+                    amount_fen=a.amount_fen,
+                    payee_type=payees.payee_type(a, programme),
+                    payee_name=payee.name,
+                    payee_account=payee.account,
+                    payee_bank=payee.bank,
+                    payee_bank_code=payee.bank_code,
+                )
+            )
         try:
             with transaction.atomic():  # the database's word on "never paid twice"
-                Payment.objects.bulk_create(
-                    [Payment(batch=batch, application=a, amount_fen=a.amount_fen) for a in applications]
-                )
+                Payment.objects.bulk_create(rows)
         except IntegrityError:
             raise _refuse("部分申请已在其他发放批次中，请重试", "already_in_batch") from None
         for application in applications:
@@ -135,57 +207,130 @@ def create_batch(
                 "count": len(applications),
                 "total_fen": sum(a.amount_fen for a in applications),
                 "applications": [a.number for a in applications],
+                "left_out": left_out,
             },
         )
     return batch
 
 
-def export_bank_file(*, actor: User, batch: PaymentBatch, now: dt.datetime | None = None) -> bytes:
-    """The bank's payment file for the batch's pending payments: CSV, UTF-8 with BOM, one row per payment.
-    Exporting again gives the pending payments again (each export is audited, without the personal data)."""
+@dataclass(frozen=True)
+class BankFile:
+    """One export of a batch's bank file (`export_bank_file`)."""
+
+    content: bytes
+    content_type: str
+    filename: str
+    sequence: int  # 1: the first export; more: 重复导出
+    count: int
+    total_fen: int
+
+
+def bank_file_name(number: str, sequence: int, fmt: str) -> str:
+    """发放批次-FF….xlsx the first time; 发放批次-FF…-重复导出2.xlsx the second, and so on."""
+    again = f"-重复导出{sequence}" if sequence > 1 else ""
+    return f"发放批次-{number}{again}.{fmt}"
+
+
+def _rows_of(batch: PaymentBatch, payments: list[Payment]) -> list[list[Any]]:
+    """The file's rows: each payment's account as kept when the batch was made; a payment of a batch made before
+    accounts were kept takes its payee's account by the programme's rule now."""
+    accounts: dict[int, MerchantAccount] | None = None
+    rows, missing = [], []
+    for n, payment in enumerate(payments, start=1):
+        application = payment.application
+        payee = payees.Payee(payment.payee_name, payment.payee_account, payment.payee_bank, payment.payee_bank_code)
+        if not payee.account:
+            if accounts is None:
+                merchants = {p.application.merchant_id for p in payments if p.application.merchant_id}
+                accounts = {a.organisation_id: a for a in MerchantAccount.objects.filter(organisation_id__in=merchants)}
+            payee = payees.of_application(application, batch.programme, accounts)
+        if not payee.account:
+            missing.append(application.number)
+        purpose = f"{PURPOSE}{application.number}"
+        rows.append(
+            [n, payee.account, payee.name, yuan_plain(payment.amount_fen), payee.bank, payee.bank_code, purpose]
+        )
+    if missing:
+        shown = "、".join(missing[:5]) + ("等" if len(missing) > 5 else "")
+        raise _refuse(f"{len(missing)} 笔款项缺少收款账户（{shown}），不能导出", "payee_missing")
+    return rows
+
+
+def export_bank_file(
+    *,
+    actor: User,
+    batch: PaymentBatch,
+    fmt: str = PaymentExport.Format.XLSX,
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> BankFile:
+    """The bank's payment file for the batch's pending payments, in the columns of a common 代发 template — 序号,
+    收款账号, 收款户名, 金额（元）, 开户行, 联行号, 用途/附言 — as Excel (`fmt="xlsx"`) or CSV (UTF-8 with BOM).
+    The first export moves the batch to exported. Exporting again needs a reason (a second copy sent to the bank
+    pays twice): it is recorded (`PaymentExport`), audited (`subsidies.bank_file_reexported`) and the file is named
+    重复导出N. The audit events carry counts and amounts, never the accounts or names."""
     _check_actor(actor)
+    if fmt not in PaymentExport.Format.values:
+        raise _refuse("导出格式应为 xlsx 或 csv", "invalid_format")
+    reason = (reason or "").strip()
+    if len(reason) > 200:
+        raise _refuse("重复导出原因不超过 200 个字", "reason_too_long")
     now = now or timezone.now()
     with transaction.atomic():
-        batch = PaymentBatch.objects.select_for_update(no_key=True).get(pk=batch.pk)
+        batch = PaymentBatch.objects.select_for_update(no_key=True).select_related("programme").get(pk=batch.pk)
         if batch.status == PaymentBatch.Status.SETTLED:
             raise _refuse(f"批次{batch.number}已结清，不能再导出", "batch_settled")
+        done = batch.exports.count()  # under the batch's lock: the exports are numbered in order
+        if not done and batch.status == PaymentBatch.Status.EXPORTED:
+            done = 1  # exported before exports were recorded
+        sequence = done + 1
+        if sequence > 1 and not reason:
+            raise _refuse(
+                f"批次{batch.number}的发放文件已导出{done}次；再次导出须填写原因（同一文件两次提交银行会重复付款）",
+                "reason_required",
+            )
         payments = list(
             batch.payments.filter(status=Payment.Status.PENDING).select_related("application").order_by("pk")
         )
         if not payments:
             raise _refuse(f"批次{batch.number}没有待发放的款项", "nothing_to_export")
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(EXPORT_HEADERS)
-        for n, payment in enumerate(payments, start=1):
-            application = payment.application
-            writer.writerow(
-                [
-                    n,
-                    application.number,
-                    csv_safe(application.applicant_name),
-                    application.applicant_id,
-                    yuan_plain(payment.amount_fen),
-                    PURPOSE,
-                ]
-            )
-        first = batch.status == PaymentBatch.Status.DRAFT
-        if first:
+        rows = _rows_of(batch, payments)
+        total = sum(p.amount_fen for p in payments)
+        if fmt == PaymentExport.Format.CSV:
+            content, content_type = build_csv(headers=EXPORT_HEADERS, rows=rows), CSV
+        else:
+            content, content_type = build_workbook(title="代发明细", headers=EXPORT_HEADERS, rows=rows), XLSX
+        PaymentExport.objects.create(
+            batch=batch,
+            sequence=sequence,
+            format=fmt,
+            count=len(payments),
+            total_fen=total,
+            reason=reason if sequence > 1 else "",
+            exported_by=actor,
+            exported_at=now,
+        )
+        if batch.status == PaymentBatch.Status.DRAFT:
             batch.status = PaymentBatch.Status.EXPORTED
             batch.exported_at = now
             batch.save(update_fields=["status", "exported_at"])
-        audit.record(
-            actor=actor,
-            action="subsidies.payment_batch_exported",
-            target=batch,
-            changes={
-                "number": batch.number,
-                "count": len(payments),
-                "total_fen": sum(p.amount_fen for p in payments),
-                "first_export": first,
-            },
-        )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+        changes: dict[str, Any] = {
+            "number": batch.number,
+            "export": sequence,
+            "format": fmt,
+            "count": len(payments),
+            "total_fen": total,
+        }
+        if sequence == 1:
+            audit.record(actor=actor, action="subsidies.payment_batch_exported", target=batch, changes=changes)
+        else:
+            audit.record(
+                actor=actor,
+                action="subsidies.bank_file_reexported",
+                target=batch,
+                changes={**changes, "reason": reason},
+            )
+    return BankFile(content, content_type, bank_file_name(batch.number, sequence, fmt), sequence, len(payments), total)
 
 
 # --- the bank's result ------------------------------------------------------------------------------------------

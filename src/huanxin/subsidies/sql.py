@@ -30,3 +30,16 @@ GIVE_BACK = """UPDATE subsidies_personusage SET used = CASE WHEN used > %s THEN 
 
 # The counters of a chunk's applicants (`_IN` as bulk._rows rewrites it).
 USAGE_OF = "SELECT applicant_hash, scope, used FROM subsidies_personusage WHERE programme_id = %s AND applicant_hash "
+
+# --- the daily quota in stripes (quota.py) ----------------------------------------------------------------------
+
+QUOTA_CREATE = """INSERT INTO subsidies_dailyquotause (programme_id, day, stripe, share, used) VALUES {values}
+    ON CONFLICT (programme_id, day, stripe) DO NOTHING"""
+QUOTA_TAKE_ONE = """UPDATE subsidies_dailyquotause SET used = used + %s
+    WHERE programme_id = %s AND day = %s AND stripe = %s AND used + %s <= share"""
+QUOTA_ROWS = (
+    "SELECT stripe, share, used FROM subsidies_dailyquotause WHERE programme_id = %s AND day = %s ORDER BY stripe"
+)
+QUOTA_LOCK_ALL = QUOTA_ROWS + " FOR UPDATE"  # PostgreSQL; SQLite's writers are one at a time anyway
+QUOTA_ADD = "UPDATE subsidies_dailyquotause SET used = used + %s WHERE programme_id = %s AND day = %s AND stripe = %s"
+QUOTA_USED = "SELECT sum(used) FROM subsidies_dailyquotause WHERE programme_id = %s AND day = %s"

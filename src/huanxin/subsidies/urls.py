@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huanxin.subsidies import views
+from huanxin.subsidies import settlement_views, views
 
 app_name = "subsidies"
 
@@ -13,6 +13,11 @@ urlpatterns = [
     path("subsidies/review/", views.review_queue, name="review"),
     path("subsidies/payments/", views.payments, name="payments"),
     path("subsidies/payments/<str:number>/", views.payment_batch, name="batch_detail"),
+    path("subsidies/merchant-account/", settlement_views.merchant_account, name="merchant_account"),
+    path("subsidies/settlement/", settlement_views.settlement_home, name="settlement"),
+    path(
+        "subsidies/settlement/<int:organisation_id>/", settlement_views.settlement_merchant, name="settlement_merchant"
+    ),
     path("subsidies/applications/<str:number>/", views.application_detail, name="application"),
     path("subsidies/applications/<str:number>/<str:action>/", views.application_action, name="application_action"),
     path("subsidies/programmes/<slug:code>/", views.programme_detail, name="programme"),

@@ -20,13 +20,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from huanxin.core import pii
+from huanxin.core import pii, throttle
 from huanxin.core.exports import XLSX, attachment_response
 from huanxin.core.identity_views import verify_first
 from huanxin.core.roles import Role, is_official
 from huanxin.core.views import actor, get_visible_or_404
 from huanxin.subsidies import batch as batch_import
-from huanxin.subsidies import ledger, review, rules, selectors
+from huanxin.subsidies import ledger, payees, refunds, review, rules, selectors
 from huanxin.subsidies import payments as payments_service
 from huanxin.subsidies import queue as subsidy_queue
 from huanxin.subsidies.applications import ItemIn, submit_application
@@ -140,6 +140,10 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
                 phone=form.get("phone", ""),
                 items=_items(request.POST, programme.category),
                 idempotency_key=form.get("token", ""),
+                payee_name=form.get("payee_name", ""),
+                payee_account=form.get("payee_account", ""),
+                payee_bank=form.get("payee_bank", ""),
+                payee_bank_code=form.get("payee_bank_code", ""),
             )
         except (ValidationError, PermissionDenied) as exc:
             error = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
@@ -162,6 +166,8 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
             "error": error,
             "merchant": user.role == Role.MERCHANT,
             "today": timezone.localdate().isoformat(),
+            # the applicant's account is asked for when the applicant is the one paid (payees.pays_applicant)
+            "pays_applicant": payees.pays_applicant(programme.payee, merchant_filed=user.role == Role.MERCHANT),
         },
     )
 
@@ -211,6 +217,8 @@ def application_detail(request: HttpRequest, number: str) -> HttpResponse:
                 )
             ),
             "two_person_above_fen": review.two_person_above_fen(application),
+            "may_refund": refunds.can_report(request.user, application)
+            and application.status in (*refunds.NOT_PAID, Application.Status.PAID),
         },
     )
 
@@ -240,6 +248,11 @@ def application_action(request: HttpRequest, number: str, action: str) -> HttpRe
         elif action == "clawback":
             payments_service.clawback(actor=user, application=application, reason=request.POST.get("reason", ""))
             messages.success(request, "已追回")
+        elif action == "refund":
+            refund = refunds.report_refund(actor=user, application=application, reason=request.POST.get("reason", ""))
+            messages.success(
+                request, "已登记退货，已发放的补贴将予追回" if refund.clawed_back else "已登记退货，补贴额度已释放"
+            )
         else:
             raise PermissionDenied("未知操作")
     except (ValidationError, PermissionDenied) as exc:
@@ -268,8 +281,17 @@ def payments(request: HttpRequest) -> HttpResponse:
             messages.error(request, "；".join(exc.messages))
         else:
             messages.success(request, f"已生成发放批次 {batch.number}")
+            if batch.left_out:  # "N 份申请缺少收款账户（…）": they wait for their account
+                messages.warning(request, f"{payments_service.describe_left_out(batch.left_out)}，未列入本批次")
             return redirect("subsidies:batch_detail", number=batch.number)
-    waiting = [(p, payments_service.payable(p).count()) for p in Programme.objects.visible_to(user)]
+    waiting = [
+        (
+            p,
+            payments_service.payable(p).count(),
+            payments_service.describe_left_out(payments_service.missing_accounts(p)),
+        )
+        for p in Programme.objects.visible_to(user)
+    ]
     batches = (
         PaymentBatch.objects.visible_to(user)
         .select_related("programme")
@@ -285,13 +307,16 @@ def payment_batch(request: HttpRequest, number: str) -> HttpResponse:
     batch = get_visible_or_404(PaymentBatch.objects.visible_to(user).select_related("programme"), number=number)
     context: dict[str, Any] = {}
     if request.method == "POST" and request.POST.get("action") == "export":
-        try:
-            content = payments_service.export_bank_file(actor=user, batch=batch)
+        try:  # again only with a reason (a second copy at the bank pays twice), the file named 重复导出N
+            bank_file = payments_service.export_bank_file(
+                actor=user, batch=batch, fmt=request.POST.get("format", "xlsx"), reason=request.POST.get("reason", "")
+            )
         except ValidationError as exc:
             messages.error(request, "；".join(exc.messages))
+            context["reason"] = request.POST.get("reason", "")
         else:
             return attachment_response(
-                content, content_type="text/csv; charset=utf-8", filename=f"{batch.number}-发放文件.csv"
+                bank_file.content, content_type=bank_file.content_type, filename=bank_file.filename
             )
     if request.method == "POST" and request.POST.get("action") == "import":
         upload = request.FILES.get("file")
@@ -302,8 +327,23 @@ def payment_batch(request: HttpRequest, number: str) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, "；".join(exc.messages))
         batch.refresh_from_db()
-    rows = batch.payments.select_related("application").order_by("pk")
-    return render(request, "subsidies/batch_detail.html", {"batch": batch, "rows": rows, **context})
+    rows = [  # the payee masked: the account in full is in the bank file only
+        (p, pii.mask_name(p.payee_name), payees.mask_account(p.payee_account))
+        for p in batch.payments.select_related("application").order_by("pk")
+    ]
+    exports = list(batch.exports.select_related("exported_by"))
+    return render(
+        request,
+        "subsidies/batch_detail.html",
+        {
+            "batch": batch,
+            "rows": rows,
+            "exports": exports,
+            "exported_before": len(exports) or (1 if batch.status == PaymentBatch.Status.EXPORTED else 0),
+            "left_out": payments_service.describe_left_out(batch.left_out),
+            **context,
+        },
+    )
 
 
 def _steps(application: Application) -> list[Any]:
@@ -315,16 +355,24 @@ def _steps(application: Application) -> list[Any]:
     return steps
 
 
+# The page and GET /api/v1/subsidies/status share this scope, so they share the counts of failed look-ups.
+STATUS_LOOKUPS = throttle.LookupThrottle("subsidies.status")
+
+
 @login_not_required
 def status(request: HttpRequest) -> HttpResponse:
-    """Anyone follows an application with its number and the last four digits of the phone it was filed with."""
+    """Anyone follows an application with its number and the last four digits of the phone it was filed with;
+    failed look-ups are throttled per address and per number (core/throttle.py), a refusal is 429."""
     number = request.GET.get("number", "").strip().upper()
     tail = request.GET.get("phone4", "").strip()
     found = None
-    if number and tail:
+    wait = STATUS_LOOKUPS.wait(request, number) if number and tail else 0
+    if number and tail and not wait:
         candidate = Application.objects.select_related("programme").filter(number=number).first()
         if candidate is not None and len(tail) == 4 and candidate.phone.endswith(tail):
             found = candidate
+        else:
+            STATUS_LOOKUPS.failed(request, number)
     return render(
         request,
         "subsidies/status.html",
@@ -332,9 +380,11 @@ def status(request: HttpRequest) -> HttpResponse:
             "number": number,
             "phone4": tail,
             "a": found,
-            "checked": bool(number and tail),
+            "checked": bool(number and tail and not wait),
+            "throttled": throttle.message(wait) if wait else "",
             "events": _steps(found) if found else [],
         },
+        status=429 if wait else 200,
     )
 
 

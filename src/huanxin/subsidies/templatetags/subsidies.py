@@ -4,6 +4,9 @@ from decimal import Decimal
 
 from django import template
 
+from huanxin.core.pii import mask_name
+from huanxin.subsidies.payees import mask_account
+
 register = template.Library()
 
 
@@ -29,3 +32,15 @@ DETAIL_VALUES = {"nev": "新能源", "fuel": "燃油", "lead_acid": "铅酸蓄�
 def item_details(details: dict[str, str] | None) -> str:
     """An item's other evidence for the reviewer: "转移登记 ZY123 · 转移日期 2025-05-01"."""
     return " · ".join(f"{DETAIL_LABELS.get(k, k)} {DETAIL_VALUES.get(str(v), v)}" for k, v in (details or {}).items())
+
+
+@register.filter
+def masked_account(value: str | None) -> str:
+    """An account number as pages show it: 6222***********3446 (the full number is in the bank file only)."""
+    return mask_account(value or "")
+
+
+@register.filter
+def masked_name(value: str | None) -> str:
+    """A name as officials' pages show it: 林*."""
+    return mask_name(value or "")
