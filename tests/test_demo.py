@@ -66,6 +66,7 @@ def test_demo_creates_a_user_for_every_role_and_runs_twice(plan) -> None:
     # every application paid to its applicant carries the account
     assert MerchantAccount.objects.filter(organisation__name="张家口焕新家电商行").exists()
     assert {"settled", "draft"} <= set(PaymentBatch.objects.values_list("status", flat=True))
+    assert Application.objects.filter(status="refunded", refund__isnull=False).count() == 1  # 退货, once
     assert PaymentBatch.objects.count() == 3
     assert not Application.objects.filter(programme__payee="applicant", payee_account="").exists()
 

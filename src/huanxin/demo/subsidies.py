@@ -24,7 +24,7 @@ from huanxin.core.roles import Role
 from huanxin.demo import identities
 from huanxin.recycling import services as recycling
 from huanxin.recycling.models import Certificate, Site
-from huanxin.subsidies import ledger, payees, payments, review, rules
+from huanxin.subsidies import ledger, payees, payments, refunds, review, rules
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, MerchantAccount, PaymentBatch, Programme
 
@@ -469,4 +469,12 @@ def _build_payments(stdout: TextIO | OutputWrapper) -> None:
         batch(appliances)  # the rest, and the row the bank refused
         approve(bikes, 6)
         batch(bikes)
+        # a customer brought one item back: the merchant's 退货 releases its subsidy and frees the person's place
+        sold = (
+            Application.objects.filter(merchant=merchant.organisation, status=Application.Status.RESERVED)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if sold is not None:
+            refunds.report_refund(actor=merchant, application=sold, reason="顾客七日无理由退货")
     stdout.write(f"以旧换新补贴演示数据：{len(made)} 个发放批次（第 1 个已导出并按回单结清，其余待导出发放文件）\n")
