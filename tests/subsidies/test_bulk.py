@@ -396,3 +396,17 @@ def test_when_the_writer_fails_nothing_queued_behind_the_failed_chunk_is_written
     assert lines == [0, 1, 2, 3]  # chunk 1 only: chunk 2 rolled back, chunks 3 and 4 skipped
     assert selectors.check_ledger(programme).problems == []
     assert list(audit.verify_chain()) == []
+
+
+def test_one_definition_of_the_application_row_for_both_paths() -> None:
+    """The batch inserts the columns `application_values` makes, in its order: the web path's model and the batch's
+    row come from the same function."""
+    import inspect
+
+    from huanxin.subsidies import applications
+
+    source = inspect.getsource(applications.application_values)
+    keys = [line.split('"')[1] for line in source.splitlines() if line.strip().startswith('"') and '":' in line]
+    assert tuple(keys) == applications.APPLICATION_FIELDS
+    assert ["id", "number", *applications.APPLICATION_FIELDS] == bulk.APPLICATION_COLUMNS
+    assert {f.attname for f in Application._meta.concrete_fields} == set(bulk.APPLICATION_COLUMNS)

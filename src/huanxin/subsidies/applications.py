@@ -687,33 +687,57 @@ def submitted_changes(prepared: Prepared, programme: Programme) -> dict[str, Any
     }
 
 
+def application_values(
+    prepared: Prepared, *, programme: Programme, actor: User, channel: str, key: str, asked: str, now: dt.datetime
+) -> dict[str, Any]:
+    """One application's columns (by attribute name, in `APPLICATION_FIELDS` order) as Python values: the one
+    definition of an application row. The single path makes the model from it (`_new_application`); the batch
+    stores it straight into its insert (`bulk._stored`, each value as its field stores it). `checks` is the tuple
+    of named results; each path writes it as its column wants."""
+    payee = prepared.payee
+    return {
+        "programme_id": programme.id,
+        "region_id": programme.region_id,
+        "channel": channel,
+        "merchant_id": actor.organisation_id if actor.role == Role.MERCHANT else None,
+        "applicant_user_id": actor.pk if actor.role == Role.CITIZEN else None,
+        "applicant_name": prepared.applicant_name,
+        "applicant_id": prepared.applicant_id,
+        "applicant_hash": prepared.applicant_hash,
+        "phone": prepared.phone,
+        "status": prepared.status,
+        "amount_fen": prepared.amount_fen,
+        "risk_score": prepared.risk_score,
+        "risk_reasons": prepared.risk_reasons,
+        "checks": prepared.checks,
+        "created_by_id": actor.pk,
+        "created_at": now,
+        "idempotency_key": key,
+        "fingerprint": asked,
+        "payee_name": payee.name,
+        "payee_account": payee.account,
+        "payee_bank": payee.bank,
+        "payee_bank_code": payee.bank_code,
+    }
+
+
+# `application_values`' keys in order: the batch inserts these columns (a test holds the two together)
+APPLICATION_FIELDS = (
+    "programme_id", "region_id", "channel", "merchant_id", "applicant_user_id", "applicant_name", "applicant_id",
+    "applicant_hash", "phone", "status", "amount_fen", "risk_score", "risk_reasons", "checks", "created_by_id",
+    "created_at", "idempotency_key", "fingerprint", "payee_name", "payee_account", "payee_bank", "payee_bank_code",
+)  # fmt: skip
+
+
 def _new_application(
-    prepared: Prepared, *, programme: Programme, actor: User, channel: str, key: str, now: dt.datetime
+    prepared: Prepared, *, programme: Programme, actor: User, channel: str, key: str, asked: str, now: dt.datetime
 ) -> Application:
-    return Application(
-        number=f"TMP{uuid.uuid4().hex[:16]}",  # the real number comes from the row's id once it is saved
-        programme=programme,
-        region_id=programme.region_id,
-        channel=channel,
-        merchant_id=actor.organisation_id if actor.role == Role.MERCHANT else None,
-        applicant_user=actor if actor.role == Role.CITIZEN else None,
-        applicant_name=prepared.applicant_name,
-        applicant_id=prepared.applicant_id,
-        applicant_hash=prepared.applicant_hash,
-        phone=prepared.phone,
-        status=prepared.status,
-        amount_fen=prepared.amount_fen,
-        risk_score=prepared.risk_score,
-        risk_reasons=prepared.risk_reasons,
-        checks=[check._asdict() for check in prepared.checks],
-        created_by=actor,
-        created_at=now,
-        idempotency_key=key,
-        payee_name=prepared.payee.name,
-        payee_account=prepared.payee.account,
-        payee_bank=prepared.payee.bank,
-        payee_bank_code=prepared.payee.bank_code,
+    values = application_values(
+        prepared, programme=programme, actor=actor, channel=channel, key=key, asked=asked, now=now
     )
+    values["checks"] = [check._asdict() for check in prepared.checks]
+    # the real number comes from the row's id once it is saved
+    return Application(number=f"TMP{uuid.uuid4().hex[:16]}", **values)
 
 
 def fingerprint(
@@ -809,8 +833,9 @@ def submit_application(
         if key and (existing := _submitted_before(actor, key)):
             return _answer(existing, asked)
         raise
-    application = _new_application(prepared, programme=programme, actor=actor, channel=channel, key=key, now=now)
-    application.fingerprint = asked
+    application = _new_application(
+        prepared, programme=programme, actor=actor, channel=channel, key=key, asked=asked, now=now
+    )
     try:
         with transaction.atomic():  # a savepoint: a simultaneous twin with the same key makes this insert fail
             bulkinsert.insert_one(application)

@@ -45,6 +45,7 @@ from huanxin.core.models import User
 from huanxin.core.roles import Role
 from huanxin.subsidies import errors, ledger, limits, payees, rules, sql
 from huanxin.subsidies.applications import (
+    APPLICATION_FIELDS,
     ITEM_COLUMNS,
     MAX_KEY,
     PRICE_WINDOW,
@@ -53,6 +54,7 @@ from huanxin.subsidies.applications import (
     Lookups,
     Prepared,
     application_number,
+    application_values,
     check_programme_open,
     fingerprint,
     prepare,
@@ -398,32 +400,7 @@ def _copy_answers(chunk: _Chunk, outcomes: dict[int, Outcome]) -> None:
         outcomes[row.line] = replace(first, line=row.line, order=row.order, existed=first.ok)
 
 
-APPLICATION_COLUMNS = [
-    "id",
-    "number",
-    "programme_id",
-    "region_id",
-    "channel",
-    "merchant_id",
-    "applicant_user_id",
-    "applicant_name",
-    "applicant_id",
-    "applicant_hash",
-    "phone",
-    "status",
-    "amount_fen",
-    "risk_score",
-    "risk_reasons",
-    "checks",
-    "created_by_id",
-    "created_at",
-    "idempotency_key",
-    "fingerprint",
-    "payee_name",
-    "payee_account",
-    "payee_bank",
-    "payee_bank_code",
-]
+APPLICATION_COLUMNS = ["id", "number", *APPLICATION_FIELDS]
 
 
 _STATUS = APPLICATION_COLUMNS.index("status")
@@ -444,37 +421,38 @@ def _checks_text(checks: tuple[Check, ...]) -> str:
     return json.dumps([check._asdict() for check in checks], ensure_ascii=False)
 
 
+def _encrypted(value: str) -> str:
+    return pii.encrypt(value) if value else ""  # "" stays "", as the field stores it
+
+
+# how the batch stores the values that are not stored as they are: personal data encrypted, JSON as text
+_STORE: dict[str, Any] = {
+    "applicant_name": pii.encrypt,
+    "applicant_id": pii.encrypt,
+    "phone": pii.encrypt,
+    "payee_name": _encrypted,
+    "payee_account": _encrypted,
+    "risk_reasons": _json_list,
+    "checks": _checks_text,
+}
+
+
 def _stored(chunk: _Chunk, row: RowIn, prepared: Prepared, pk: int) -> list[Any]:
-    """An accepted row's application as the table stores it — personal data encrypted, JSON as text — made while
-    the chunk is checked (on PostgreSQL, beside the writer), without a model instance: at thousands of rows a second
-    their making is the cost. The status is set once the money is settled (`_write`)."""
-    programme, payee = row.programme, prepared.payee
-    return [
-        pk,
-        prepared.number,
-        programme.id,
-        programme.region_id,
-        Application.Channel.BATCH,
-        chunk.actor.organisation_id,
-        None,
-        pii.encrypt(prepared.applicant_name),
-        pii.encrypt(prepared.applicant_id),
-        prepared.applicant_hash,
-        pii.encrypt(prepared.phone),
-        "",
-        prepared.amount_fen,
-        prepared.risk_score,
-        _json_list(prepared.risk_reasons),
-        _checks_text(prepared.checks),
-        chunk.actor.id,
-        chunk.now,
-        row.key,
-        _fingerprint(row),
-        pii.encrypt(payee.name) if payee.name else "",  # "" stays "", as the field stores it
-        pii.encrypt(payee.account) if payee.account else "",
-        payee.bank,
-        payee.bank_code,
-    ]
+    """An accepted row's application as the table stores it — the one definition of the row
+    (`applications.application_values`), each value as its field stores it — made while the chunk is checked (on
+    PostgreSQL, beside the writer), without a model instance: at thousands of rows a second their making is the
+    cost. The status is set once the money is settled (`_write`)."""
+    values = application_values(
+        prepared,
+        programme=row.programme,
+        actor=chunk.actor,
+        channel=Application.Channel.BATCH,
+        key=row.key,
+        asked=_fingerprint(row),
+        now=chunk.now,
+    )
+    values["status"] = ""
+    return [pk, prepared.number, *(_STORE[f](v) if f in _STORE else v for f, v in values.items())]
 
 
 def _write(chunk: _Chunk) -> None:
