@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, connections
+from django.db import OperationalError
 from django.db.models import Count, Sum
 from django.test import Client
 from django.utils import timezone
@@ -31,6 +30,7 @@ from huanxin.subsidies.review import decide
 from tests.conftest import postgres_only
 from tests.factories import UserFactory, user_with_role
 from tests.subsidies.conftest import YUAN, make_programme
+from tests.subsidies.test_application_concurrency import race
 
 
 def appliances(boss: Any, **kwargs: Any) -> Any:
@@ -62,28 +62,6 @@ def till_sale(merchant: Any, programme: Any, resident_id: str, invoice: str, **k
 def merchant_user() -> Any:
     store = Organisation.objects.create(name="限额商行", kind="merchant", region=Region.objects.get(code="130702"))
     return UserFactory(role=Role.MERCHANT, organisation=store)
-
-
-def race(workers: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]]:
-    barrier = threading.Barrier(len(workers))
-    results: list[Any] = []
-    failures: list[BaseException] = []
-
-    def run(work: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results.append(work())
-        except BaseException as exc:  # collected and checked by the test
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results, failures
 
 
 def code(exc: BaseException) -> str:
