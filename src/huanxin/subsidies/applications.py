@@ -210,13 +210,13 @@ def _check_window(programme: Programme, item: ItemIn, today: dt.date) -> None:
         raise _refuse(
             "开票日期",
             f"发票{item.invoice_no}开票日期{item.invoice_date}晚于申请日期{today}，请核对开票日期",
-            "invoice_after_application",
+            errors.INVOICE_AFTER_APPLICATION,
         )
     if not programme.opens_on <= item.invoice_date <= programme.closes_on:
         raise _refuse(
             "开票日期",
             f"发票{item.invoice_no}开票日期{item.invoice_date}不在本批次受理期（{programme.opens_on}至{programme.closes_on}）内",
-            "invoice_outside_window",
+            errors.INVOICE_OUTSIDE_WINDOW,
         )
 
 
@@ -766,7 +766,7 @@ def check_key(key: str) -> str:
     if len(key) > MAX_KEY:
         raise ValidationError(f"Idempotency-Key 不能超过{MAX_KEY}个字符", code=errors.IDEMPOTENCY_KEY_TOO_LONG)
     if any(not ch.isprintable() for ch in key):
-        raise ValidationError("Idempotency-Key 含有不可见字符", code=errors.IDEMPOTENCY_KEY_TOO_LONG)
+        raise ValidationError("Idempotency-Key 含有不可见字符", code=errors.IDEMPOTENCY_KEY_INVALID)
     return key
 
 

@@ -23,6 +23,7 @@ IDENTIFIER_ALREADY_USED = "identifier_already_used"
 # requests
 IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 IDEMPOTENCY_KEY_TOO_LONG = "idempotency_key_too_long"
+IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid"  # control or invisible characters
 BUSY_RETRY = "busy_retry"  # a conflict retried and still lost: 503 with Retry-After
 
 # refunds and payees

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from huanxin.core import audit, bulkinsert, retry
 from huanxin.core.models import Region, User
-from huanxin.subsidies import quota
+from huanxin.subsidies import errors, quota
 from huanxin.subsidies.models import KIND_ORDER, MAX_STRIPES, Account, Entry, Programme
 from huanxin.subsidies.payees import default_payee
 
@@ -374,7 +374,7 @@ def _exhausted(programme: Programme, total_fen: int) -> ValidationError:
         tail = "申请将排队等待追加额度。"
     else:
         tail = "暂不受理新的申请。"
-    return _refuse(f"本批次补贴额度已用完（剩余 {yuan(total_fen)} 元，不足本次申请），{tail}", "budget_exhausted")
+    return _refuse(f"本批次补贴额度已用完（剩余 {yuan(total_fen)} 元，不足本次申请），{tail}", errors.BUDGET_EXHAUSTED)
 
 
 def _pick_stripe(
