@@ -1,8 +1,7 @@
 """The 实名认证 page: a citizen verifies their account once (core/identity.py), then goes back where they were.
 
 `verify_first` is what a page that needs a verified citizen answers an unverified one with: a redirect here with
-`next` set to where they were. `next` is followed only when it stays on this site
-(`url_has_allowed_host_and_scheme`), so the page cannot be used to send someone elsewhere.
+`next` set to where they were. `next` is followed only when it stays on this site (core/redirects.py).
 """
 
 from __future__ import annotations
@@ -16,24 +15,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
 from huanxin.core import identity
+from huanxin.core.redirects import next_from
 from huanxin.core.views import actor, form_errors
 
 FIELDS = ("name", "resident_id", "phone")
 STAND_IN = "huanxin.core.identity.LocalIdentityProvider"
-
-
-def safe_next(request: HttpRequest, value: str) -> str:
-    """`value` if it is a path or URL of this site (same host, and https when the request is), else ""."""
-    value = value.strip()
-    if value and url_has_allowed_host_and_scheme(
-        value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return value
-    return ""
 
 
 def verify_first(request: HttpRequest) -> HttpResponse:
@@ -47,7 +36,7 @@ def verify_page(request: HttpRequest) -> HttpResponse:
     user = actor(request)
     if not identity.may_verify(user):
         raise PermissionDenied("实名认证面向居民个人账户；商户、企业和工作人员的账户代表所在单位，无需实名认证")
-    next_url = safe_next(request, request.POST.get("next", "") or request.GET.get("next", ""))
+    next_url = next_from(request)
     form: dict[str, Any] = {"name": "", "resident_id": "", "phone": user.phone, "consent": False}
     errors: dict[str, str] = {}
     if request.method == "POST" and not user.identity_verified:

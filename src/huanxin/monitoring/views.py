@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from huanxin.core.exports import XLSX, attachment_response, xlsx_response
+from huanxin.core.redirects import redirect_next
 from huanxin.core.roles import is_task_force
 from huanxin.core.views import get_visible_or_404
 from huanxin.monitoring import excel, selectors, services
@@ -168,7 +169,7 @@ def review_action(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"已退回：{value.indicator.name}（{value.region.name}）")
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, _messages_of(exc))
-    return redirect(request.POST.get("next") or reverse("monitoring:review"))
+    return redirect_next(request, reverse("monitoring:review"))
 
 
 @require_POST
@@ -191,7 +192,7 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
         messages.error(request, problem)
     if not ids:
         messages.info(request, "请先勾选要通过的数值")
-    return redirect(request.POST.get("next") or reverse("monitoring:review"))
+    return redirect_next(request, reverse("monitoring:review"))
 
 
 def value_detail(request: HttpRequest, pk: int) -> HttpResponse:
