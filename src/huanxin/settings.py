@@ -69,6 +69,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # NUL and other control characters in the path, parameters, form fields or JSON answered 400 at the door;
+    # a ValidationError no view caught answered 400, not 500 (core/middleware.py).
+    "huanxin.core.middleware.ControlCharacterMiddleware",
     # Every page needs a login unless its view is marked @login_not_required (the login page, the API,
     # which answers 401 itself): a view that forgets cannot leak.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
