@@ -7,9 +7,11 @@
   if (!el || !source || !window.echarts) return;
   const points = JSON.parse(source.textContent);
   const kinds = [...new Set(points.map((p) => p.kind))];
+  const { escapeHtml } = window.huanxin;
   const chart = window.echarts.init(el);
   chart.setOption({
-    tooltip: { trigger: "item", formatter: (p) => `${p.data.name}<br>${p.seriesName}` },
+    // a formatter's string is HTML: the names are a recycler's own text, so they are escaped
+    tooltip: { trigger: "item", formatter: (p) => `${escapeHtml(p.data.name)}<br>${escapeHtml(p.seriesName)}` },
     legend: { bottom: 0 },
     grid: { left: 50, right: 20, top: 10, bottom: 50 },
     xAxis: { type: "value", scale: true, name: "经度", axisLabel: { formatter: "{value}°" } },
