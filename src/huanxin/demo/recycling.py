@@ -116,6 +116,7 @@ def build(stdout: TextIO | OutputWrapper) -> None:
         _certificates(sites, clerks, plan, today, rng)
         _intake(sites, clerks, plan, today, rng)
         bookings = _bookings(sites, clerks, now, rng)
+        _proxy_entry(sites, boss, today)
     invoices = create_invoices(
         sites=[s for s in sites if s.kind in (Site.Kind.POINT, Site.Kind.SORTING_CENTRE)],
         clerk_for=lambda org: clerks[org.pk],
@@ -125,6 +126,26 @@ def build(stdout: TextIO | OutputWrapper) -> None:
     stdout.write(
         f"回收网络演示数据：{len(sites)} 个站点，{bookings} 个上门预约，"
         f"{Certificate.objects.count()} 份证明，{invoices} 张反向开票\n"
+    )
+
+
+def _proxy_entry(sites: list[Site], boss: User, today: dt.date) -> None:
+    """One 收旧凭证 the task force entered on a recycler's behalf (代录), so the certificate page and its verification
+    show how such an entry reads. Its own random source: the rest of the demo stays as it was."""
+    rng = random.Random("proxy-entry")  # noqa: S311 - demo data, not security
+    site = next(
+        s
+        for s in sites
+        if s.status == Site.Status.OPERATING and s.kind == Site.Kind.POINT and "refrigerator" in s.categories
+    )
+    services.issue_certificate(
+        actor=boss,
+        kind=Certificate.Kind.TAKE_BACK,
+        site=site,
+        category=Category.REFRIGERATOR,
+        owner_name=identities.name(rng),
+        issued_on=today - dt.timedelta(days=3),
+        on_behalf_reason="站点收银系统故障停用三天，经企业书面申请由工作专班代录",
     )
 
 

@@ -306,6 +306,12 @@ class BookingEvent(models.Model):
         return f"{self.booking} {self.get_status_display()}"
 
 
+# an entry on behalf of a recycler (代录) names who entered it and why; an ordinary one neither
+_PROXY_HAS_REASON = Q(proxy_entered_by__isnull=True, proxy_reason="") | (
+    Q(proxy_entered_by__isnull=False) & ~Q(proxy_reason="")
+)
+
+
 class RecordQuerySet(models.QuerySet["CollectionRecord"]):
     def visible_to(self, user: Any) -> RecordQuerySet:
         return _scoped(self, user, org="organisation", region="region")
@@ -338,6 +344,11 @@ class CollectionRecord(models.Model):
     )  # the recycler's own number: upload idempotency
     created_by = models.ForeignKey(User, models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # 代录: the task force entered this for the recycler (which could not), and said why
+    proxy_entered_by = models.ForeignKey(
+        User, models.PROTECT, null=True, blank=True, related_name="+", verbose_name="代录人"
+    )
+    proxy_reason = models.CharField("代录原因", max_length=200, blank=True)
 
     objects = RecordQuerySet.as_manager()
 
@@ -349,6 +360,7 @@ class CollectionRecord(models.Model):
                 fields=["organisation", "external_ref"], condition=~Q(external_ref=""), name="record_ref_once"
             ),
             models.CheckConstraint(condition=Q(weight_kg__gte=0) & Q(price_fen__gte=0), name="record_not_negative"),
+            models.CheckConstraint(condition=_PROXY_HAS_REASON, name="record_proxy_has_reason"),
         ]
         indexes = [models.Index(fields=["received_on", "category"])]
 
@@ -412,6 +424,11 @@ class Certificate(models.Model):
     booking = models.ForeignKey(Booking, models.PROTECT, null=True, blank=True, related_name="certificates")
     revoked_reason = models.CharField("作废原因", max_length=200, blank=True)
     token = models.CharField(max_length=64, blank=True)
+    # 代录: the task force issued this for the recycler (which could not), and said why; shown wherever it is read
+    proxy_entered_by = models.ForeignKey(
+        User, models.PROTECT, null=True, blank=True, related_name="+", verbose_name="代录人"
+    )
+    proxy_reason = models.CharField("代录原因", max_length=200, blank=True)
 
     objects = CertificateQuerySet.as_manager()
 
@@ -438,6 +455,7 @@ class Certificate(models.Model):
             models.UniqueConstraint(
                 fields=["issued_by", "token"], condition=~Q(token=""), name="certificate_token_once"
             ),
+            models.CheckConstraint(condition=_PROXY_HAS_REASON, name="certificate_proxy_has_reason"),
         ]
 
     def __str__(self) -> str:

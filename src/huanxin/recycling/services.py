@@ -61,11 +61,38 @@ def draw_number(key: str) -> int:
 
 
 def _recycler_of(actor: User, organisation: Organisation) -> None:
-    """Only the recycler's own staff (or the task force, for setting up the network) act for it."""
-    if is_task_force(actor):
-        return
-    if actor.role != Role.RECYCLER or actor.organisation_id != organisation.pk:
+    """Only the recycler's own staff act for it: run its slots and bookings, record intake, issue certificates."""
+    if actor.role != Role.RECYCLER or actor.organisation_id is None or actor.organisation_id != organisation.pk:
         raise PermissionDenied("只能操作本企业的站点和业务")
+
+
+def _network_of(actor: User, organisation: Organisation) -> None:
+    """Sites are set up by the recycler or by the task force, which builds the network; nothing else of the
+    recycler's business is the task force's."""
+    if not is_task_force(actor):
+        _recycler_of(actor, organisation)
+
+
+PROXY_REASON_MAX = 200
+
+
+def _acting_for(actor: User, organisation: Organisation, on_behalf_reason: str) -> str:
+    """Who may write a collection record or a certificate of `organisation`: its own staff, or the task force
+    entering it on the recycler's behalf (代录) with a reason, which the record then carries and shows. Returns
+    the cleaned reason ("" when the recycler acts itself)."""
+    reason = " ".join((on_behalf_reason or "").split())
+    if not is_task_force(actor):
+        _recycler_of(actor, organisation)
+        if reason:
+            raise _invalid("代录原因由工作专班代录时填写", "proxy_not_task_force", "on_behalf_reason")
+        return ""
+    if not reason:
+        raise PermissionDenied("工作专班不以回收企业身份登记；确需代录，请写明代录原因")
+    if len(reason) > PROXY_REASON_MAX:
+        raise _invalid(f"代录原因不超过{PROXY_REASON_MAX}字", "proxy_reason_too_long", "on_behalf_reason")
+    if organisation.kind != Organisation.Kind.RECYCLER:
+        raise _invalid("只能为回收企业代录", "organisation_not_recycler", "site")
+    return reason
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -139,7 +166,7 @@ def _clean_site(fields: dict[str, Any]) -> dict[str, Any]:
 @transaction.atomic
 def save_site(*, actor: User, organisation: Organisation, site: Site | None = None, **fields: Any) -> Site:
     """Create a site for `organisation` or change one of its sites."""
-    _recycler_of(actor, organisation)
+    _network_of(actor, organisation)
     if organisation.kind != Organisation.Kind.RECYCLER:
         raise _invalid("站点的运营单位应为回收企业", "organisation_not_recycler", "organisation")
     unknown = set(fields) - set(SITE_FIELDS)
@@ -479,7 +506,7 @@ def cancel_booking(*, actor: User, booking: Booking, reason: str = "", now: dt.d
     now = _now(now)
     booking = _lock(booking)
     by_booker = actor.pk == booking.created_by_id or (
-        actor.role == Role.MERCHANT and actor.organisation_id == booking.merchant_id
+        actor.role == Role.MERCHANT and booking.merchant_id is not None and actor.organisation_id == booking.merchant_id
     )
     if not by_booker:
         _recycler_of(actor, booking.organisation)
@@ -552,11 +579,13 @@ def record_collection(
     seller_name: str = "",
     seller_org: str = "",
     external_ref: str = "",
+    on_behalf_reason: str = "",
     today: dt.date | None = None,
 ) -> tuple[CollectionRecord, bool]:
     """One intake at the counter. Returns (record, created): a record with the same 业务单号 is returned, not
-    repeated, so re-uploading a file counts nothing twice."""
-    _recycler_of(actor, site.organisation)
+    repeated, so re-uploading a file counts nothing twice. The task force may enter one for the recycler only as a
+    代录 with `on_behalf_reason`."""
+    proxy_reason = _acting_for(actor, site.organisation, on_behalf_reason)
     today = today or timezone.localdate()
     external_ref = external_ref.strip()
     if external_ref and (
@@ -588,6 +617,8 @@ def record_collection(
         seller_org=seller_org.strip(),
         external_ref=external_ref,
         created_by=actor,
+        proxy_entered_by=actor if proxy_reason else None,
+        proxy_reason=proxy_reason,
     )
     audit.record(
         actor=actor,
@@ -600,6 +631,7 @@ def record_collection(
             "weight_kg": str(weight_kg),
             "price_fen": price_fen,
             "ref": external_ref,
+            **({"proxy_reason": proxy_reason} if proxy_reason else {}),
         },
     )
     return record, True
@@ -651,11 +683,13 @@ def issue_certificate(
     record: CollectionRecord | None = None,
     booking: Booking | None = None,
     token: str = "",
+    on_behalf_reason: str = "",
     today: dt.date | None = None,
 ) -> Certificate:
     """Issue a certificate. A car gets one 报废机动车回收证明 ever: a second for its VIN is refused, by this check
-    and, under concurrent requests, by the database's unique index."""
-    _recycler_of(actor, site.organisation)
+    and, under concurrent requests, by the database's unique index. The task force may issue one for the recycler
+    only as a 代录 with `on_behalf_reason`, which the certificate and its verification page show."""
+    proxy_reason = _acting_for(actor, site.organisation, on_behalf_reason)
     if token and (existing := Certificate.objects.filter(issued_by=actor, token=token).first()):
         return existing
     today = today or timezone.localdate()
@@ -747,6 +781,8 @@ def issue_certificate(
         record=record,
         booking=booking,
         token=token,
+        proxy_entered_by=actor if proxy_reason else None,
+        proxy_reason=proxy_reason,
     )
     try:
         with transaction.atomic():  # a savepoint: a concurrent twin makes this insert fail, not the connection
@@ -763,16 +799,25 @@ def issue_certificate(
         actor=actor,
         action="recycling.certificate_issued",
         target=certificate,
-        changes={"number": number, "kind": kind, "category": category, "vin": vin, "serial": serial},
+        changes={
+            "number": number,
+            "kind": kind,
+            "category": category,
+            "vin": vin,
+            "serial": serial,
+            **({"proxy_reason": proxy_reason} if proxy_reason else {}),
+        },
     )
     return certificate
 
 
 @transaction.atomic
 def revoke_certificate(*, actor: User, certificate: Certificate, reason: str) -> Certificate:
-    """作废: a certificate issued in error. It keeps its VIN (a car is scrapped once); reissue by correction."""
+    """作废: a certificate issued in error. It keeps its VIN (a car is scrapped once); reissue by correction. The
+    recycler revokes its certificates; the task force only those it entered on the recycler's behalf (代录)."""
     certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
-    _recycler_of(actor, certificate.organisation)
+    if not (is_task_force(actor) and certificate.proxy_entered_by_id is not None):
+        _recycler_of(actor, certificate.organisation)
     if not reason.strip():
         raise _invalid("请填写作废原因", "reason_required", "reason")
     if certificate.status == Certificate.Status.REVOKED:

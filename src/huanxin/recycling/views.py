@@ -611,6 +611,7 @@ def record_list(request: HttpRequest) -> HttpResponse:
             ),
             "counties": selectors.counties() if is_official(request.user) else None,
             "is_recycler": _is_recycler(request.user),
+            "may_proxy": is_task_force(request.user),
         },
     )
 
@@ -621,9 +622,17 @@ def _own_sites(user: Any) -> QuerySet[Site]:
     return Site.objects.filter(organisation_id=user.organisation_id, status=Site.Status.OPERATING)
 
 
+def _entry_sites(user: Any) -> QuerySet[Site]:
+    """Sites the user writes records and certificates for: a recycler its own; the task force any operating
+    site, as a 代录 on the recycler's behalf (the service asks for the reason)."""
+    if is_task_force(user):
+        return Site.objects.filter(status=Site.Status.OPERATING).select_related("organisation").order_by("name")
+    return _own_sites(user)
+
+
 def record_form(request: HttpRequest) -> HttpResponse:
     user = actor(request)
-    sites = _own_sites(user)
+    sites = _entry_sites(user)
     errors: dict[str, str] = {}
     form = {
         "received_on": timezone.localdate().isoformat(),
@@ -651,6 +660,7 @@ def record_form(request: HttpRequest) -> HttpResponse:
                 seller_name=form.get("seller_name", ""),
                 seller_org=form.get("seller_org", ""),
                 external_ref=form.get("external_ref", "") or f"web-{form.get('token', '')}",
+                on_behalf_reason=form.get("on_behalf_reason", ""),
             )
         except (ValidationError, PermissionDenied) as exc:
             errors = form_errors(exc)
@@ -666,6 +676,7 @@ def record_form(request: HttpRequest) -> HttpResponse:
             "form": form,
             "errors": errors,
             "sites": sites,
+            "proxy": is_task_force(user),
             "categories": Category.choices,
             "sources": [c for c in CollectionRecord.Source.choices if c[0] != CollectionRecord.Source.BOOKING],
         },
@@ -730,6 +741,7 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
             "statuses": Certificate.Status.choices,
             "counties": selectors.counties() if is_official(request.user) else None,
             "is_recycler": _is_recycler(request.user),
+            "may_proxy": is_task_force(request.user),
             "dismantler": _is_recycler(request.user)
             and Site.objects.filter(
                 organisation_id=getattr(request.user, "organisation_id", 0), kind=Site.Kind.DISMANTLER
@@ -757,7 +769,7 @@ def certificate_form(request: HttpRequest, kind: str) -> HttpResponse:
     user = actor(request)
     if kind not in Certificate.Kind.values:
         raise PermissionDenied("证明类型无效")
-    sites = _own_sites(user)
+    sites = _entry_sites(user)
     if kind == Certificate.Kind.VEHICLE:
         sites = sites.filter(kind=Site.Kind.DISMANTLER)
     booking = None
@@ -784,6 +796,7 @@ def certificate_form(request: HttpRequest, kind: str) -> HttpResponse:
                 registered_on=_date(form.get("registered_on", "")),
                 booking=booking,
                 token=form.get("token", ""),
+                on_behalf_reason=form.get("on_behalf_reason", ""),
                 **fields,
             )
         except (ValidationError, PermissionDenied) as exc:
@@ -806,6 +819,7 @@ def certificate_form(request: HttpRequest, kind: str) -> HttpResponse:
             "form": form,
             "errors": errors,
             "sites": sites,
+            "proxy": is_task_force(user),
             "booking": booking,
             "categories": [(c.value, c.label) for c in Category if c in allowed],
             "fuels": Certificate.Fuel.choices,
@@ -815,10 +829,13 @@ def certificate_form(request: HttpRequest, kind: str) -> HttpResponse:
 
 def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
     certificate = get_visible_or_404(
-        Certificate.objects.visible_to(request.user).select_related("site", "organisation", "region", "issued_by"),
+        Certificate.objects.visible_to(request.user).select_related(
+            "site", "organisation", "region", "issued_by", "proxy_entered_by"
+        ),
         number=number,
     )
     issuer = _is_recycler(request.user) and request.user.organisation_id == certificate.organisation_id  # type: ignore[union-attr]
+    proxy_issuer = is_task_force(request.user) and certificate.proxy_entered_by_id is not None
     verify_url = request.build_absolute_uri(
         reverse("recycling:verify") + "?" + urlencode({"number": certificate.number, "code": certificate.verify_code})
     )
@@ -827,8 +844,8 @@ def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
         "recycling/certificate_detail.html",
         {
             "c": certificate,
-            "issuer": issuer,
-            "verify_url": verify_url if issuer else "",
+            "issuer": issuer or proxy_issuer,
+            "verify_url": verify_url if issuer or proxy_issuer else "",
             "reads_all": reads_everything(request.user),
         },
     )
