@@ -23,22 +23,51 @@ def add(actor, measure, department, title="年度改造计划下达", due_on=DUE
     return services.add_milestone(actor=actor, measure=measure, department=department, title=title, due_on=due_on, **kw)
 
 
+NOT_A_LEAD = "里程碑由工作专班或牵头单位设置"
+OTHER_CLAUSE = "只能为本单位牵头的分工条款设置里程碑"
+
+
 @pytest.mark.parametrize(
-    ("who", "allowed"),
-    [("task_force", True), (HOUSING, True), (POLICE, True), (MARKET, False), (COMMERCE, False), ("auditor", False)],
+    ("who", "refusal"),
+    [
+        ("task_force", ""),
+        (HOUSING, ""),
+        (POLICE, OTHER_CLAUSE),  # 公安局 leads the second clause; 住建局 answers under the first
+        (MARKET, NOT_A_LEAD),
+        (COMMERCE, NOT_A_LEAD),
+        ("auditor", NOT_A_LEAD),
+    ],
 )
-def test_the_task_force_and_lead_departments_set_milestones(measure, housing, who, allowed) -> None:
+def test_the_task_force_and_the_clauses_lead_set_milestones(measure, housing, who, refusal) -> None:
     if who == "task_force":
         actor = task_force()
     elif who == "auditor":
         actor = user_with_role(Role.AUDITOR)
     else:
         actor = officer(who)
-    if allowed:
+    if not refusal:
         assert add(actor, measure, housing).created_by == actor
     else:
-        with pytest.raises(PermissionDenied, match="里程碑由工作专班或牵头单位设置"):
+        with pytest.raises(PermissionDenied, match=refusal):
             add(actor, measure, housing)
+
+
+def test_the_lead_of_one_clause_leaves_another_clauses_milestones_alone(measure, housing) -> None:
+    police = Department.objects.resolve(POLICE)
+    market = Department.objects.resolve(MARKET)
+    housing_lead, police_lead = officer(HOUSING), officer(POLICE)
+    assert services.plannable_departments(police_lead, measure) == {police.pk}
+    assert services.plannable_departments(housing_lead, measure) == {housing.pk, market.pk} | {
+        Department.objects.resolve("市城市管理综合行政执法局").pk
+    }
+    theirs = add(housing_lead, measure, market)
+    ours = add(police_lead, measure, police, title="视频监控设备更新")
+    with pytest.raises(PermissionDenied, match="只能取消本单位牵头的分工条款下的里程碑"):
+        services.cancel_milestone(actor=police_lead, milestone=theirs, reason="x")
+    with pytest.raises(PermissionDenied):
+        services.cancel_milestone(actor=housing_lead, milestone=ours, reason="x")
+    assert services.cancel_milestone(actor=police_lead, milestone=ours, reason="并入年度计划").status == "cancelled"
+    assert services.cancel_milestone(actor=task_force(), milestone=theirs, reason="调整").status == "cancelled"
 
 
 @pytest.mark.parametrize(

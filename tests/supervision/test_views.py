@@ -254,6 +254,24 @@ def test_the_measure_page_is_for_officials(client: Client, measure, plan) -> Non
     assert "报告本单位进展" in html and "添加里程碑" not in html
 
 
+def test_a_clause_lead_gets_buttons_only_for_its_own_clauses_milestones(client: Client, measure, plan, housing) -> None:
+    url = reverse("supervision:measure", args=[plan.code, measure.slug])
+    police = Department.objects.resolve(POLICE)
+    theirs = services.add_milestone(
+        actor=task_force(), measure=measure, department=housing, title="管网改造", due_on=dt.date(2027, 6, 30)
+    )
+    ours = services.add_milestone(
+        actor=task_force(), measure=measure, department=police, title="视频监控", due_on=dt.date(2027, 6, 30)
+    )
+    html = page(client, url, officer(POLICE))
+    assert reverse("supervision:milestone_cancel", args=[ours.pk]) in html
+    assert reverse("supervision:milestone_cancel", args=[theirs.pk]) not in html
+    choices = html.split('id="m-department"')[1].split("</select>")[0]
+    assert f'value="{police.code}"' in choices and f'value="{housing.code}"' not in choices
+    refused = client.post(reverse("supervision:milestone_cancel", args=[theirs.pk]), {"reason": "x"})
+    assert refused.status_code == 400 and "只能取消本单位牵头的分工条款下的里程碑" in refused.content.decode()
+
+
 # --- landing and department pages ----------------------------------------------------------------------
 
 

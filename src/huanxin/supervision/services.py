@@ -155,12 +155,32 @@ def save_report(
 
 
 def may_plan_milestones(actor: User | object, measure: Measure) -> bool:
-    """The task force, or a clerk of a department that leads (a clause of) the measure."""
+    """Whether the actor plans any of the measure's milestones: the task force, or a clerk of a department that
+    leads a clause of it (which department a milestone may be for: `plannable_departments`)."""
     if is_task_force(actor):
         return True
     return getattr(actor, "role", None) == Role.DEPARTMENT_OFFICER and leads(
         measure, getattr(actor, "department", None)
     )
+
+
+def plannable_departments(actor: User | object, measure: Measure) -> set[int]:
+    """The departments whose milestones on `measure` the actor may set and cancel: every responsible department
+    for the task force; for the lead of a clause, the departments responsible under the clauses it leads (so the
+    lead of one clause does not plan, or cancel, another clause's milestones)."""
+    if is_task_force(actor):
+        return responsible_departments(measure)
+    department = getattr(actor, "department", None)
+    if getattr(actor, "role", None) != Role.DEPARTMENT_OFFICER or department is None:
+        return set()
+    led = Responsibility.objects.filter(clause__measure=measure, department=department, role="lead")
+    return set(Responsibility.objects.filter(clause__in=led.values("clause")).values_list("department_id", flat=True))
+
+
+def may_change_milestone(actor: User | object, milestone: Milestone) -> bool:
+    """Cancel (or re-plan) a milestone: the task force, or the lead of a clause the milestone's department is
+    responsible under."""
+    return milestone.department_id in plannable_departments(actor, milestone.measure)
 
 
 @transaction.atomic
@@ -192,6 +212,8 @@ def add_milestone(
         errors["department"] = "请选择责任单位"
     elif department.pk not in responsible_departments(measure):
         errors["department"] = "该单位不是本举措的责任单位"
+    elif department.pk not in plannable_departments(actor, measure):
+        raise PermissionDenied(f"只能为本单位牵头的分工条款设置里程碑，{department.name}不在其中")
     plan = measure.plan
     if due_on is None:
         errors["due_on"] = "请填写计划完成日期（年-月-日）"
@@ -247,6 +269,8 @@ def cancel_milestone(*, actor: User, milestone: Milestone, reason: str) -> Miles
     milestone = Milestone.objects.select_for_update().select_related("measure").get(pk=milestone.pk)
     if not may_plan_milestones(actor, milestone.measure):
         raise PermissionDenied("里程碑由工作专班或牵头单位取消")
+    if not may_change_milestone(actor, milestone):
+        raise PermissionDenied("只能取消本单位牵头的分工条款下的里程碑")
     if milestone.status == Milestone.Status.CANCELLED:
         return milestone
     if milestone.status == Milestone.Status.DONE:

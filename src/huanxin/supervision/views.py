@@ -324,6 +324,7 @@ def _measure_context(request: HttpRequest, measure: Measure, **extra: Any) -> di
         if own_reports.get(m.code) is None or own_reports[m.code].status == ProgressReport.Status.DRAFT
     ]
     missing = selectors.missing_reports(user=user, today=today, measure=measure)
+    plannable = services.plannable_departments(user, measure)  # the milestones whose buttons the user gets
     context = {
         "plan": measure.plan,
         "measure": measure,
@@ -337,6 +338,8 @@ def _measure_context(request: HttpRequest, measure: Measure, **extra: Any) -> di
         "notices": Notice.objects.visible_to(user).filter(measure=measure).select_related("department"),
         "can_report": mine,
         "can_plan": services.may_plan_milestones(user, measure),
+        "plannable": plannable,
+        "milestone_departments": [r for r in responsible if r.department_id in plannable],
         "can_issue": is_task_force(user),
         "reads_all": reads_everything(user),
         "grace_days": services.REPORT_GRACE_DAYS,
