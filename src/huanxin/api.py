@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 
 from huanxin.core.retry import Busy
+from huanxin.core.schemas import field_errors
 from huanxin.core.throttle import TooManyLookups
 from huanxin.core.tokens import SessionAuth, TokenAuth
 from huanxin.monitoring.api import router as monitoring_router
@@ -66,8 +67,12 @@ def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    """Services' validation errors arrive as HttpError with the service's stable code attached."""
-    return _error(request, exc.status_code, getattr(exc, "code", "error"), str(exc))
+    """Services' validation errors arrive as HttpError with the service's stable code attached. ninja's own carry
+    none: the only one a request can cause is a body it cannot parse (400)."""
+    code = getattr(exc, "code", None)
+    if code is None and exc.status_code == 400:
+        return _error(request, 400, "malformed_body", "请求体无法解析：应为 UTF-8 编码的 JSON")
+    return _error(request, exc.status_code, code or "error", str(exc))
 
 
 @api.exception_handler(TooManyLookups)
@@ -88,7 +93,8 @@ def _busy(request: HttpRequest, exc: Busy) -> HttpResponse:
 
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    return _error(request, 422, "invalid_request", "请求参数有误", errors=exc.errors)
+    """A parameter or body field out of bounds (core/schemas.py): each field's error in Chinese, values not echoed."""
+    return _error(request, 422, "invalid_request", "请求参数有误", errors=field_errors(exc.errors))
 
 
 def _open_to_anonymous(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLResolver]:

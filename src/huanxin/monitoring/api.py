@@ -1,6 +1,7 @@
 """Monitoring API: where every target stands, reported values (scoped), and entering values as a clerk would."""
 
-from __future__ import annotations
+# Annotations are evaluated here, not postponed: ninja resolves a paginated view's string annotations in its own
+# module, where this module's types (Key, Search) are unknown.
 
 import datetime as dt
 from decimal import Decimal
@@ -9,12 +10,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from huanxin.core.models import Region
 from huanxin.core.roles import is_official
+from huanxin.core.schemas import Key, Pages, RequiredLine, Text, answers
 from huanxin.monitoring import services, status
 from huanxin.monitoring.models import IndicatorValue
 from huanxin.monitoring.periods import PeriodRef
@@ -23,7 +25,7 @@ from huanxin.plans.models import Indicator, Plan
 router = Router(tags=["监测调度"])
 
 
-class StatusOut(Schema):
+class IndicatorStatusOut(Schema):
     indicator: str
     name: str
     kind: str
@@ -69,17 +71,17 @@ class ValueOut(Schema):
 
 
 class ValueIn(Schema):
-    plan: str
-    indicator: str
-    period: str  # 2025-Q2
-    region: str  # GB/T 2260 code
-    value: str  # as typed: "3.5"
-    note: str = ""
+    plan: RequiredLine = Field(max_length=60)
+    indicator: RequiredLine = Field(max_length=60)
+    period: RequiredLine = Field(max_length=10, description="期间，如 2025-Q2")
+    region: RequiredLine = Field(max_length=12, description="区划代码（GB/T 2260）")
+    value: RequiredLine = Field(max_length=40, description='数值，按填写原样，如 "3.5"')
+    note: Text = Field("", max_length=2000)
 
 
 class SubmitIn(Schema):
-    plan: str
-    period: str
+    plan: RequiredLine = Field(max_length=60)
+    period: RequiredLine = Field(max_length=10)
 
 
 class SubmitOut(Schema):
@@ -98,12 +100,16 @@ def _bad_request(exc: ValidationError) -> HttpError:
     return error
 
 
-@router.get("/monitoring/status", response=list[StatusOut], summary="各目标推进状态（进度、预测、风险）")
-def plan_status(request: HttpRequest, plan: str) -> list[StatusOut]:
+@router.get(
+    "/monitoring/status",
+    response=answers(list[IndicatorStatusOut], 401, 403, 404, 422),
+    summary="各目标推进状态（进度、预测、风险）",
+)
+def plan_status(request: HttpRequest, plan: Key) -> list[IndicatorStatusOut]:
     _official(request)
     found = get_object_or_404(Plan.objects.visible_to(request.user), code=plan)
     return [
-        StatusOut(
+        IndicatorStatusOut(
             indicator=s.indicator.code,
             name=s.indicator.name,
             kind=s.indicator.kind,
@@ -122,10 +128,10 @@ def plan_status(request: HttpRequest, plan: str) -> list[StatusOut]:
     ]
 
 
-@router.get("/monitoring/values", response=list[ValueOut], summary="填报数值（按权限范围）")
-@paginate(PageNumberPagination, page_size=100)
+@router.get("/monitoring/values", response=answers(list[ValueOut], 401, 422), summary="填报数值（按权限范围）")
+@paginate(Pages, page_size=100)
 def list_values(  # type: ignore[no-untyped-def]
-    request: HttpRequest, plan: str, period: str = "", indicator: str = "", region: str = "", status: str = ""
+    request: HttpRequest, plan: Key, period: Key = "", indicator: Key = "", region: Key = "", status: Key = ""
 ):
     qs = IndicatorValue.objects.visible_to(request.user).filter(indicator__plan__code=plan)
     for value, lookup in (
@@ -139,7 +145,11 @@ def list_values(  # type: ignore[no-untyped-def]
     return qs.select_related("indicator", "period", "region").order_by("period__end", "indicator__position", "region")
 
 
-@router.post("/monitoring/values", response=ValueOut, summary="填写数值（草稿；同值重复提交不产生新版本）")
+@router.post(
+    "/monitoring/values",
+    response=answers(ValueOut, 400, 401, 403, 404, 422),
+    summary="填写数值（草稿；同值重复提交不产生新版本）",
+)
 def save_value(request: HttpRequest, payload: ValueIn) -> IndicatorValue:
     plan = get_object_or_404(Plan.objects.visible_to(request.user), code=payload.plan)
     indicator = get_object_or_404(Indicator.objects.visible_to(request.user), plan=plan, code=payload.indicator)
@@ -162,7 +172,11 @@ def save_value(request: HttpRequest, payload: ValueIn) -> IndicatorValue:
         raise _bad_request(exc) from exc
 
 
-@router.post("/monitoring/values/submit", response=SubmitOut, summary="报送本单位本期全部草稿（重复调用无副作用）")
+@router.post(
+    "/monitoring/values/submit",
+    response=answers(SubmitOut, 400, 401, 403, 422),
+    summary="报送本单位本期全部草稿（重复调用无副作用）",
+)
 def submit(request: HttpRequest, payload: SubmitIn) -> SubmitOut:
     department = getattr(request.user, "department", None)
     if department is None:

@@ -1,6 +1,7 @@
 """Read endpoints for plans, measures, departments and indicators. Everything goes through `visible_to`."""
 
-from __future__ import annotations
+# Annotations are evaluated here, not postponed: ninja resolves a paginated view's string annotations in its own
+# module, where this module's types (Key, Search) are unknown.
 
 import datetime as dt
 from decimal import Decimal
@@ -8,9 +9,10 @@ from decimal import Decimal
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from huanxin.core.models import Department
+from huanxin.core.schemas import Key, Pages, Search, answers
 from huanxin.plans import selectors
 from huanxin.plans.models import Indicator, Measure, Plan
 
@@ -114,47 +116,55 @@ class DepartmentTasksOut(DepartmentBase):
     indicators: list[str]
 
 
-@router.get("/plans", response=list[PlanOut], summary="方案列表")
-@paginate(PageNumberPagination)
+@router.get("/plans", response=answers(list[PlanOut], 401, 422), summary="方案列表")
+@paginate(Pages)
 def list_plans(request: HttpRequest):  # type: ignore[no-untyped-def]
     return Plan.objects.visible_to(request.user).select_related("region")
 
 
-@router.get("/plans/{code}", response=PlanOut, summary="方案详情")
-def get_plan(request: HttpRequest, code: str) -> Plan:
+@router.get("/plans/{code}", response=answers(PlanOut, 401, 404, 422), summary="方案详情")
+def get_plan(request: HttpRequest, code: Key) -> Plan:
     return get_object_or_404(Plan.objects.visible_to(request.user).select_related("region"), code=code)
 
 
-@router.get("/plans/{code}/measures", response=list[MeasureOut], summary="方案的全部举措")
-@paginate(PageNumberPagination, page_size=100)
-def list_measures(request: HttpRequest, code: str, q: str = ""):  # type: ignore[no-untyped-def]
+@router.get("/plans/{code}/measures", response=answers(list[MeasureOut], 401, 404, 422), summary="方案的全部举措")
+@paginate(Pages, page_size=100)
+def list_measures(request: HttpRequest, code: Key, q: Search = ""):  # type: ignore[no-untyped-def]
     plan = get_object_or_404(Plan.objects.visible_to(request.user), code=code)
     if q:
         return selectors.search_measures(user=request.user, query=q).filter(plan=plan)
     return selectors.measures_with_departments(Measure.objects.visible_to(request.user).filter(plan=plan))
 
 
-@router.get("/plans/{code}/measures/{slug}", response=MeasureDetailOut, summary="举措详情（slug 如 2.2.2）")
-def get_measure(request: HttpRequest, code: str, slug: str) -> Measure:
+@router.get(
+    "/plans/{code}/measures/{slug}",
+    response=answers(MeasureDetailOut, 401, 404, 422),
+    summary="举措详情（slug 如 2.2.2）",
+)
+def get_measure(request: HttpRequest, code: Key, slug: Key) -> Measure:
     qs = selectors.measures_with_departments(Measure.objects.visible_to(request.user)).prefetch_related("indicators")
     return get_object_or_404(qs, plan__code=code, slug=slug)
 
 
-@router.get("/plans/{code}/indicators", response=list[IndicatorOut], summary="目标指标")
-@paginate(PageNumberPagination, page_size=100)
-def list_indicators(request: HttpRequest, code: str, kind: str = "", department: str = ""):  # type: ignore[no-untyped-def]
+@router.get("/plans/{code}/indicators", response=answers(list[IndicatorOut], 401, 404, 422), summary="目标指标")
+@paginate(Pages, page_size=100)
+def list_indicators(request: HttpRequest, code: Key, kind: Key = "", department: Key = ""):  # type: ignore[no-untyped-def]
     plan = get_object_or_404(Plan.objects.visible_to(request.user), code=code)
     return selectors.indicator_list(user=request.user, plan=plan, kind=kind, department=department)
 
 
-@router.get("/departments", response=list[DepartmentOut], summary="责任单位")
-@paginate(PageNumberPagination, page_size=100)
-def list_departments(request: HttpRequest, q: str = ""):  # type: ignore[no-untyped-def]
+@router.get("/departments", response=answers(list[DepartmentOut], 401, 422), summary="责任单位")
+@paginate(Pages, page_size=100)
+def list_departments(request: HttpRequest, q: Search = ""):  # type: ignore[no-untyped-def]
     return selectors.department_list(user=request.user, query=q).prefetch_related("aliases")
 
 
-@router.get("/departments/{code}", response=DepartmentTasksOut, summary="责任单位及其任务（牵头 / 配合）")
-def get_department(request: HttpRequest, code: str) -> DepartmentTasksOut:
+@router.get(
+    "/departments/{code}",
+    response=answers(DepartmentTasksOut, 401, 404, 422),
+    summary="责任单位及其任务（牵头 / 配合）",
+)
+def get_department(request: HttpRequest, code: Key) -> DepartmentTasksOut:
     department = get_object_or_404(Department.objects.visible_to(request.user).prefetch_related("aliases"), code=code)
     tasks = selectors.department_tasks(user=request.user, department=department)
     return DepartmentTasksOut(

@@ -2,7 +2,8 @@
 (API token); officials read the library (scoped like the pages). Every item comes back with its
 energy-efficiency finding. Refusals are 422 with the service's stable code."""
 
-from __future__ import annotations
+# Annotations are evaluated here, not postponed: ninja resolves a paginated view's string annotations in its own
+# module, where this module's types (Key, Search) are unknown.
 
 import datetime as dt
 from decimal import Decimal
@@ -10,9 +11,10 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
-from ninja.pagination import PageNumberPagination, paginate
+from ninja import Field, Router, Schema, Status
+from ninja.pagination import paginate
 
+from huanxin.core.schemas import Amount2, Count, Day, Fen, Key, Line, Pages, RequiredLine, Text, answers
 from huanxin.core.views import actor, api_refusal
 from huanxin.projects import rules, services
 from huanxin.projects.models import Enterprise, Project
@@ -20,7 +22,7 @@ from huanxin.projects.models import Enterprise, Project
 router = Router(tags=["设备更新项目"])
 
 
-class ItemOut(Schema):
+class EquipmentItemOut(Schema):
     id: int
     name: str
     model: str
@@ -51,7 +53,7 @@ class ProjectOut(Schema):
     loan_wanted_fen: int
     rule_applies: bool
     exemption: str
-    items: list[ItemOut]
+    items: list[EquipmentItemOut]
 
 
 def _out(project: Project) -> ProjectOut:
@@ -77,7 +79,7 @@ def _out(project: Project) -> ProjectOut:
         rule_applies=applies.applies,
         exemption=project.exemption,
         items=[
-            ItemOut(
+            EquipmentItemOut(
                 id=i.pk,
                 name=i.name,
                 model=i.model,
@@ -102,9 +104,9 @@ class ProjectRow(Schema):
     equipment_investment_fen: int
 
 
-@router.get("/projects", response=list[ProjectRow], summary="设备更新项目（按权限）")
-@paginate(PageNumberPagination, page_size=50)
-def list_projects(request: HttpRequest, status: str = "", field: str = ""):  # type: ignore[no-untyped-def]
+@router.get("/projects", response=answers(list[ProjectRow], 401, 422), summary="设备更新项目（按权限）")
+@paginate(Pages, page_size=50)
+def list_projects(request: HttpRequest, status: Key = "", field: Key = ""):  # type: ignore[no-untyped-def]
     qs = Project.objects.visible_to(request.user).select_related("region")
     if status:
         qs = qs.filter(status=status)
@@ -123,23 +125,23 @@ def list_projects(request: HttpRequest, status: str = "", field: str = ""):  # t
     ]
 
 
-@router.get("/projects/{code}", response=ProjectOut, summary="一个项目及其设备清单和能效核查")
-def get_project(request: HttpRequest, code: str) -> ProjectOut:
+@router.get("/projects/{code}", response=answers(ProjectOut, 401, 404, 422), summary="一个项目及其设备清单和能效核查")
+def get_project(request: HttpRequest, code: Key) -> ProjectOut:
     return _out(get_object_or_404(Project.objects.visible_to(request.user), code=code))
 
 
 class ProjectIn(Schema):
-    title: str
-    field: str
-    total_investment_fen: int
-    equipment_investment_fen: int
-    starts_on: dt.date
-    ends_on: dt.date
-    annual_energy_tce: Decimal = Decimal(0)
+    title: RequiredLine = Field(max_length=120)
+    field: RequiredLine = Field(max_length=20)
+    total_investment_fen: Fen
+    equipment_investment_fen: Fen
+    starts_on: Day
+    ends_on: Day
+    annual_energy_tce: Amount2 = Decimal(0)
     seeks_central_funds: bool = False
     seeks_loan: bool = False
-    loan_wanted_fen: int = 0
-    summary: str = ""
+    loan_wanted_fen: Fen = 0
+    summary: Text = Field("", max_length=2000)
 
 
 def _enterprise(request: HttpRequest) -> Enterprise:
@@ -152,7 +154,11 @@ def _enterprise(request: HttpRequest) -> Enterprise:
     return enterprise
 
 
-@router.post("/projects", response={201: ProjectOut}, summary="申报项目（企业；Idempotency-Key 防止重复）")
+@router.post(
+    "/projects",
+    response=answers({201: ProjectOut}, 400, 401, 403, 422),
+    summary="申报项目（企业；Idempotency-Key 防止重复）",
+)
 def declare(request: HttpRequest, payload: ProjectIn) -> Status:
     try:
         project = services.save_project(
@@ -166,17 +172,17 @@ def declare(request: HttpRequest, payload: ProjectIn) -> Status:
     return Status(201, _out(project))
 
 
-class ItemIn(Schema):
-    name: str
-    quantity: int
-    unit_price_fen: int
-    category: str
-    grade: str = ""
-    model: str = ""
+class EquipmentItemIn(Schema):
+    name: RequiredLine = Field(max_length=80)
+    quantity: Count
+    unit_price_fen: Fen
+    category: RequiredLine = Field(max_length=40)
+    grade: Line = Field("", max_length=20)
+    model: Line = Field("", max_length=80)
 
 
-@router.post("/projects/{code}/items", response={201: ProjectOut}, summary="添加设备")
-def add_item(request: HttpRequest, code: str, payload: ItemIn) -> Status:
+@router.post("/projects/{code}/items", response=answers({201: ProjectOut}, 400, 401, 403, 404, 422), summary="添加设备")
+def add_item(request: HttpRequest, code: Key, payload: EquipmentItemIn) -> Status:
     project = get_object_or_404(Project.objects.visible_to(request.user), code=code)
     try:
         services.save_item(actor=actor(request), project=project, **payload.dict())
@@ -185,8 +191,8 @@ def add_item(request: HttpRequest, code: str, payload: ItemIn) -> Status:
     return Status(201, _out(project))
 
 
-@router.post("/projects/{code}/submit", response=ProjectOut, summary="提交县区审核")
-def submit(request: HttpRequest, code: str) -> ProjectOut:
+@router.post("/projects/{code}/submit", response=answers(ProjectOut, 401, 403, 404, 422), summary="提交县区审核")
+def submit(request: HttpRequest, code: Key) -> ProjectOut:
     project = get_object_or_404(Project.objects.visible_to(request.user), code=code)
     try:
         return _out(services.submit_project(actor=actor(request), project=project))

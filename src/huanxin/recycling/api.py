@@ -5,10 +5,12 @@ Writes take an `Idempotency-Key` header (or the record's own `external_ref`): a 
 result and acts once. Refusals are 422 with the service's stable code: {"code": "vin_already_certified", …}.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not postponed: ninja resolves a paginated view's string annotations in its own
+# module, where this module's types (Key, Search) are unknown.
 
 import datetime as dt
 from decimal import Decimal
+from typing import Literal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
@@ -16,10 +18,27 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from huanxin.core import throttle
 from huanxin.core.models import Region
+from huanxin.core.schemas import (
+    Amount2,
+    Count,
+    Day,
+    Fen,
+    Id,
+    Key,
+    Line,
+    Moment,
+    Pages,
+    RegistrationDay,
+    RequiredLine,
+    Search,
+    SmallCount,
+    Text,
+    answers,
+)
 from huanxin.core.views import actor, api_refusal
 from huanxin.recycling import selectors, services
 from huanxin.recycling.models import Booking, Certificate, PickupSlot, Site
@@ -52,9 +71,9 @@ class SiteOut(Schema):
     is_sorting_point: bool
 
 
-@router.get("/recycling/sites", response=list[SiteOut], auth=None, summary="回收网点（公开）")
-@paginate(PageNumberPagination, page_size=50)
-def list_sites(request: HttpRequest, region: str = "", category: str = "", kind: str = "", q: str = ""):  # type: ignore[no-untyped-def]
+@router.get("/recycling/sites", response=answers(list[SiteOut], 422), auth=None, summary="回收网点（公开）")
+@paginate(Pages, page_size=50)
+def list_sites(request: HttpRequest, region: Key = "", category: Key = "", kind: Key = "", q: Search = ""):  # type: ignore[no-untyped-def]
     return selectors.search_sites(Site.objects.public(), q=q, region=region, category=category, kind=kind)
 
 
@@ -79,11 +98,11 @@ VERIFY_LOOKUPS = throttle.LookupThrottle("recycling.verify")
 
 @router.get(
     "/recycling/certificates/verify",
-    response=VerifyOut,
+    response=answers(VerifyOut, 404, 422, 429),
     auth=None,
     summary="核验回收证明（公开，凭编号和校验码）",
 )
-def verify_certificate(request: HttpRequest, number: str, code: str) -> VerifyOut:
+def verify_certificate(request: HttpRequest, number: Key, code: Key) -> VerifyOut:
     wait = VERIFY_LOOKUPS.wait(request, number)
     if wait:
         raise throttle.TooManyLookups(wait)
@@ -121,25 +140,25 @@ class SlotOut(Schema):
     remaining: int
 
 
-@router.get("/recycling/slots", response=list[SlotOut], summary="可预约的上门时段")
-def open_slots(request: HttpRequest, region: str, category: str) -> list[PickupSlot]:
+@router.get("/recycling/slots", response=answers(list[SlotOut], 401, 404, 422), summary="可预约的上门时段")
+def open_slots(request: HttpRequest, region: Key, category: Key) -> list[PickupSlot]:
     county = get_object_or_404(Region, code=region, parent__isnull=False)
     return list(PickupSlot.objects.open_for(region=county, category=category, now=timezone.now())[:100])
 
 
-class ItemSchema(Schema):
-    category: str
-    count: int = 1
+class BookingItemSchema(Schema):
+    category: RequiredLine = Field(max_length=20)
+    count: SmallCount = Field(1, ge=1)
 
 
 class BookingIn(Schema):
-    slot: int
-    region: str
-    items: list[ItemSchema]
-    contact_name: str
-    phone: str
-    address: str
-    note: str = ""
+    slot: Id
+    region: RequiredLine = Field(max_length=12)
+    items: list[BookingItemSchema] = Field(max_length=20)
+    contact_name: RequiredLine = Field(max_length=40)
+    phone: RequiredLine = Field(max_length=20)
+    address: RequiredLine = Field(max_length=120)
+    note: Text = Field("", max_length=200)
 
 
 class BookingOut(Schema):
@@ -156,14 +175,18 @@ class BookingOut(Schema):
     paid_fen: int
     contact: str = Field(..., alias="masked_name")
     phone: str = Field(..., alias="masked_phone")
-    items: list[ItemSchema]
+    items: list[BookingItemSchema]
 
     @staticmethod
     def resolve_items(obj: Booking) -> list[dict[str, object]]:
         return [{"category": i.category, "count": i.count} for i in obj.items.all()]
 
 
-@router.post("/recycling/bookings", response={201: BookingOut}, summary="预约上门回收（居民，或商户为顾客代约）")
+@router.post(
+    "/recycling/bookings",
+    response=answers({201: BookingOut}, 400, 401, 403, 404, 422),
+    summary="预约上门回收（居民，或商户为顾客代约）",
+)
 def create_booking(request: HttpRequest, payload: BookingIn) -> Status:
     slot = get_object_or_404(PickupSlot, pk=payload.slot)
     region = get_object_or_404(Region, code=payload.region, parent__isnull=False)
@@ -184,33 +207,39 @@ def create_booking(request: HttpRequest, payload: BookingIn) -> Status:
     return Status(201, booking)
 
 
-@router.get("/recycling/bookings", response=list[BookingOut], summary="上门回收预约（按权限）")
-@paginate(PageNumberPagination, page_size=50)
-def list_bookings(request: HttpRequest, status: str = ""):  # type: ignore[no-untyped-def]
+@router.get("/recycling/bookings", response=answers(list[BookingOut], 401, 422), summary="上门回收预约（按权限）")
+@paginate(Pages, page_size=50)
+def list_bookings(request: HttpRequest, status: Key = ""):  # type: ignore[no-untyped-def]
     qs = Booking.objects.visible_to(request.user).select_related("site", "region", "slot").prefetch_related("items")
     return qs.filter(status=status) if status else qs
 
 
-@router.get("/recycling/bookings/{number}", response=BookingOut, summary="一个预约")
-def get_booking(request: HttpRequest, number: str) -> Booking:
+@router.get("/recycling/bookings/{number}", response=answers(BookingOut, 401, 404, 422), summary="一个预约")
+def get_booking(request: HttpRequest, number: Key) -> Booking:
     return get_object_or_404(Booking.objects.visible_to(request.user), number=number)
 
 
 class LineSchema(Schema):
-    category: str
-    units: int = 0
-    weight_kg: Decimal = Decimal(0)
-    price_fen: int = 0
+    category: RequiredLine = Field(max_length=20)
+    units: Count = 0
+    weight_kg: Amount2 = Decimal(0)
+    price_fen: Fen = 0
 
 
 class ActionIn(Schema):
-    visit_at: dt.datetime | None = None
-    lines: list[LineSchema] = []
-    reason: str = ""
+    visit_at: Moment | None = Field(None, description="约定上门时间，须带时区，如 2025-06-01T09:00:00+08:00")
+    lines: list[LineSchema] = Field([], max_length=20)
+    reason: Text = Field("", max_length=200)
 
 
-@router.post("/recycling/bookings/{number}/{action}", response=BookingOut, summary="接单、完成、上门未遇、取消")
-def act_on_booking(request: HttpRequest, number: str, action: str, payload: ActionIn) -> Booking:
+@router.post(
+    "/recycling/bookings/{number}/{action}",
+    response=answers(BookingOut, 400, 401, 403, 404, 422),
+    summary="接单、完成、上门未遇、取消",
+)
+def act_on_booking(
+    request: HttpRequest, number: Key, action: Literal["accept", "complete", "no-show", "cancel"], payload: ActionIn
+) -> Booking:
     user = actor(request)
     booking = get_object_or_404(Booking.objects.visible_to(user), number=number)
     try:
@@ -232,16 +261,16 @@ def act_on_booking(request: HttpRequest, number: str, action: str, payload: Acti
 
 
 class RecordIn(Schema):
-    site: int
-    received_on: dt.date
-    source: str
-    category: str
-    units: int = 0
-    weight_kg: Decimal = Decimal(0)
-    price_fen: int = 0
-    seller_name: str = ""
-    seller_org: str = ""
-    external_ref: str = ""
+    site: Id
+    received_on: Day
+    source: RequiredLine = Field(max_length=20)
+    category: RequiredLine = Field(max_length=20)
+    units: Count = 0
+    weight_kg: Amount2 = Decimal(0)
+    price_fen: Fen = 0
+    seller_name: Line = Field("", max_length=40)
+    seller_org: Line = Field("", max_length=120)
+    external_ref: Line = Field("", max_length=40)
 
 
 class RecordOut(Schema):
@@ -257,7 +286,11 @@ class RecordOut(Schema):
     created: bool = True
 
 
-@router.post("/recycling/records", response={200: RecordOut, 201: RecordOut}, summary="登记回收记录（回收企业）")
+@router.post(
+    "/recycling/records",
+    response=answers({200: RecordOut, 201: RecordOut}, 400, 401, 403, 404, 422),
+    summary="登记回收记录（回收企业）",
+)
 def create_record(request: HttpRequest, payload: RecordIn) -> Status:
     user = actor(request)
     site = get_object_or_404(Site.objects.visible_to(user), pk=payload.site)
@@ -293,22 +326,22 @@ def create_record(request: HttpRequest, payload: RecordIn) -> Status:
 
 
 class CertificateIn(Schema):
-    kind: str
-    site: int
-    category: str = ""
-    owner_name: str
-    owner_id: str = ""
-    issued_on: dt.date | None = None
-    vin: str = ""
-    plate: str = ""
-    vehicle_type: str = ""
-    fuel: str = ""
-    emission_standard: str = ""
-    registered_on: dt.date | None = None
-    brand_model: str = ""
-    serial: str = ""
-    wipe_method: str = ""
-    booking: str = ""
+    kind: RequiredLine = Field(max_length=20)
+    site: Id
+    category: Line = Field("", max_length=20)
+    owner_name: RequiredLine = Field(max_length=120)
+    owner_id: Line = Field("", max_length=30)
+    issued_on: Day | None = None
+    vin: Line = Field("", max_length=17)
+    plate: Line = Field("", max_length=20)
+    vehicle_type: Line = Field("", max_length=30)
+    fuel: Line = Field("", max_length=10)
+    emission_standard: Line = Field("", max_length=10)
+    registered_on: RegistrationDay | None = None
+    brand_model: Line = Field("", max_length=60)
+    serial: Line = Field("", max_length=40)
+    wipe_method: Line = Field("", max_length=60)
+    booking: Line = Field("", max_length=20)
 
 
 class CertificateOut(Schema):
@@ -324,7 +357,11 @@ class CertificateOut(Schema):
     owner: str = Field(..., alias="masked_owner")
 
 
-@router.post("/recycling/certificates", response={201: CertificateOut}, summary="出具回收证明（回收企业）")
+@router.post(
+    "/recycling/certificates",
+    response=answers({201: CertificateOut}, 400, 401, 403, 404, 422),
+    summary="出具回收证明（回收企业）",
+)
 def issue_certificate(request: HttpRequest, payload: CertificateIn) -> Status:
     user = actor(request)
     site = get_object_or_404(Site.objects.visible_to(user), pk=payload.site)
@@ -341,6 +378,10 @@ def issue_certificate(request: HttpRequest, payload: CertificateIn) -> Status:
     return Status(201, certificate)
 
 
-@router.get("/recycling/certificates/{number}", response=CertificateOut, summary="一份回收证明（按权限）")
-def get_certificate(request: HttpRequest, number: str) -> Certificate:
+@router.get(
+    "/recycling/certificates/{number}",
+    response=answers(CertificateOut, 401, 404, 422),
+    summary="一份回收证明（按权限）",
+)
+def get_certificate(request: HttpRequest, number: Key) -> Certificate:
     return get_object_or_404(Certificate.objects.visible_to(request.user), number=number)

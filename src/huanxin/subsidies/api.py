@@ -13,6 +13,7 @@ from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from huanxin.core import pii, throttle
+from huanxin.core.schemas import Day, Fen, Key, Line, RegistrationDay, RequiredLine, Text, answers
 from huanxin.core.views import actor, api_refusal
 from huanxin.subsidies import errors, payees, refunds, selectors
 from huanxin.subsidies.applications import ItemIn, submit_application
@@ -21,40 +22,44 @@ from huanxin.subsidies.models import Application, MerchantAccount, Programme, se
 router = Router(tags=["以旧换新补贴"])
 
 
-class ItemSchema(Schema):
-    kind: str
-    invoice_no: str
-    invoice_date: dt.date
-    price_fen: int
-    brand_model: str = ""
-    serial: str = Field("", description="序列号/IMEI；电动自行车：新车车架号")
-    grade: str = ""
-    certificate_no: str = Field("", description="收旧凭证或回收证明编号")
-    vin: str = Field("", description="汽车报废更新、置换更新：旧车车辆识别代号")
-    new_fuel: str = Field("", description="汽车：新车类型 nev（新能源）| fuel（燃油）")
-    transfer_no: str = Field("", description="汽车置换更新：旧车机动车转移登记编号")
-    transfer_date: dt.date | None = Field(None, description="汽车置换更新：转移登记日期")
-    old_registered_on: dt.date | None = Field(None, description="汽车置换更新：旧车登记在申请人名下的日期")
-    battery: str = Field("", description="电动自行车：新车电池 lead_acid（铅酸）| lithium（锂离子）")
-    ccc_no: str = Field("", description="电动自行车：新车CCC认证证书编号（16位数字）")
-    standard: str = Field("", description="电动自行车：新车合格证执行标准，如 GB 17761-2024")
+class ApplicationItemSchema(Schema):
+    kind: RequiredLine = Field(max_length=30)
+    invoice_no: RequiredLine = Field(max_length=40)
+    invoice_date: Day
+    price_fen: Fen
+    brand_model: Line = Field("", max_length=80)
+    serial: Line = Field("", max_length=40, description="序列号/IMEI；电动自行车：新车车架号")
+    grade: Line = Field("", max_length=10)
+    certificate_no: Line = Field("", max_length=24, description="收旧凭证或回收证明编号")
+    vin: Line = Field("", max_length=17, description="汽车报废更新、置换更新：旧车车辆识别代号")
+    new_fuel: Line = Field("", max_length=10, description="汽车：新车类型 nev（新能源）| fuel（燃油）")
+    transfer_no: Line = Field("", max_length=40, description="汽车置换更新：旧车机动车转移登记编号")
+    transfer_date: Day | None = Field(None, description="汽车置换更新：转移登记日期")
+    old_registered_on: RegistrationDay | None = Field(None, description="汽车置换更新：旧车登记在申请人名下的日期")
+    battery: Line = Field("", max_length=20, description="电动自行车：新车电池 lead_acid（铅酸）| lithium（锂离子）")
+    ccc_no: Line = Field("", max_length=20, description="电动自行车：新车CCC认证证书编号（16位数字）")
+    standard: Line = Field("", max_length=40, description="电动自行车：新车合格证执行标准，如 GB 17761-2024")
 
 
 class PayeeIn(Schema):
-    name: str = Field(description="户名（不超过60字）")
-    account: str = Field(description="账号或银行卡号（8–30位数字；16–19位银行卡号校验末位）")
-    bank: str = Field(description="开户行")
-    bank_code: str = Field(description="联行号（12位数字）")
+    name: RequiredLine = Field(max_length=60, description="户名（不超过60字）")
+    account: RequiredLine = Field(max_length=40, description="账号或银行卡号（8–30位数字；16–19位银行卡号校验末位）")
+    bank: RequiredLine = Field(max_length=60, description="开户行")
+    bank_code: RequiredLine = Field(max_length=20, description="联行号（12位数字）")
 
 
 class ApplicationIn(Schema):
-    programme: str
+    programme: RequiredLine = Field(max_length=60)
     # a citizen applies in the account's verified identity (实名): these may be left out, and another ID number is
     # refused (identity_mismatch); a merchant gives the customer's
-    applicant_name: str = Field("", description="申请人姓名（商户必填；居民本人申请取账户实名信息，可不填）")
-    applicant_id: str = Field("", description="申请人身份证号码（商户必填；居民可不填，填写时须与账户实名信息一致）")
-    phone: str = Field("", description="申请人手机号码（商户必填；居民本人申请取账户实名信息，可不填）")
-    items: list[ItemSchema]
+    applicant_name: Line = Field(
+        "", max_length=40, description="申请人姓名（商户必填；居民本人申请取账户实名信息，可不填）"
+    )
+    applicant_id: Line = Field(
+        "", max_length=30, description="申请人身份证号码（商户必填；居民可不填，填写时须与账户实名信息一致）"
+    )
+    phone: Line = Field("", max_length=20, description="申请人手机号码（商户必填；居民本人申请取账户实名信息，可不填）")
+    items: list[ApplicationItemSchema] = Field(max_length=20)
     payee: PayeeIn | None = Field(
         None,
         description="补贴收款账户：补贴发给申请人本人时必填（汽车、电动自行车；居民自行申请的各类补贴），"
@@ -85,12 +90,14 @@ def _out(a: Application) -> ApplicationOut:
 
 
 @router.post(
-    "/subsidies/applications", response={201: ApplicationOut}, summary="提交补贴申请（居民或商户；Idempotency-Key）"
+    "/subsidies/applications",
+    response=answers({201: ApplicationOut}, 400, 401, 403, 404, 409, 422, 503),
+    summary="提交补贴申请（居民或商户；Idempotency-Key）",
 )
 def submit(request: HttpRequest, payload: ApplicationIn) -> Status:
     user = actor(request)
     programme = get_object_or_404(Programme.objects.visible_to(user), code=payload.programme)
-    payee = payload.payee or PayeeIn(name="", account="", bank="", bank_code="")
+    payee = payload.payee
     try:
         application = submit_application(
             actor=user,
@@ -100,10 +107,10 @@ def submit(request: HttpRequest, payload: ApplicationIn) -> Status:
             phone=payload.phone,
             items=[ItemIn(**item.dict()) for item in payload.items],
             idempotency_key=request.headers.get("Idempotency-Key", ""),
-            payee_name=payee.name,
-            payee_account=payee.account,
-            payee_bank=payee.bank,
-            payee_bank_code=payee.bank_code,
+            payee_name=payee.name if payee else "",
+            payee_account=payee.account if payee else "",
+            payee_bank=payee.bank if payee else "",
+            payee_bank_code=payee.bank_code if payee else "",
         )
     except ValidationError as exc:
         refusal = api_refusal(exc)
@@ -113,15 +120,17 @@ def submit(request: HttpRequest, payload: ApplicationIn) -> Status:
     return Status(201, _out(application))
 
 
-@router.get("/subsidies/applications/{number}", response=ApplicationOut, summary="一份申请（按权限）")
-def get_application(request: HttpRequest, number: str) -> ApplicationOut:
+@router.get(
+    "/subsidies/applications/{number}", response=answers(ApplicationOut, 401, 404, 422), summary="一份申请（按权限）"
+)
+def get_application(request: HttpRequest, number: Key) -> ApplicationOut:
     return _out(
         get_object_or_404(Application.objects.visible_to(request.user).select_related("programme"), number=number)
     )
 
 
 class RefundIn(Schema):
-    reason: str = Field(description="退货原因（不超过200字）")
+    reason: Text = Field(max_length=200, description="退货原因（不超过200字）")
 
 
 class RefundOut(Schema):
@@ -135,10 +144,10 @@ class RefundOut(Schema):
 
 @router.post(
     "/subsidies/applications/{number}/refund",
-    response=RefundOut,
+    response=answers(RefundOut, 400, 401, 403, 404, 422, 503),
     summary="报告退货（销售商户；重复报告返回首次结果）",
 )
-def refund(request: HttpRequest, number: str, payload: RefundIn) -> RefundOut:
+def refund(request: HttpRequest, number: Key, payload: RefundIn) -> RefundOut:
     user = actor(request)
     application = get_object_or_404(Application.objects.visible_to(user), number=number)
     try:
@@ -156,7 +165,7 @@ def refund(request: HttpRequest, number: str, payload: RefundIn) -> RefundOut:
     )
 
 
-class StatusOut(Schema):
+class ApplicationStatusOut(Schema):
     number: str
     programme: str
     status: str
@@ -171,12 +180,12 @@ STATUS_LOOKUPS = throttle.LookupThrottle("subsidies.status")
 
 @router.get(
     "/subsidies/status",
-    response=StatusOut,
+    response=answers(ApplicationStatusOut, 404, 422, 429),
     auth=None,
     summary="申请进度（公开：申请编号 + 手机尾号四位）",
     description="查询失败次数按来源地址和申请编号限制；超过后答 429 too_many_lookups，Retry-After 为需等待的秒数。",
 )
-def public_status(request: HttpRequest, number: str, phone4: str) -> StatusOut:
+def public_status(request: HttpRequest, number: Key, phone4: Key) -> ApplicationStatusOut:
     number = number.strip().upper()
     wait = STATUS_LOOKUPS.wait(request, number)
     if wait:
@@ -187,7 +196,7 @@ def public_status(request: HttpRequest, number: str, phone4: str) -> StatusOut:
         error = HttpError(404, "未找到：请核对申请编号和手机号码后四位")
         error.code = "application_not_found"  # type: ignore[attr-defined]
         raise error
-    return StatusOut(
+    return ApplicationStatusOut(
         number=a.number,
         programme=a.programme.name,
         status=a.status,
@@ -213,7 +222,9 @@ class ProgrammeOut(Schema):
     runs_out_on: dt.date | None = None
 
 
-@router.get("/subsidies/programmes", response=list[ProgrammeOut], summary="补贴批次（工作人员可见资金情况）")
+@router.get(
+    "/subsidies/programmes", response=answers(list[ProgrammeOut], 401), summary="补贴批次（工作人员可见资金情况）"
+)
 def programmes(request: HttpRequest) -> list[ProgrammeOut]:
     rows = []
     for p in Programme.objects.visible_to(request.user):
@@ -236,10 +247,10 @@ def programmes(request: HttpRequest) -> list[ProgrammeOut]:
 
 
 class MerchantAccountIn(Schema):
-    account_name: str = Field("", description="户名；已设置账户时留空则保持不变")
-    account_no: str = Field("", description="账号（8–30位数字）；已设置账户时留空则保持不变")
-    bank: str = Field(description="开户行")
-    bank_code: str = Field(description="联行号（12位数字）")
+    account_name: Line = Field("", max_length=60, description="户名；已设置账户时留空则保持不变")
+    account_no: Line = Field("", max_length=40, description="账号（8–30位数字）；已设置账户时留空则保持不变")
+    bank: RequiredLine = Field(max_length=60, description="开户行")
+    bank_code: RequiredLine = Field(max_length=20, description="联行号（12位数字）")
 
 
 class MerchantAccountOut(Schema):
@@ -260,7 +271,11 @@ def _account_out(account: MerchantAccount) -> MerchantAccountOut:
     )
 
 
-@router.get("/subsidies/merchant-account", response=MerchantAccountOut, summary="本商户的结算账户（脱敏）")
+@router.get(
+    "/subsidies/merchant-account",
+    response=answers(MerchantAccountOut, 401, 403, 404),
+    summary="本商户的结算账户（脱敏）",
+)
 def get_merchant_account(request: HttpRequest) -> MerchantAccountOut:
     user = actor(request)
     if not payees.can_keep_account(user):
@@ -273,7 +288,11 @@ def get_merchant_account(request: HttpRequest) -> MerchantAccountOut:
     return _account_out(account)
 
 
-@router.put("/subsidies/merchant-account", response=MerchantAccountOut, summary="设置本商户的结算账户（记入操作日志）")
+@router.put(
+    "/subsidies/merchant-account",
+    response=answers(MerchantAccountOut, 400, 401, 403, 422),
+    summary="设置本商户的结算账户（记入操作日志）",
+)
 def put_merchant_account(request: HttpRequest, payload: MerchantAccountIn) -> MerchantAccountOut:
     try:
         account = payees.save_merchant_account(
