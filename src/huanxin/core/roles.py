@@ -56,6 +56,13 @@ def is_auditor(user: User | Any) -> bool:
     return is_authenticated(user) and (user.is_superuser or user.role == Role.AUDITOR)
 
 
+def belongs_to(user: User | Any, organisation_id: int | None) -> bool:
+    """Whether the user works for this organisation. An account linked to none belongs to none: comparing two
+    missing links would otherwise match every record without an organisation."""
+    own = getattr(user, "organisation_id", None)
+    return is_authenticated(user) and own is not None and organisation_id is not None and own == organisation_id
+
+
 def county_of(user: User | Any) -> Any:
     """The region a county officer works for (their organisation's); None for everyone else."""
     if getattr(user, "role", None) != Role.COUNTY_OFFICER or not getattr(user, "organisation_id", None):

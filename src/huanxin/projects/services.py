@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from huanxin.core import audit
 from huanxin.core.models import Organisation, Region, User
-from huanxin.core.roles import Role, county_of, is_task_force
+from huanxin.core.roles import Role, belongs_to, county_of, is_task_force
 from huanxin.core.validators import clean_uscc
 from huanxin.monitoring.periods import Frequency, PeriodRef
 from huanxin.projects import reference, rules
@@ -40,10 +40,17 @@ def _invalid(message: str, code: str, field: str | None = None) -> ValidationErr
     )
 
 
-def _may_manage_enterprises(actor: User) -> None:
-    """Enterprises are registered by the task force, department officers and county officers."""
+def _may_manage_enterprises(actor: User, region: Region | None = None) -> None:
+    """Enterprises are registered by the task force, department officers and county officers — a county officer
+    only for its own county (`region`: the enterprise's), and not at all when its account names no county."""
     if not (is_task_force(actor) or actor.role in (Role.DEPARTMENT_OFFICER, Role.COUNTY_OFFICER)):
         raise PermissionDenied("企业名录由工作专班、行业主管部门和县区维护")
+    if actor.role == Role.COUNTY_OFFICER and not is_task_force(actor):
+        county = county_of(actor)
+        if county is None:
+            raise PermissionDenied("县区经办人账号未关联县区，不能维护企业名录")
+        if region is not None and region.pk != county.pk:
+            raise PermissionDenied(f"只能维护{county.name}的企业")
 
 
 # --- enterprises ------------------------------------------------------------------------------------------
@@ -89,6 +96,8 @@ def register_enterprise(
         raise PermissionDenied(f"只能登记{county.name}的企业")
     values = {**cleaned, "above_designated_size": above_designated_size}
     enterprise = Enterprise.objects.select_for_update().filter(uscc=cleaned["uscc"]).first()
+    if enterprise is not None:  # an existing one is changed only by whoever may manage it where it is now
+        _may_manage_enterprises(actor, enterprise.region)
     if enterprise is None:
         enterprise = Enterprise.objects.create(**values, organisation=organisation)
         audit.record(actor=actor, action="projects.enterprise_registered", target=enterprise, changes=_plain(values))
@@ -116,7 +125,7 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def add_recognition(*, actor: User, enterprise: Enterprise, level: str, year: int) -> Recognition:
-    _may_manage_enterprises(actor)
+    _may_manage_enterprises(actor, enterprise.region)
     if level not in Recognition.Level.values:
         raise _invalid("认定级别无效", "invalid_level", "level")
     if not 2010 <= year <= timezone.localdate().year:
@@ -143,10 +152,10 @@ def save_survey(
 ) -> Survey:
     """The enterprise's own annual survey (or an official's entry of it)."""
     if actor.role == Role.ENTERPRISE:
-        if enterprise.organisation_id != actor.organisation_id:
+        if not belongs_to(actor, enterprise.organisation_id):
             raise PermissionDenied("只能填报本企业的调查")
     else:
-        _may_manage_enterprises(actor)
+        _may_manage_enterprises(actor, enterprise.region)
     errors: dict[str, ValidationError] = {}
     if not 2020 <= year <= timezone.localdate().year:
         errors["year"] = ValidationError("调查年度无效", code="invalid_year")
@@ -500,7 +509,7 @@ def record_loan(
 ) -> Loan:
     department = getattr(actor, "department", None)
     if not (
-        (actor.role == Role.ENTERPRISE and project.enterprise.organisation_id == actor.organisation_id)
+        (actor.role == Role.ENTERPRISE and belongs_to(actor, project.enterprise.organisation_id))
         or is_task_force(actor)
         or (actor.role == Role.DEPARTMENT_OFFICER and department is not None and department.code in FINANCE_DEPARTMENTS)
     ):

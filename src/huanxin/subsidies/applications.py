@@ -811,6 +811,8 @@ def submit_application(
         return _answer(existing, asked)
     if actor.role not in (Role.CITIZEN, Role.MERCHANT):
         raise PermissionDenied("补贴由居民本人申请，或由商户在销售时代为提交")
+    if actor.role == Role.MERCHANT and not actor.organisation_id:  # else filed for no merchant at all
+        raise PermissionDenied("商户账号未关联商户单位，不能代为提交申请")
     channel = channel or (Application.Channel.MERCHANT if actor.role == Role.MERCHANT else Application.Channel.CITIZEN)
     params = rules.validate(programme.category, programme.parameters)
     today = timezone.localdate(now)

@@ -225,8 +225,8 @@ def template() -> bytes:
 
 
 def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowResult], ResultFile]:
-    if actor.role != Role.MERCHANT:
-        raise PermissionDenied("批量申请由商户提交")
+    if actor.role != Role.MERCHANT or not actor.organisation_id:
+        raise PermissionDenied("批量申请由关联了商户单位的商户账号提交")
     header, body = _rows(data, filename)
     col = {name: header.index(name) for name in HEADERS if name in header}
     programmes = {p.code: p for p in Programme.objects.visible_to(actor)}

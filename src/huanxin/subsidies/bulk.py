@@ -631,8 +631,8 @@ def submit_rows(*, actor: User, rows: Iterable[RowIn], now: dt.datetime | None =
     (`BatchLookups.accept`). If the database refuses a chunk, its rows are submitted one by one, the writer skips
     the chunks queued behind it, and those are checked again from scratch. The chunks commit without waiting for
     the disk; a last transaction waits for all of them (`_flush_log`) before the answers leave."""
-    if actor.role != Role.MERCHANT:
-        raise PermissionDenied("批量申请由商户提交")
+    if actor.role != Role.MERCHANT or not actor.organisation_id:
+        raise PermissionDenied("批量申请由关联了商户单位的商户账号提交")
     outcomes: dict[int, Outcome] = {}
     lookups: dict[int, BatchLookups] = {}
     params: dict[int, Any] = {}

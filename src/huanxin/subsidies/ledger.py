@@ -23,13 +23,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from huanxin.core import audit, bulkinsert, retry
 from huanxin.core.models import Region, User
+from huanxin.core.roles import Role, is_authenticated, is_task_force
 from huanxin.subsidies import errors, quota
 from huanxin.subsidies.models import KIND_ORDER, MAX_STRIPES, Account, Entry, Programme
 from huanxin.subsidies.payees import default_payee
@@ -156,6 +157,25 @@ def _entry(programme: Programme, kind: str, reference: str) -> Entry | None:
     )
 
 
+# --- who may ----------------------------------------------------------------------------------------------------
+
+FUNDING_ROLES = frozenset({Role.TASK_FORCE, Role.FINANCE_OFFICER})
+
+
+def may_fund(user: object) -> bool:
+    """The task force and finance officers add money to a programme (and promote its queue)."""
+    return is_authenticated(user) and (
+        getattr(user, "role", None) in FUNDING_ROLES or bool(getattr(user, "is_superuser", False))
+    )
+
+
+def _caller_may(actor: User | None, allowed: bool, message: str) -> None:
+    """Programmes and their money are changed by the roles named, checked here and not only in the views;
+    `actor=None` is the system itself (the demo, a management command that has checked its operator)."""
+    if actor is not None and not allowed:
+        raise PermissionDenied(message)
+
+
 # --- programmes -------------------------------------------------------------------------------------------------
 
 
@@ -179,6 +199,7 @@ def create_programme(
     """A programme with its accounts (every kind in every stripe); `budget_fen`, when given, is funded at once.
     `payee` (whom it pays, `Programme.Payee`) defaults by category: cars and e-bikes the applicant, appliances,
     digital and home the merchant (`payees.default_payee`)."""
+    _caller_may(actor, is_task_force(actor), "补贴项目由工作专班设立")
     errors: dict[str, ValidationError] = {}
 
     def bad(field: str, message: str, code: str) -> None:
@@ -257,6 +278,7 @@ def create_programme(
 
 def change_status(*, actor: User | None, programme: Programme, status: str, reason: str = "") -> Programme:
     """Open, pause, resume or close a programme. Closing is final."""
+    _caller_may(actor, is_task_force(actor), "补贴项目的开放、暂停和结束由工作专班决定")
     with transaction.atomic():
         programme = Programme.objects.select_for_update(no_key=True).get(pk=programme.pk)
         if status == programme.status:
@@ -309,6 +331,7 @@ def _spread(*, actor: User | None, programme: Programme, amount_fen: int, note: 
 @_retrying
 def fund(*, actor: User | None, programme: Programme, amount_fen: int, note: str) -> list[Entry]:
     """Put money into a programme (追加额度), spread over its stripes. Returns the entries, one per stripe."""
+    _caller_may(actor, may_fund(actor), "追加额度由工作专班或财务人员办理")
     _amount(amount_fen)
     with transaction.atomic():
         programme = Programme.objects.select_for_update(no_key=True).get(pk=programme.pk)

@@ -18,25 +18,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from huanxin.core import audit, retry
 from huanxin.core.models import User
-from huanxin.core.roles import Role, is_authenticated
 from huanxin.subsidies import ledger
 from huanxin.subsidies.models import Application, ApplicationEvent, Programme
 
-FUNDING_ROLES = frozenset({Role.TASK_FORCE, Role.FINANCE_OFFICER})
+FUNDING_ROLES = ledger.FUNDING_ROLES
 
 
 def can_fund(user: object) -> bool:
     """The task force and finance officers add money to a programme and promote its queue."""
-    return is_authenticated(user) and (
-        getattr(user, "role", None) in FUNDING_ROLES or bool(getattr(user, "is_superuser", False))
-    )
+    return ledger.may_fund(user)
 
 
 @dataclass
@@ -109,6 +106,8 @@ def promote_queue(
 ) -> PromotionReport:
     """Promote the programme's queued applications in submission order until one does not fit (or `limit` were
     promoted). Returns what was done and why it stopped."""
+    if not can_fund(actor):
+        raise PermissionDenied("处理排队申请由工作专班或财务人员办理")
     report = PromotionReport(programme=programme.code)
     while limit is None or len(report.promoted) < limit:
         try:
