@@ -13,10 +13,10 @@ from typing import Any
 from zipfile import BadZipFile
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font, PatternFill
+from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from huanxin.core.exports import add_sheet, new_workbook, workbook_bytes
 from huanxin.monitoring import selectors, services
 from huanxin.monitoring.models import Period
 
@@ -25,17 +25,10 @@ MAX_ROWS = 20_000
 
 
 def build_template(*, user: Any, period: Period) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "填报"
-    ws.append(HEADERS)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    rows = []
     for row in selectors.entry_sheet(user=user, period=period):
         value = row.value
-        ws.append(
+        rows.append(
             [
                 row.setting.indicator.code,
                 row.setting.indicator.name,
@@ -47,21 +40,16 @@ def build_template(*, user: Any, period: Period) -> bytes:
                 value.get_status_display() if value is not None else "未填",
             ]
         )
-    for column, width in zip("ABCDEFGH", (30, 34, 10, 16, 8, 12, 30, 12), strict=True):
-        ws.column_dimensions[column].width = width
-    ws.freeze_panes = "F2"
-    notes = wb.create_sheet("说明")
-    for line in [
+    wb = new_workbook()
+    add_sheet(wb, title="填报", headers=HEADERS, rows=rows, widths=(30, 34, 10, 16, 8, 12, 30, 12), freeze="F2")
+    notes = [
         f"期间：{period.label}（{period.code}），报送截止 {period.due_on:%Y-%m-%d}",
         "只填写“本期数值”和“说明及佐证”两列；请勿修改指标代码和地区代码。",
         "数值为空的行不处理；已报送或已审核的行不会被覆盖（已审核的数值请在系统中提交更正）。",
         "上传后逐行给出结果：有错误的行不保存并说明原因，其余行照常保存。",
-    ]:
-        notes.append([line])
-    notes.column_dimensions["A"].width = 100
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    ]
+    add_sheet(wb, title="说明", headers=None, rows=[[line] for line in notes], widths=(100,))
+    return workbook_bytes(wb)
 
 
 @dataclass

@@ -14,11 +14,17 @@ from django.utils import timezone
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.styles import Font, PatternFill
 
-from huanxin.core.exports import XLSX, attachment_response
+from huanxin.core.exports import (
+    XLSX,
+    add_sheet,
+    append_row,
+    attachment_response,
+    clean_text,
+    new_workbook,
+    workbook_bytes,
+)
 from huanxin.monitoring import progress, status
 from huanxin.monitoring.dashboard import _plan
 from huanxin.plans import selectors as plan_selectors
@@ -57,22 +63,8 @@ def _status_row(s: status.IndicatorStatus) -> list[Any]:
 STATUS_HEADERS = ["指标", "目标", "当前", "单位", "应达", "进度%", "状态", "预计截止时", "预计达成", "说明"]
 
 
-def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list[Any]], widths: list[int]) -> Any:
-    ws = wb.create_sheet(title[:31])
-    ws.append(headers)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-    for row in rows:
-        ws.append(row)
-    for index, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    for row_cells in ws.iter_rows(min_row=2):
-        for cell in row_cells:
-            cell.alignment = Alignment(vertical="top", wrap_text=True)
-    ws.freeze_panes = "A2"
-    return ws
+def _sheet(wb: Any, title: str, headers: list[str], rows: list[list[Any]], widths: list[int]) -> Any:
+    return add_sheet(wb, title=title, headers=headers, rows=rows, widths=widths, wrap=True)
 
 
 def monthly_workbook(*, user: Any, plan: Plan, today: dt.date) -> bytes:
@@ -86,17 +78,15 @@ def monthly_workbook(*, user: Any, plan: Plan, today: dt.date) -> bytes:
         .values_list("measure_id")
         .annotate(n=Count("id"))
     )
-    wb = Workbook()
-    overview = wb.active
-    assert overview is not None
-    overview.title = "总览"
-    overview.append([f"{plan.title}推进情况（截至{today:%Y年%m月%d日}）"])
+    wb = new_workbook()
+    overview = wb.create_sheet("总览")
+    append_row(overview, [f"{plan.title}推进情况（截至{today:%Y年%m月%d日}）"])
     overview["A1"].font = Font(bold=True, size=14)
     counts = Counter(s.status for s in statuses)
-    overview.append([])
-    overview.append(["状态", "目标数"])
+    append_row(overview, [])
+    append_row(overview, ["状态", "目标数"])
     for st in progress.Status:
-        overview.append([st.label, counts.get(st, 0)])
+        append_row(overview, [st.label, counts.get(st, 0)])
         overview.cell(row=overview.max_row, column=1).fill = PatternFill("solid", fgColor=FILLS[st])
     overview.column_dimensions["A"].width = 40
 
@@ -139,9 +129,7 @@ def monthly_workbook(*, user: Any, plan: Plan, today: dt.date) -> bytes:
                 if label == st.label:
                     row_cells[6].fill = PatternFill("solid", fgColor=FILLS[st])
     _sheet(wb, "全部指标", STATUS_HEADERS, [_status_row(s) for s in statuses], [34, 18, 10, 6, 10, 8, 10, 12, 10, 50])
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(wb)
 
 
 def briefing_document(*, user: Any, plan: Plan, today: dt.date) -> bytes:
@@ -168,7 +156,7 @@ def briefing_document(*, user: Any, plan: Plan, today: dt.date) -> bytes:
     for s in statuses:
         a, i = s.assessment, s.indicator
         cells = table.add_row().cells
-        cells[0].text = i.name
+        cells[0].text = clean_text(i.name)  # python-docx, like openpyxl, refuses control characters
         cells[1].text = i.target_display if i.is_quantitative else "定性目标"
         cells[2].text = f"{a.actual:.1f}{i.unit}" if a.actual is not None else "—"
         cells[3].text = f"{a.progress_pct}%" if a.progress_pct is not None else "—"
@@ -181,7 +169,9 @@ def briefing_document(*, user: Any, plan: Plan, today: dt.date) -> bytes:
     for s in sorted(risky, key=lambda s: s.status != progress.Status.AT_RISK):
         department = s.setting.reporting_department.name if s.setting and s.setting.reporting_department else ""
         doc.add_paragraph(
-            f"{s.indicator.name}（{s.assessment.status.label}，{department}）：" + "；".join(s.assessment.reasons),
+            clean_text(
+                f"{s.indicator.name}（{s.assessment.status.label}，{department}）：" + "；".join(s.assessment.reasons)
+            ),
             style="List Bullet",
         )
     buffer = io.BytesIO()
