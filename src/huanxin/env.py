@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -37,12 +39,13 @@ def dev_secrets(path: Path) -> dict[str, str]:
     """
     if path.exists():
         stored: dict[str, str] = json.loads(path.read_text())
-        return stored
+        return _with_later_keys(stored)
     path.parent.mkdir(parents=True, exist_ok=True)
     generated = {
         "HUANXIN_SECRET_KEY": secrets.token_urlsafe(50),
         "HUANXIN_PII_KEY": Fernet.generate_key().decode(),
         "HUANXIN_LOOKUP_KEY": secrets.token_urlsafe(32),
+        "HUANXIN_AUDIT_ANCHOR_KEY": secrets.token_urlsafe(32),
     }
     # Write aside, then link into place: if another process won the race, use its file.
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -55,4 +58,11 @@ def dev_secrets(path: Path) -> dict[str, str]:
     finally:
         tmp.unlink()
     winner: dict[str, str] = json.loads(path.read_text())
-    return winner
+    return _with_later_keys(winner)
+
+
+def _with_later_keys(stored: dict[str, str]) -> dict[str, str]:
+    """A checkout's file written before a key existed gets that key derived from its own secret key, the same in
+    every process, so the file is never rewritten (two processes rewriting it at once could pick different keys)."""
+    derived = hmac.new(stored["HUANXIN_SECRET_KEY"].encode(), b"huanxin audit anchor", hashlib.sha256).hexdigest()
+    return {"HUANXIN_AUDIT_ANCHOR_KEY": derived, **stored}

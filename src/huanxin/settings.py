@@ -22,7 +22,7 @@ VAR_DIR = Path(env_str("HUANXIN_VAR_DIR", str(BASE_DIR / "var")))
 PRODUCTION = env_str("HUANXIN_ENV", "development") == "production"
 DEBUG = env_bool("HUANXIN_DEBUG", default=not PRODUCTION)
 
-_REQUIRED_SECRETS = ("HUANXIN_SECRET_KEY", "HUANXIN_PII_KEY", "HUANXIN_LOOKUP_KEY")
+_REQUIRED_SECRETS = ("HUANXIN_SECRET_KEY", "HUANXIN_PII_KEY", "HUANXIN_LOOKUP_KEY", "HUANXIN_AUDIT_ANCHOR_KEY")
 if PRODUCTION:
     _missing = [name for name in _REQUIRED_SECRETS if not env_str(name)]
     if _missing:
@@ -39,6 +39,9 @@ SECRET_KEY = _secrets["HUANXIN_SECRET_KEY"]
 PII_KEYS = [key.strip() for key in _secrets["HUANXIN_PII_KEY"].split(",") if key.strip()]
 # Key for the keyed hash (HMAC) that lets us look up and de-duplicate personal data without decrypting it.
 PII_LOOKUP_KEY = _secrets["HUANXIN_LOOKUP_KEY"]
+# Key that signs the audit chains' checkpoints (core/audit.py): someone who can write to the database but does not
+# hold it cannot delete the newest events of a chain unnoticed.
+AUDIT_ANCHOR_KEY = _secrets["HUANXIN_AUDIT_ANCHOR_KEY"]
 
 ALLOWED_HOSTS = env_list("HUANXIN_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("HUANXIN_CSRF_TRUSTED_ORIGINS")

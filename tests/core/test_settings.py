@@ -26,6 +26,7 @@ def test_production_refuses_to_start_without_keys() -> None:
     assert result.returncode != 0
     assert "HUANXIN_PII_KEY" in result.stderr
     assert "HUANXIN_LOOKUP_KEY" in result.stderr
+    assert "HUANXIN_AUDIT_ANCHOR_KEY" in result.stderr
 
 
 def test_production_with_keys_is_secure() -> None:
@@ -35,6 +36,7 @@ def test_production_with_keys_is_secure() -> None:
             "HUANXIN_SECRET_KEY": "x" * 50,
             "HUANXIN_PII_KEY": Fernet.generate_key().decode(),
             "HUANXIN_LOOKUP_KEY": "y" * 32,
+            "HUANXIN_AUDIT_ANCHOR_KEY": "z" * 32,
             "HUANXIN_ALLOWED_HOSTS": "huanxin.example.gov.cn",
         }
     )

@@ -253,6 +253,25 @@ class AuditEvent(models.Model):
         return f"#{self.chain}/{self.seq} {self.action} {self.object_type}:{self.object_id}"
 
 
+class AuditCheckpoint(models.Model):
+    """The head of one audit chain (its last seq and hash), signed with HMAC-SHA256 under `AUDIT_ANCHOR_KEY`.
+    Every appending transaction moves it (core/audit.py), so `audit verify` sees when the newest events of a chain
+    were deleted: the chain no longer ends where its checkpoint says. Without the key nobody can move it to match."""
+
+    chain = models.SmallIntegerField(primary_key=True)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    signature = models.CharField(max_length=64)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["chain"]
+        verbose_name = verbose_name_plural = "审计日志检查点"
+
+    def __str__(self) -> str:
+        return f"#{self.chain}/{self.seq}"
+
+
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def visible_to(self, user: Any) -> ApiTokenQuerySet:
         from huanxin.core.roles import is_auditor
