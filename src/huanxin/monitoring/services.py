@@ -75,7 +75,10 @@ def lead_department(indicator: Indicator) -> Department | None:
 
 @transaction.atomic
 def configure_indicator(*, actor: User | None, indicator: Indicator, **fields: object) -> IndicatorSetting:
-    """Create or change an indicator's monitoring setting (missing fields take the defaults)."""
+    """Create or change an indicator's monitoring setting (missing fields take the defaults). The task force sets
+    up monitoring; `actor=None` is the setup command."""
+    if actor is not None and not is_task_force(actor):
+        raise PermissionDenied("指标监测由工作专班设置")
     setting = IndicatorSetting.objects.select_for_update().filter(indicator=indicator).first()
     if indicator.kind == Indicator.Kind.QUALITATIVE:
         raise ValidationError("定性目标通过任务进展和里程碑调度，不填报数值", code="qualitative")

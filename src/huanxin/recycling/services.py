@@ -83,8 +83,8 @@ def _acting_for(actor: User, organisation: Organisation, on_behalf_reason: str) 
     reason = " ".join((on_behalf_reason or "").split())
     if not is_task_force(actor):
         _recycler_of(actor, organisation)
-        if reason:
-            raise _invalid("代录原因由工作专班代录时填写", "proxy_not_task_force", "on_behalf_reason")
+        if reason:  # 代录 is the task force's lane; a recycler enters its own records
+            raise PermissionDenied("代录由工作专班办理；本企业登记无需填写代录原因")
         return ""
     if not reason:
         raise PermissionDenied("工作专班不以回收企业身份登记；确需代录，请写明代录原因")
@@ -837,7 +837,10 @@ def revoke_certificate(*, actor: User, certificate: Certificate, reason: str) ->
 @transaction.atomic
 def load_townships(*, actor: User | None, data: dict[str, list[str]]) -> int:
     """Add the townships of each county (keyed by region code) that are not there yet; returns how many were
-    added. Unknown county codes are refused before anything is written."""
+    added. Unknown county codes are refused before anything is written. The task force (or, with `actor=None`,
+    the command) loads them."""
+    if actor is not None and not is_task_force(actor):
+        raise PermissionDenied("乡镇（街道）名录由工作专班导入")
     regions = {r.code: r for r in Region.objects.filter(code__in=[str(c) for c in data])}
     unknown = [str(code) for code in data if str(code) not in regions]
     if unknown:
