@@ -1,4 +1,6 @@
 // Charts for the monitoring pages (Apache ECharts from the npm registry). Data comes from json_script tags.
+// Department and county names are data: ECharts' own tooltips escape them; a custom tooltip formatter returns HTML
+// and must pass every name through huanxin.escapeHtml (app.js), as site_map.js does.
 (function () {
   "use strict";
   const data = (id) => { const el = document.getElementById(id); return el ? JSON.parse(el.textContent) : null; };
