@@ -1,6 +1,6 @@
 """Real parallel connections on PostgreSQL: however many requests arrive at once, no pool goes below zero, the
 money reserved is exactly what the successful calls reserved, a reference reserves once and is paid once, and
-`huanxin ledger verify` passes afterwards."""
+the ledger's invariants (`check_ledger`) hold afterwards."""
 
 from __future__ import annotations
 
@@ -9,12 +9,10 @@ import threading
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
 from django.db import connections
 from django.db.models import Count
 from django.utils import timezone
@@ -22,7 +20,7 @@ from django.utils import timezone
 from huanxin.core.models import AuditEvent
 from huanxin.subsidies import ledger
 from huanxin.subsidies.models import Account, Entry, Programme
-from huanxin.subsidies.selectors import balances
+from huanxin.subsidies.selectors import balances, check_ledger
 from tests.conftest import postgres_only
 from tests.subsidies.conftest import YUAN, make_programme
 
@@ -76,7 +74,9 @@ def assert_sound(programme: Programme) -> None:
         .filter(n__gt=1)
     )
     assert not twice.exists()
-    call_command("ledger", "verify", stdout=StringIO(), stderr=StringIO())
+    # the ledger's own invariants: these references name no application, which the command's reconciliation
+    # would report (tests/subsidies/test_ledger_verify.py)
+    assert check_ledger(programme).problems == []
 
 
 @pytest.fixture

@@ -7,11 +7,15 @@ from django.db import connection, transaction
 
 from huanxin.subsidies.ledger import yuan
 from huanxin.subsidies.models import Programme
+from huanxin.subsidies.reconcile import reconcile
 from huanxin.subsidies.selectors import LedgerCheck, check_ledger
 
 
 class Command(BaseCommand):
-    help = "补贴额度台账工具。`huanxin ledger verify` 按分录重算每个账户并校验台账的不变量。"
+    help = (
+        "补贴额度台账工具。`huanxin ledger verify` 按分录重算每个账户、校验台账的不变量，"
+        "并将分录与补贴申请、发放记录、退货和追回逐笔核对。"
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -43,15 +47,20 @@ class Command(BaseCommand):
                     self.stderr.write(f"  …… 另有 {len(result.problems) - 50} 处问题")
         if failed:
             raise CommandError(f"补贴额度台账校验未通过：{failed} 个项目有问题（共校验 {checked} 个）")
-        self.stdout.write(self.style.SUCCESS(f"补贴额度台账校验通过：{checked} 个项目，余额与分录一致"))
+        self.stdout.write(
+            self.style.SUCCESS(f"补贴额度台账校验通过：{checked} 个项目，余额与分录一致，分录与申请和发放记录相符")
+        )
 
     @staticmethod
     def _check(programme: Programme) -> LedgerCheck:
-        """One programme in one snapshot, so writes going on meanwhile do not show up as differences."""
+        """One programme in one snapshot, so writes going on meanwhile do not show up as differences: the entries
+        against the balances (`check_ledger`), then against the records they stand for (`reconcile`)."""
         nested = connection.in_atomic_block  # inside a caller's transaction (a test), its snapshot rules
         with transaction.atomic():
             if connection.vendor == "postgresql" and not nested:
                 with connection.cursor() as cursor:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             programme.refresh_from_db()
-            return check_ledger(programme)
+            result = check_ledger(programme)
+            result.problems.extend(reconcile(programme))
+            return result
