@@ -54,17 +54,6 @@ def _multiline(value: str) -> str:
     return _characters(value, multiline=True)
 
 
-def is_blank(value: str) -> bool:
-    """Nothing a reader would see: spaces of every kind and the format characters (zero-width space, joiners)."""
-    return all(unicodedata.category(ch) in ("Zs", "Zl", "Zp", "Cf", "Cc") for ch in value)
-
-
-def _visible(value: str) -> str:
-    if is_blank(value):
-        raise PydanticCustomError("blank", "不能为空")
-    return value
-
-
 def _strip(value: str) -> str:
     """Spaces and the invisible format characters (zero-width space, BOM) taken off both ends, so a value made only
     of them is empty and the service's own "required" check refuses it."""
@@ -84,15 +73,15 @@ _STRIP = BeforeValidator(lambda v: _strip(v) if isinstance(v, str) else v)
 
 # Text of one line (a name, a code, a filter), stripped; bound it with Field(max_length=…) from its column.
 Line = Annotated[str, _STRIP, AfterValidator(_single_line)]
-# The same where the column needs a value: empty, or only spaces and zero-width characters, is refused.
-RequiredLine = Annotated[str, _STRIP, AfterValidator(_single_line), AfterValidator(_visible)]
+# The same where the column needs a value: empty, or only spaces and zero-width characters (stripped), is refused.
+RequiredLine = Annotated[str, StringConstraints(min_length=1), _STRIP, AfterValidator(_single_line)]
 # Text that may run over several lines (a summary, a note).
 Text = Annotated[str, _STRIP, AfterValidator(_multiline)]
-RequiredText = Annotated[str, _STRIP, AfterValidator(_multiline), AfterValidator(_visible)]
+RequiredText = Annotated[str, StringConstraints(min_length=1), _STRIP, AfterValidator(_multiline)]
 
 # An identifier in a path or a filter (a plan's code, an application's number, a status), and a search's words.
-Key = Annotated[str, _STRIP, StringConstraints(max_length=64), AfterValidator(_single_line)]
-Search = Annotated[str, _STRIP, StringConstraints(max_length=100), AfterValidator(_single_line)]
+Key = Annotated[str, StringConstraints(max_length=64), _STRIP, AfterValidator(_single_line)]
+Search = Annotated[str, StringConstraints(max_length=100), _STRIP, AfterValidator(_single_line)]
 
 # Whole numbers, as their columns hold them. Whether a signed amount may be negative is the service's rule, refused
 # there with its own code (negative_price, invalid_investment).
@@ -146,7 +135,7 @@ class InvalidOut(ErrorOut):
 
 
 ERROR_STATUSES = {
-    400: "请求无法解析（如请求体不是 JSON）",
+    400: "请求无法解析：含控制字符，或请求体不是 JSON",
     401: "未登录，或 API 令牌无效",
     403: "无权执行此操作",
     404: "未找到，或无权查看",
@@ -158,9 +147,11 @@ ERROR_STATUSES = {
 
 
 def answers(ok: Any, *errors: int) -> dict[int, Any]:
-    """An operation's `response=`: its success (a schema, or {status: schema}) and the error statuses it gives."""
+    """An operation's `response=`: its success (a schema, or {status: schema}) and the error statuses it gives.
+    Every operation may answer 400: a control character anywhere in a request is refused before it reaches the
+    API (core/middleware.py)."""
     out: dict[int, Any] = dict(ok) if isinstance(ok, dict) else {200: ok}
-    for status in errors:
+    for status in sorted({400, *errors}):
         if status not in ERROR_STATUSES:
             raise ValueError(f"no error answer is defined for {status}")
         out[status] = InvalidOut if status == 422 else ErrorOut
@@ -205,7 +196,7 @@ _MESSAGES = {
     "enum": "应为以下之一：{expected}",
     "list_type": "应为列表",
     "too_short": "至少 {min_length} 项",
-    "too_long": "最多 {max_length} 项",
+    "too_long": "最多 {max_length} 项",  # a list
     "dict_type": "应为对象",
     "model_type": "应为对象",
     "model_attributes_type": "应为对象",
@@ -233,4 +224,4 @@ def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-_CUSTOM = frozenset({"control_characters", "blank", "datetime_out_of_range"})
+_CUSTOM = frozenset({"control_characters", "datetime_out_of_range"})
