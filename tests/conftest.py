@@ -21,6 +21,9 @@ SOURCE_TEXT = REPO / "src" / "huanxin" / "plans" / "data" / "zhangjiakou-2024.tx
 
 def pytest_configure(config: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests only
+    # suites that call the API hundreds of times in one test (hostile inputs, schemathesis) stay under its rate;
+    # tests/core/test_throttle_api.py lowers it again to prove the limit
+    settings.API_RATE_ANON = settings.API_RATE_USER = 100_000
 
 
 @pytest.fixture(scope="session")

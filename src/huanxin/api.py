@@ -5,17 +5,19 @@ Errors always carry a stable `code` and a Chinese `message`: {"code": "not_found
 
 from __future__ import annotations
 
+import math
+
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.renderers import JSONRenderer
 
 from huanxin.core.retry import Busy
 from huanxin.core.schemas import field_errors
-from huanxin.core.throttle import TooManyLookups
+from huanxin.core.throttle import THROTTLED, THROTTLED_MESSAGE, ApiAnonThrottle, ApiUserThrottle, TooManyLookups
 from huanxin.core.tokens import SessionAuth, TokenAuth
 from huanxin.monitoring.api import router as monitoring_router
 from huanxin.plans.api import router as plans_router
@@ -28,6 +30,7 @@ class ChineseJSONRenderer(JSONRenderer):
     json_dumps_params = {"ensure_ascii": False}  # Chinese as UTF-8, not \\u escapes
 
 
+_ANONYMOUS = ApiAnonThrottle()
 api = NinjaAPI(
     renderer=ChineseJSONRenderer(),
     title="焕新 Huanxin API",
@@ -38,6 +41,8 @@ api = NinjaAPI(
     ),
     urls_namespace="api",
     auth=[TokenAuth(), SessionAuth()],
+    # every operation: per address without credentials, per user with them (core/throttle.py; 429 below)
+    throttle=[_ANONYMOUS, ApiUserThrottle()],
 )
 api.add_router("/", plans_router)
 api.add_router("/", monitoring_router)
@@ -52,6 +57,9 @@ def _error(request: HttpRequest, status: int, code: str, message: str, **extra: 
 
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # ninja throttles after authentication: requests refused for want of credentials count against the address here
+    if not _ANONYMOUS.allow_request(request):
+        return _throttled_response(request, _ANONYMOUS.wait())
     return _error(request, 401, "not_authenticated", "请先登录")
 
 
@@ -80,6 +88,18 @@ def _too_many_lookups(request: HttpRequest, exc: TooManyLookups) -> HttpResponse
     """A public look-up refused after too many failures (core/throttle.py): 429 with the wait in Retry-After."""
     response = _error(request, 429, exc.code, str(exc))
     response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(Throttled)
+def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    """Over the API's rate (core/throttle.py): 429; ninja adds Retry-After from the throttle's wait."""
+    return _error(request, 429, THROTTLED, THROTTLED_MESSAGE)
+
+
+def _throttled_response(request: HttpRequest, wait: float | None) -> HttpResponse:
+    response = _error(request, 429, THROTTLED, THROTTLED_MESSAGE)
+    response["Retry-After"] = str(max(1, math.ceil(wait or 1)))
     return response
 
 

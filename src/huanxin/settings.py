@@ -145,6 +145,13 @@ LOOKUP_FAILURES_PER_ADDRESS = env_int("HUANXIN_LOOKUP_FAILURES_PER_ADDRESS", 10)
 LOOKUP_ADDRESS_WINDOW_SECONDS = env_int("HUANXIN_LOOKUP_ADDRESS_WINDOW_SECONDS", 600)
 LOOKUP_FAILURES_PER_NUMBER = env_int("HUANXIN_LOOKUP_FAILURES_PER_NUMBER", 5)
 LOOKUP_NUMBER_WINDOW_SECONDS = env_int("HUANXIN_LOOKUP_NUMBER_WINDOW_SECONDS", 3600)
+# Failed logins from one client address, whatever the user names, before every login from it is refused for the
+# rest of the window (core/throttle.py; axes still locks one user name after AXES_FAILURE_LIMIT).
+LOGIN_FAILURES_PER_ADDRESS = env_int("HUANXIN_LOGIN_FAILURES_PER_ADDRESS", 30)
+LOGIN_ADDRESS_WINDOW_SECONDS = env_int("HUANXIN_LOGIN_ADDRESS_WINDOW_SECONDS", 900)
+# API requests a minute: per address without credentials, per user with a token or a session (core/throttle.py).
+API_RATE_ANON = env_int("HUANXIN_API_RATE_ANON", 60)
+API_RATE_USER = env_int("HUANXIN_API_RATE_USER", 600)
 # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; empty: the client is REMOTE_ADDR.
 TRUSTED_PROXIES = env_list("HUANXIN_TRUSTED_PROXIES")
 
@@ -160,7 +167,8 @@ HUANXIN_IDENTITY_REFUSED = env_list("HUANXIN_IDENTITY_REFUSED")
 # --- Authentication -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "core.User"
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",  # login throttling comes first
+    "huanxin.core.throttle.AddressLoginBackend",  # login throttling comes first: per address, then per user name
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
@@ -35,7 +37,18 @@ def is_htmx(request: HttpRequest) -> bool:
 
 @login_not_required
 def locked_out(request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any) -> HttpResponse:
-    return render(request, "registration/locked_out.html", status=429)
+    """axes' lock-out answer (AXES_LOCKOUT_CALLABLE), for one user name from one address or, flagged by
+    core/throttle.py's AddressLoginBackend, for every login from the address: 429 with the wait in Retry-After."""
+    by_address = getattr(request, "login_address_wait", 0)
+    wait = int(by_address or settings.AXES_COOLOFF_TIME.total_seconds())
+    response = render(
+        request,
+        "registration/locked_out.html",
+        {"by_address": bool(by_address), "minutes": max(1, math.ceil(wait / 60))},
+        status=429,
+    )
+    response["Retry-After"] = str(max(1, wait))
+    return response
 
 
 def role_label(role: str) -> str:
