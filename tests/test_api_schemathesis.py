@@ -128,6 +128,13 @@ def in_process() -> Iterator[None]:
 
 
 @pytest.fixture
+@pytest.fixture
+def unthrottled(settings: Any) -> None:
+    """The API's rate per caller (core/throttle.py, tested on its own) would turn most of a run into 429s."""
+    settings.API_RATE_ANON = settings.API_RATE_USER = 1_000_000
+
+
+@pytest.fixture
 def credentials(caller: str, world: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     """(headers, cookies): an API token for the roles that hold one, a session with its CSRF token otherwise."""
     if caller == "anonymous":
@@ -175,7 +182,12 @@ def aim(case: Any, world: dict[str, Any]) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_no_input_makes_a_server_error(
-    case: Any, caller: str, world: dict[str, Any], credentials: tuple[dict[str, str], dict[str, str]], in_process: None
+    case: Any,
+    caller: str,
+    world: dict[str, Any],
+    credentials: tuple[dict[str, str], dict[str, str]],
+    in_process: None,
+    unthrottled: None,
 ) -> None:
     headers, cookies = credentials
     aim(case, world)

@@ -148,10 +148,10 @@ ERROR_STATUSES = {
 
 def answers(ok: Any, *errors: int) -> dict[int, Any]:
     """An operation's `response=`: its success (a schema, or {status: schema}) and the error statuses it gives.
-    Every operation may answer 400: a control character anywhere in a request is refused before it reaches the
-    API (core/middleware.py)."""
+    Every operation may answer 400 (a control character anywhere in a request is refused before it reaches the
+    API, core/middleware.py) and 429 (the API's rate per caller, core/throttle.py)."""
     out: dict[int, Any] = dict(ok) if isinstance(ok, dict) else {200: ok}
-    for status in sorted({400, *errors}):
+    for status in sorted({400, 429, *errors}):
         if status not in ERROR_STATUSES:
             raise ValueError(f"no error answer is defined for {status}")
         out[status] = InvalidOut if status == 422 else ErrorOut
