@@ -208,8 +208,10 @@ class User(AbstractUser):
         return pii.mask_phone(self.verified_phone)
 
 
-class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
-    def visible_to(self, user: Any) -> AuditEventQuerySet:
+class AuditorsOnlyQuerySet[M: models.Model](models.QuerySet[M]):
+    """The audit log and its checkpoints: read by auditors, nobody else."""
+
+    def visible_to(self, user: Any) -> AuditorsOnlyQuerySet[M]:
         from huanxin.core.roles import is_auditor
 
         return self if is_auditor(user) else self.none()
@@ -235,7 +237,7 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = CodeField(max_length=64)  # unique: see Meta
 
-    objects = AuditEventQuerySet.as_manager()
+    objects = AuditorsOnlyQuerySet["AuditEvent"].as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -263,6 +265,8 @@ class AuditCheckpoint(models.Model):
     hash = models.CharField(max_length=64)
     signature = models.CharField(max_length=64)
     updated_at = models.DateTimeField()
+
+    objects = AuditorsOnlyQuerySet["AuditCheckpoint"].as_manager()
 
     class Meta:
         ordering = ["chain"]
