@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from huanxin.core import uploads
 from huanxin.core.exports import XLSX, attachment_response, xlsx_response
 from huanxin.core.models import Region
 from huanxin.core.roles import Role, county_of, is_official, reads_everything
@@ -535,7 +536,7 @@ def enterprise_import(request: HttpRequest) -> HttpResponse:
         try:
             if upload is None:
                 raise ValidationError("请选择要上传的 Excel 文件", code="no_file")
-            results, workbook = excel.import_enterprises(actor=user, data=upload.read())
+            results, workbook = excel.import_enterprises(actor=user, data=uploads.read_upload(upload))
         except ValidationError as exc:
             context["error"] = "；".join(exc.messages)
         else:

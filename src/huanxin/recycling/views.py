@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from huanxin.core import throttle
+from huanxin.core import throttle, uploads
 from huanxin.core.exports import XLSX, attachment_response, xlsx_response
 from huanxin.core.models import Organisation, Region
 from huanxin.core.roles import Role, is_official, is_task_force, reads_everything
@@ -694,7 +694,7 @@ def record_upload(request: HttpRequest) -> HttpResponse:
                 raise ValidationError("请选择要上传的 Excel 文件", code="no_file")
             if upload.size and upload.size > 20 * 1024 * 1024:
                 raise ValidationError("文件超过20MB，请分文件上传", code="file_too_large")
-            results, workbook = excel.import_records(actor=user, data=upload.read())
+            results, workbook = excel.import_records(actor=user, data=uploads.read_upload(upload))
         except ValidationError as exc:
             context["error"] = "；".join(exc.messages)
         else:

@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from huanxin.core import pii, throttle
+from huanxin.core import pii, throttle, uploads
 from huanxin.core.exports import XLSX, attachment_response
 from huanxin.core.identity_views import verify_first
 from huanxin.core.roles import Role, is_official
@@ -323,7 +323,8 @@ def payment_batch(request: HttpRequest, number: str) -> HttpResponse:
         try:
             if upload is None:
                 raise ValidationError("请选择银行回单文件", code="no_file")
-            context["results"] = payments_service.import_bank_result(actor=user, batch=batch, data=upload.read())
+            data = uploads.read_upload(upload)
+            context["results"] = payments_service.import_bank_result(actor=user, batch=batch, data=data)
         except ValidationError as exc:
             messages.error(request, "；".join(exc.messages))
         batch.refresh_from_db()
@@ -465,7 +466,8 @@ def batch(request: HttpRequest) -> HttpResponse:
                 raise ValidationError("请选择要上传的文件", code="no_file")
             if upload.size and upload.size > 20 * 1024 * 1024:
                 raise ValidationError("文件超过20MB，请分文件上传", code="file_too_large")
-            results, result = batch_import.import_batch(actor=user, data=upload.read(), filename=upload.name or "")
+            data = uploads.read_upload(upload)
+            results, result = batch_import.import_batch(actor=user, data=data, filename=upload.name or "")
         except ValidationError as exc:
             context["error"] = "；".join(exc.messages)
         else:
