@@ -53,7 +53,7 @@ def test_anonymous_sees_nothing_of_anything(plan, settings, tmp_path) -> None:
 
     settings.MEDIA_ROOT = tmp_path
     monitoring.attach_evidence(
-        actor=clerk, value=value, upload=SimpleUploadedFile("验收单.pdf", b"%PDF", "application/pdf")
+        actor=clerk, value=value, upload=SimpleUploadedFile("验收单.pdf", b"%PDF-1.4", "application/pdf")
     )
     from huanxin.monitoring import ledgers
     from huanxin.monitoring.models import LedgerKind

@@ -7,15 +7,12 @@ reason and the others are kept; nothing is half-saved within a row.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass
 from typing import Any
-from zipfile import BadZipFile
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 
+from huanxin.core import uploads
 from huanxin.core.exports import add_sheet, new_workbook, workbook_bytes
 from huanxin.monitoring import selectors, services
 from huanxin.monitoring.models import Period
@@ -63,29 +60,24 @@ class RowResult:
 
 def import_workbook(*, user: Any, period: Period, data: bytes, today: dt.date | None = None) -> list[RowResult]:
     """Save each filled row of an uploaded template; one result per non-empty row."""
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise ValidationError("无法读取文件：请上传从本系统下载的 .xlsx 模板", code="bad_file") from exc
-    ws = wb["填报"] if "填报" in wb.sheetnames else wb.worksheets[0]
-    rows = ws.iter_rows(values_only=True)
-    header = [str(c or "").strip() for c in next(rows, ())]
+    table = uploads.read_xlsx(data, sheet="填报", max_rows=MAX_ROWS)
+    header = table.header
     try:
         col = {name: header.index(name) for name in ("指标代码", "地区代码", "本期数值", "说明及佐证")}
     except ValueError as exc:
         raise ValidationError("表头不符：请使用本系统下载的模板（缺少指标代码、地区代码或本期数值列）") from exc
     sheet = {(r.setting.indicator.code, r.region.code): r for r in selectors.entry_sheet(user=user, period=period)}
     results: list[RowResult] = []
-    for number, cells in enumerate(rows, start=2):
-        if number > MAX_ROWS + 1:
-            results.append(RowResult(number, "", "", False, f"超过 {MAX_ROWS} 行，其余行未处理"))
-            break
-        padded = list(cells) + [None] * len(header)
+    for number, cells in table.body:
+        padded = cells + [None] * len(header)
         fields = {name: padded[index] for name, index in col.items()}
         raw = fields["本期数值"]
         if raw is None or str(raw).strip() == "":
             continue
         code, region_code = str(fields["指标代码"] or "").strip(), str(fields["地区代码"] or "").strip()
+        if problem := table.problems.get(number):
+            results.append(RowResult(number, code, region_code, False, problem))
+            continue
         row = sheet.get((code, region_code))
         if row is None:
             results.append(RowResult(number, code, region_code, False, "指标代码或地区代码不在本单位本期的填报范围内"))
@@ -107,6 +99,10 @@ def import_workbook(*, user: Any, period: Period, data: bytes, today: dt.date | 
         except (ValidationError, PermissionDenied) as exc:
             message = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             results.append(RowResult(number, *label, False, message))
+        except uploads.BAD_VALUE:  # a value no check foresaw fails its row, not the upload
+            results.append(RowResult(number, *label, False, uploads.BAD_VALUE_MESSAGE))
         else:
             results.append(RowResult(number, *label, True, "已保存（草稿）"))
+    if table.overflow is not None:
+        results.append(RowResult(table.overflow, "", "", False, f"超过 {MAX_ROWS} 行，其余行未处理"))
     return results

@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from huanxin.core import audit
+from huanxin.core import audit, uploads
 from huanxin.core.models import Department, Organisation, Region, User
 from huanxin.core.roles import Role, is_task_force
 from huanxin.monitoring.models import (
@@ -404,11 +404,7 @@ def attach_evidence(*, actor: User, value: IndicatorValue, upload: Any) -> Value
     setting = value.indicator.setting
     _check_reporter(actor, setting, value.region)
     name = str(getattr(upload, "name", "") or "")
-    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if suffix not in ATTACHMENT_TYPES:
-        raise ValidationError(f"不支持的文件类型，请上传 {'、'.join(sorted(ATTACHMENT_TYPES))}", code="file_type")
-    if (upload.size or 0) > ATTACHMENT_MAX_BYTES:
-        raise ValidationError("文件超过 10MB", code="file_too_large")
+    uploads.check_evidence(upload, allowed=ATTACHMENT_TYPES, max_bytes=ATTACHMENT_MAX_BYTES)  # by content, not name
     attachment = ValueAttachment(value=value, name=name[:200], size=upload.size, uploaded_by=actor)
     attachment.file.save(name, upload, save=False)
     attachment.save()

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from huanxin.core import uploads
 from huanxin.core.exports import XLSX, attachment_response, xlsx_response
 from huanxin.core.redirects import redirect_next
 from huanxin.core.roles import is_task_force
@@ -19,6 +20,8 @@ from huanxin.core.views import get_visible_or_404
 from huanxin.monitoring import excel, selectors, services
 from huanxin.monitoring.models import IndicatorValue, Period, ValueAttachment
 from huanxin.monitoring.periods import Frequency, PeriodRef
+
+MAX_UPLOAD = 10 * 1024 * 1024  # a department's template
 
 
 def _messages_of(exc: ValidationError | PermissionDenied) -> str:
@@ -274,11 +277,13 @@ def report_upload(request: HttpRequest) -> HttpResponse:
     results: list[excel.RowResult] = []
     if upload is None:
         messages.error(request, "请选择要上传的 Excel 文件")
-    elif (upload.size or 0) > 10 * 1024 * 1024:
+    elif (upload.size or 0) > MAX_UPLOAD:
         messages.error(request, "文件超过 10MB，请分批上传")
     else:
         try:
-            results = excel.import_workbook(user=request.user, period=period, data=upload.read())
+            results = excel.import_workbook(
+                user=request.user, period=period, data=uploads.read_upload(upload, max_bytes=MAX_UPLOAD)
+            )
         except ValidationError as exc:
             messages.error(request, "；".join(exc.messages))
     ok = sum(1 for r in results if r.ok)

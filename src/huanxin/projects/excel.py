@@ -4,16 +4,14 @@ updated, so importing the same file twice changes nothing."""
 
 from __future__ import annotations
 
-import io
+import re
 from dataclasses import dataclass
 from typing import Any
-from zipfile import BadZipFile
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 
+from huanxin.core import uploads
 from huanxin.core.exports import build_workbook
 from huanxin.core.models import Region, User
 from huanxin.projects import reference, services
@@ -49,12 +47,8 @@ def template() -> bytes:
 
 
 def import_enterprises(*, actor: User, data: bytes) -> tuple[list[RowResult], bytes]:
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise ValidationError("无法读取文件：请上传 .xlsx 格式的企业名录", code="bad_file") from exc
-    rows = wb.worksheets[0].iter_rows(values_only=True)
-    header = [_text(c) for c in next(rows, ())]
+    table = uploads.read_xlsx(data, max_rows=MAX_ROWS)
+    header = table.header
     if missing := [h for h in REQUIRED if h not in header]:
         raise ValidationError(f"表头缺少：{'、'.join(missing)}（请使用本系统下载的模板）", code="bad_header")
     col = {name: header.index(name) for name in HEADERS if name in header}
@@ -63,16 +57,13 @@ def import_enterprises(*, actor: User, data: bytes) -> tuple[list[RowResult], by
     fields = {f.name: f.code for f in reference.fields().values()} | {code: code for code in reference.fields()}
     results: list[RowResult] = []
     out: list[list[Any]] = []
-    for number, cells in enumerate(rows, start=2):
-        if not any(_text(c) for c in cells):
-            continue
-        if len(results) >= MAX_ROWS:
-            results.append(RowResult(number, "", False, f"超过{MAX_ROWS}行，其余行未处理"))
-            break
-        padded = list(cells) + [None] * len(header)
+    for number, cells in table.body:
+        padded = cells + [None] * len(header)
         get = {name: padded[index] for name, index in col.items()}
         uscc = _text(get.get("统一社会信用代码")).upper()
         try:
+            if problem := table.problems.get(number):
+                raise ValidationError(problem, code="bad_cell")
             level = _text(get.get("专精特新级别"))
             if level and level not in LEVELS:
                 raise ValidationError(f"专精特新级别“{level}”无法识别（国家级、省级、市级）", code="invalid_level")
@@ -81,9 +72,13 @@ def import_enterprises(*, actor: User, data: bytes) -> tuple[list[RowResult], by
         except (ValidationError, PermissionDenied) as exc:
             message = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             results.append(RowResult(number, uscc, False, message))
+        except uploads.BAD_VALUE:  # a value no check foresaw fails its row, not the upload
+            results.append(RowResult(number, uscc, False, uploads.BAD_VALUE_MESSAGE))
         else:
             results.append(RowResult(number, uscc, True, "已新增" if created else "已更新（或无变化）"))
         out.append([*(padded[i] for i in range(len(header))), results[-1].message])
+    if table.overflow is not None:
+        results.append(RowResult(table.overflow, "", False, f"超过{MAX_ROWS}行，其余行未处理"))
     return results, build_workbook(title="导入结果", headers=[*header, "结果"], rows=out)
 
 
@@ -101,7 +96,7 @@ def _row(
     )
     if level:
         year_text = _text(get.get("认定年度"))
-        if not year_text.isdigit():
-            raise ValidationError("填写了专精特新级别时，请填写认定年度", code="invalid_year")
+        if not re.fullmatch(r"[0-9]{4}", year_text):  # not isdigit(): "²" passes it and int() refuses
+            raise ValidationError("填写了专精特新级别时，请填写四位数字的认定年度", code="invalid_year")
         services.add_recognition(actor=actor, enterprise=enterprise, level=LEVELS[level], year=int(year_text))
     return enterprise, created

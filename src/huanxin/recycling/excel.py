@@ -6,16 +6,14 @@ upload with a 结果 column."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from zipfile import BadZipFile
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
+from django.utils import timezone
 
+from huanxin.core import uploads
 from huanxin.core.exports import build_workbook
 from huanxin.core.models import User
 from huanxin.recycling import categories, services
@@ -40,10 +38,10 @@ SOURCES = {str(s.label): s.value for s in CollectionRecord.Source if s != Collec
 def template(*, sites: list[Site]) -> bytes:
     example_site = sites[0].name if sites else "（站点名称）"
     rows = [
-        ["HS-0001", dt.date.today().isoformat(), example_site, "个人交售", "冰箱", 1, 45, "80.00", ""],
+        ["HS-0001", timezone.localdate().isoformat(), example_site, "个人交售", "冰箱", 1, 45, "80.00", ""],
         [
             "HS-0002",
-            dt.date.today().isoformat(),
+            timezone.localdate().isoformat(),
             example_site,
             "企业交售",
             "废钢铁",
@@ -91,33 +89,29 @@ def _units(value: Any) -> int:
     return int(number)
 
 
-def read_rows(data: bytes) -> tuple[list[str], list[tuple[int, list[Any]]]]:
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise ValidationError("无法读取文件：请上传 .xlsx 格式的回收记录表", code="bad_file") from exc
-    ws = wb.worksheets[0]
-    rows = ws.iter_rows(values_only=True)
-    header = [_text(c) for c in next(rows, ())]
-    missing = [name for name in REQUIRED if name not in header]
+def read_rows(data: bytes) -> uploads.Table:
+    table = uploads.read_xlsx(data, max_rows=MAX_ROWS)
+    missing = [name for name in REQUIRED if name not in table.header]
     if missing:
         raise ValidationError(f"表头缺少：{'、'.join(missing)}（请使用本系统下载的模板）", code="bad_header")
-    body = [(number, list(cells)) for number, cells in enumerate(rows, start=2) if any(_text(c) for c in cells)]
-    return header, body
+    return table
 
 
 def import_records(*, actor: User, data: bytes, today: dt.date | None = None) -> tuple[list[RowResult], bytes]:
     """Save every row it can; return one result per row and the result workbook."""
-    header, body = read_rows(data)
+    table = read_rows(data)
+    header = table.header
     col = {name: header.index(name) for name in HEADERS if name in header}
     sites = {s.name: s for s in Site.objects.visible_to(actor).filter(organisation_id=actor.organisation_id or 0)}
     results: list[RowResult] = []
     out_rows: list[list[Any]] = []
-    for number, cells in body[:MAX_ROWS]:
+    for number, cells in table.body:
         padded = cells + [None] * len(header)
         field = {name: padded[index] for name, index in col.items()}
         ref = _text(field.get("业务单号"))
         try:
+            if problem := table.problems.get(number):
+                raise ValidationError(problem, code="bad_cell")
             site = sites.get(_text(field["站点"]))
             if site is None:
                 raise ValidationError(f"站点“{_text(field['站点'])}”不是本企业的站点", code="unknown_site")
@@ -141,10 +135,12 @@ def import_records(*, actor: User, data: bytes, today: dt.date | None = None) ->
         except (ValidationError, PermissionDenied) as exc:
             message = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             results.append(RowResult(number, ref, False, message))
+        except uploads.BAD_VALUE:  # a value no check foresaw fails its row, not the upload
+            results.append(RowResult(number, ref, False, uploads.BAD_VALUE_MESSAGE))
         else:
             results.append(RowResult(number, ref, True, "已导入" if created else "业务单号已导入过，未重复计入"))
         out_rows.append([*(padded[i] for i in range(len(header))), results[-1].message])
-    if len(body) > MAX_ROWS:
-        results.append(RowResult(body[MAX_ROWS][0], "", False, f"超过{MAX_ROWS}行，其余行未处理，请分文件上传"))
+    if table.overflow is not None:
+        results.append(RowResult(table.overflow, "", False, f"超过{MAX_ROWS}行，其余行未处理，请分文件上传"))
     workbook = build_workbook(title="导入结果", headers=[*header, "结果"], rows=out_rows)
     return results, workbook

@@ -5,21 +5,18 @@ again submits nothing twice."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any
-from zipfile import BadZipFile
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
+from django.utils import timezone
 
+from huanxin.core import uploads
 from huanxin.core.exports import CSV, XLSX, build_csv, build_workbook
 from huanxin.core.models import User
 from huanxin.core.roles import Role
@@ -74,6 +71,7 @@ HEADERS += OPTIONAL
 FUELS = {"新能源": "nev", "燃油": "fuel"}
 BATTERIES = {"铅酸": "lead_acid", "锂电": "lithium", "锂离子": "lithium"}
 MAX_ROWS = 100_000
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024  # MAX_ROWS rows of the template unpack to about 110 MB of XML
 # a price as nearly every file writes it ("4999.00"): whole yuan and at most two decimals, ASCII digits, short
 # enough to be exact — `_fen` reads it without Decimal
 _PLAIN_YUAN = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,2}))?")
@@ -105,27 +103,15 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _rows(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, list[Any]]]]:
+def _rows(data: bytes, filename: str) -> uploads.Table:
     if filename.lower().endswith(".csv"):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("gb18030", errors="replace")  # files saved by Chinese Excel
-        reader = csv.reader(io.StringIO(text))
-        header = [_text(c) for c in next(reader, [])]
-        # csv.reader makes a new list for each row: no copy needed
-        body = [(n, r) for n, r in enumerate(reader, start=2) if any(map(_text, r))]
+        table = uploads.read_csv(data, max_rows=MAX_ROWS)
     else:
-        try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
-            raise ValidationError("无法读取文件：请上传 .xlsx 或 .csv 文件", code="bad_file") from exc
-        rows = wb.worksheets[0].iter_rows(values_only=True)
-        header = [_text(c) for c in next(rows, ())]
-        body = [(n, list(r)) for n, r in enumerate(rows, start=2) if any(map(_text, r))]
-    if missing := [h for h in REQUIRED if h not in header]:
+        # a workbook of MAX_ROWS rows unpacks to well over the default limit
+        table = uploads.read_xlsx(data, max_rows=MAX_ROWS, max_unpacked=MAX_UNPACKED_BYTES)
+    if missing := [h for h in REQUIRED if h not in table.header]:
         raise ValidationError(f"表头缺少：{'、'.join(missing)}（请使用本系统下载的模板）", code="bad_header")
-    return header, body
+    return table
 
 
 def _date(value: Any, label: str = "开票日期") -> dt.date:
@@ -176,7 +162,7 @@ def _fen(value: Any) -> int:
 
 
 def template() -> bytes:
-    today = dt.date.today().isoformat()
+    today = timezone.localdate().isoformat()
     rows = [
         [
             "DD20250001",
@@ -227,7 +213,8 @@ def template() -> bytes:
 def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowResult], ResultFile]:
     if actor.role != Role.MERCHANT or not actor.organisation_id:
         raise PermissionDenied("批量申请由关联了商户单位的商户账号提交")
-    header, body = _rows(data, filename)
+    table = _rows(data, filename)
+    header, body = table.header, table.body
     col = {name: header.index(name) for name in HEADERS if name in header}
     programmes = {p.code: p for p in Programme.objects.visible_to(actor)}
     refused: dict[int, RowResult] = {}
@@ -252,6 +239,8 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
         ) = columns(cells)  # fmt: skip
         order = _text(order)
         try:
+            if problem := table.problems.get(number):
+                raise ValidationError(problem, code="bad_cell")
             if not order:
                 raise ValidationError("请填写订单号（用于防止重复提交）", code="order_required")
             if len(order) > MAX_ORDER:  # the key is "batch:" + 订单号 in a 64-character column: never cut
@@ -282,6 +271,9 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
         except ValidationError as exc:
             refused[number] = RowResult(number, order, False, "", refusal(exc))
             return None
+        except uploads.BAD_VALUE:  # a value no check foresaw fails its row, not the upload
+            refused[number] = RowResult(number, order, False, "", uploads.BAD_VALUE_MESSAGE)
+            return None
         return RowIn(
             line=number,
             order=order,
@@ -294,14 +286,14 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
         )
 
     def parsed() -> Iterator[RowIn]:  # read as the submission asks for its next chunk (bulk.submit_rows)
-        for number, cells in body[:MAX_ROWS]:
+        for number, cells in body:
             if (row := row_in(number, cells)) is not None:
                 yield row
 
     done = {outcome.line: outcome for outcome in submit_rows(actor=actor, rows=parsed())}
     results: list[RowResult] = []
     out: list[list[Any]] = []
-    for number, cells in body[:MAX_ROWS]:
+    for number, cells in body:
         if (result := refused.get(number)) is None:
             o = done[number]
             if not o.ok:
@@ -316,8 +308,8 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
         results.append(result)
         # the row as the file has it under its header: cut to the header's width, a short row filled with None
         out.append([*cells[:width], *[None] * (width - len(cells)), result.number, result.message])
-    if len(body) > MAX_ROWS:
-        results.append(RowResult(body[MAX_ROWS][0], "", False, "", f"超过{MAX_ROWS}行，其余行未处理，请分文件上传"))
+    if table.overflow is not None:
+        results.append(RowResult(table.overflow, "", False, "", f"超过{MAX_ROWS}行，其余行未处理，请分文件上传"))
     headers = [*header, "申请编号", "结果"]
     if filename.lower().endswith(".csv"):  # a CSV of 100,000 rows comes back in a second, a workbook in twenty
         return results, ResultFile(build_csv(headers=headers, rows=out), CSV, "补贴批量申请结果.csv")

@@ -28,7 +28,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
-from huanxin.core import audit
+from huanxin.core import audit, uploads
 from huanxin.core.exports import CSV, XLSX, build_csv, build_workbook
 from huanxin.core.models import User
 from huanxin.core.roles import Role, is_authenticated, is_task_force
@@ -337,13 +337,11 @@ def export_bank_file(
 
 
 def _decode(data: bytes) -> str:
+    """The text of the bank's CSV, whatever its encoding (bank portals also hand out GBK and UTF-16 files)."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            return data.decode("gb18030")  # bank portals also hand out GBK files
-        except UnicodeDecodeError:
-            raise _refuse("无法读取文件：请上传 UTF-8 或 GBK 编码的 CSV 回单", "bad_file") from None
+        return uploads.decode_text(data)[0]
+    except ValidationError:
+        raise _refuse("无法读取文件：请上传 UTF-8 或 GBK 编码的 CSV 回单", "bad_file") from None
 
 
 def read_result_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-CODES = ("unsupported_format", "no_text_layer", "empty_document", "unreadable")
+CODES = ("unsupported_format", "no_text_layer", "empty_document", "unreadable", "too_large")
 
 
 class ImportFailed(Exception):

@@ -8,8 +8,9 @@ import zipfile
 from collections import Counter
 from pathlib import PurePath
 
-import charset_normalizer
+from django.core.exceptions import ValidationError
 
+from huanxin.core import uploads
 from huanxin.plans.importer.errors import ImportFailed
 
 TEXT_EXTENSIONS = {".txt", ".md", ".markdown", ".text"}
@@ -56,22 +57,11 @@ def extract(data: bytes, filename: str) -> tuple[str, str, list[str]]:
 
 
 def _decode(data: bytes) -> tuple[str, list[str]]:
-    warnings: list[str] = []
-    text: str | None = None
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if encoding != "utf-8-sig":
-            warnings.append(f"文本编码识别为 {encoding.upper()}，已转为 UTF-8")
-        break
-    if text is None:
-        best = charset_normalizer.from_bytes(data).best()
-        if best is None:
-            raise ImportFailed("unsupported_format", "无法识别文本编码：文件可能不是文本文件")
-        text = str(best)
-        warnings.append(f"文本编码识别为 {best.encoding}，已转为 UTF-8")
+    try:
+        text, encoding = uploads.decode_text(data)
+    except ValidationError:
+        raise ImportFailed("unsupported_format", "无法识别文本编码：文件可能不是文本文件") from None
+    warnings = [] if encoding in ("utf-8", "utf-8-sig") else [f"文本编码识别为 {encoding.upper()}，已转为 UTF-8"]
     if len(_CONTROL.findall(text)) > max(3, len(text) // 200):
         raise ImportFailed("unsupported_format", "文件内容不是可读的文本（含大量控制字符），可能是二进制文件")
     if not re.search(r"[\u4e00-\u9fff]", text):
@@ -84,6 +74,11 @@ def _docx_text(data: bytes) -> tuple[str, list[str]]:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    try:  # the zip's sizes first: python-docx would inflate a zip bomb whole
+        uploads.check_zip(data, what="Word 文档（.docx）")
+    except ValidationError as exc:
+        code = "too_large" if exc.error_list[0].code in ("zip_too_large", "zip_bomb") else "unreadable"
+        raise ImportFailed(code, exc.messages[0]) from None
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises many kinds on a broken package
