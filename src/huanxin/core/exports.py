@@ -24,7 +24,7 @@ from urllib.parse import quote
 from django.http import HttpResponse
 from django.utils.functional import Promise
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -81,14 +81,18 @@ def append_row(ws: Worksheet, row: Sequence[Any]) -> None:
     """Append a row to a sheet, every text cell cleaned and kept as text if it would run as a formula: openpyxl
     writes a string starting with "=" as a formula, so such a cell is set back to text with Excel's quote prefix
     (shown as typed, kept as text when edited; unlike `csv_safe`, no apostrophe in the value)."""
-    values = [clean_text(v) if type(v) is str else _plain(v) for v in row]
+    values: list[Any] = []
+    for value in row:
+        if type(value) is str:
+            value = clean_text(value)
+            if runs_as_formula(value):
+                value = Cell(ws, value=value)
+                value.data_type = "s"
+                value.quotePrefix = True
+        else:
+            value = _plain(value)
+        values.append(value)
     ws.append(values)
-    number = ws.max_row
-    for index, value in enumerate(values, start=1):
-        if type(value) is str and runs_as_formula(value):
-            cell = ws.cell(row=number, column=index)
-            cell.data_type = "s"
-            cell.quotePrefix = True
 
 
 def sheet_title(title: str) -> str:
