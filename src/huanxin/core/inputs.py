@@ -147,9 +147,10 @@ def decimal(
             value = Decimal(shown)
         except InvalidOperation:
             raise _refuse(f"{label}“{_shown(text)}”不是数字", code, field) from None
-    places = -value.normalize().as_tuple().exponent if value else 0
-    if isinstance(places, int) and places > decimal_places:
-        message = f"{label}最多保留{decimal_places}位小数" if decimal_places else f"{label}应为整数"
+    exponent = value.normalize().as_tuple().exponent if value else 0
+    if isinstance(exponent, int) and -exponent > decimal_places:
+        places_text = "一两三四五六七八九"[decimal_places - 1] if 0 < decimal_places < 10 else str(decimal_places)
+        message = f"{label}最多保留{places_text}位小数" if decimal_places else f"{label}应为整数"
         raise _refuse(message, code, field)
     top = Decimal(10) ** (max_digits - decimal_places)
     if abs(value) >= top:

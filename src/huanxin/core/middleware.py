@@ -83,7 +83,8 @@ def _has_bad_input(request: HttpRequest) -> bool:
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         if _bad_pairs(request.POST.lists()):
             return True
-        return any(has_control_characters(upload.name or "", in_value=False) for upload in request.FILES.values())
+        names = (upload.name or "" for _, uploads in request.FILES.lists() for upload in uploads)
+        return any(has_control_characters(name, in_value=False) for name in names)
     if content_type == "application/json":
         try:
             body = request.body  # raises past DATA_UPLOAD_MAX_MEMORY_SIZE; the view's own read raises it again

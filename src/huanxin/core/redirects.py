@@ -26,5 +26,9 @@ def next_from(request: HttpRequest) -> str:
 
 
 def redirect_next(request: HttpRequest, default: str) -> HttpResponseRedirect:
-    """Redirect to the request's `next` when it is safe, else to `default` (a URL or a URL name)."""
-    return redirect(next_from(request) or default)
+    """Redirect to the request's `next` when it is safe, else to `default` (a URL or a URL name). The `next` goes
+    out as a URL as it is: given to `redirect`, a bare word such as "NaN" would be looked up as a view name and
+    fail with a 500."""
+    if target := next_from(request):
+        return HttpResponseRedirect(target)
+    return redirect(default)

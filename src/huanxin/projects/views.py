@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from huanxin.core import uploads
+from huanxin.core import inputs, uploads
 from huanxin.core.exports import XLSX, attachment_response, xlsx_response
 from huanxin.core.models import Region
 from huanxin.core.roles import Role, county_of, is_official, reads_everything
@@ -41,49 +41,34 @@ WAN = Decimal(10**6)  # fen in a 万元
 
 def _wan(text: str | None, field: str) -> int:
     """万元 as typed ("1250.5") to integer fen, exactly; at most four decimals (to the 元… the 分 is 6 digits)."""
-    text = (text or "").strip().replace(",", "")
-    if not text:
+    if not (text or "").strip():
         raise ValidationError({field: ValidationError("请填写金额（万元）", code="required")})
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValidationError({field: ValidationError(f"“{text}”不是数字", code="invalid_amount")}) from None
-    if not value.is_finite() or value != value.quantize(Decimal("0.000001")):
-        raise ValidationError({field: ValidationError("金额最多保留六位小数（到分）", code="invalid_amount")})
+    value = inputs.decimal(
+        text, label="金额（万元）", max_digits=14, decimal_places=6, field=field, code="invalid_amount"
+    )
     return int(value * WAN)
 
 
 def _yuan(text: str | None, field: str) -> int:
-    text = (text or "").strip().replace(",", "")
-    try:
-        value = Decimal(text or "x")
-    except InvalidOperation:
-        raise ValidationError({field: ValidationError("请填写金额（元）", code="invalid_amount")}) from None
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-        raise ValidationError({field: ValidationError("金额最多保留两位小数", code="invalid_amount")})
-    return int(value * 100)
+    if not (text or "").strip():
+        raise ValidationError({field: ValidationError("请填写金额（元）", code="invalid_amount")})
+    return inputs.yuan_to_fen(text, label="金额（元）", field=field)
 
 
 def _decimal(text: str | None, field: str, default: str = "0") -> Decimal:
-    try:
-        value = Decimal((text or "").strip() or default)
-    except InvalidOperation:
-        raise ValidationError({field: ValidationError(f"“{text}”不是数字", code="invalid_number")}) from None
-    if not value.is_finite():
-        raise ValidationError({field: ValidationError(f"“{text}”不是数字", code="invalid_number")})
-    return value
+    """A number for a DecimalField of up to 14 digits and 2 places (capacities, energy, rates); the service bounds it
+    further."""
+    return inputs.decimal(
+        (text or "").strip() or default, label="数值", max_digits=14, decimal_places=2, minimum=None, field=field
+    )
 
 
 def _date(text: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat((text or "").strip())
-    except ValueError:
-        return None
+    return inputs.filter_date(text)
 
 
 def _int(text: str | None) -> int:
-    text = (text or "").strip()
-    return int(text) if text.lstrip("-").isdigit() else 0
+    return inputs.lenient_int(text)
 
 
 def _my_enterprise(user: Any) -> Enterprise | None:

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from huanxin.core import inputs
 from huanxin.core.exports import xlsx_response
 from huanxin.core.models import Organisation
 from huanxin.core.roles import Role, is_official
@@ -53,14 +54,11 @@ def _codes(exc: ValidationError) -> set[str]:
 
 
 def _month(value: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(f"{value.strip()}-01")
-    except ValueError:
-        return None
+    return inputs.filter_date(f"{value.strip()}-01")
 
 
 def _int(value: str) -> int:
-    return int(value) if value.strip().isdigit() else 0
+    return inputs.lookup_id(value) or 0
 
 
 def _categories() -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from huanxin.core import audit, pii
+from huanxin.core import audit, inputs, pii
 from huanxin.core.models import Organisation, Region, User
 from huanxin.core.roles import Role, is_task_force
 from huanxin.core.validators import clean_resident_id, clean_uscc, clean_vin
@@ -120,15 +120,31 @@ SITE_FIELDS = (
 )
 
 
+# Cars on the road today were first registered after this; a site opened after this. Earlier is a typing slip.
+EARLIEST_REGISTERED = dt.date(1950, 1, 1)
+EARLIEST_OPENED = dt.date(1950, 1, 1)
+MAX_UNITS = 1_000_000  # one collection record: far above any real intake, far below the column's limit
+
+
 def _clean_site(fields: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, ValidationError] = {}
-    fields["name"] = (fields.get("name") or "").strip()
-    fields["address"] = (fields.get("address") or "").strip()
-    fields["qualification_no"] = (fields.get("qualification_no") or "").strip()
-    if not fields["name"]:
-        errors["name"] = ValidationError("请填写站点名称", code="required")
-    if not fields["address"]:
-        errors["address"] = ValidationError("请填写地址", code="required")
+    # Text within its column, and a name of zero-width spaces counts as no name.
+    for name, label in (("name", "站点名称"), ("address", "地址"), ("qualification_no", "资质认定证书编号")):
+        try:
+            fields[name] = inputs.clean_text(
+                fields.get(name),
+                label=label,
+                max_length=inputs.max_length(Site, name),
+                required=name != "qualification_no",
+            )
+        except ValidationError as exc:
+            errors[name] = exc
+            fields[name] = ""
+    if fields.get("opened_on") is not None:
+        try:
+            fields["opened_on"] = inputs.business_date(fields["opened_on"], label="开业日期", earliest=EARLIEST_OPENED)
+        except ValidationError as exc:
+            errors["opened_on"] = exc
     if fields.get("kind") not in Site.Kind.values:
         errors["kind"] = ValidationError("请选择站点类型", code="invalid_kind")
     if fields.get("status", Site.Status.OPERATING) not in Site.Status.values:
@@ -527,6 +543,8 @@ def _check_quantities(category: str, units: int, weight_kg: Decimal, price_fen: 
         raise _invalid(f"{site.name}不回收{Category(category).label}", "category_not_served", "category")
     if units < 0:
         raise _invalid("数量不能为负数", "negative_units", "units")
+    if units > MAX_UNITS:
+        raise _invalid(f"数量超过{MAX_UNITS:,}台（件），请核对", "units_too_large", "units")
     if weight_kg < 0:
         raise _invalid("重量不能为负数", "negative_weight", "weight_kg")
     if price_fen < 0:
@@ -540,29 +558,26 @@ def _check_quantities(category: str, units: int, weight_kg: Decimal, price_fen: 
 
 
 def parse_kg(text: str | Decimal | int | float | None) -> Decimal:
-    """Kilograms as typed ("12.5"); at most two decimals."""
+    """Kilograms as typed ("12.5"): at most two decimals (0.001 is refused, not stored as 0.00) and within the
+    column (12 digits)."""
     if text is None or str(text).strip() == "":
         return Decimal(0)
-    try:
-        value = Decimal(str(text).strip())
-    except InvalidOperation as exc:
-        raise _invalid(f"重量“{text}”不是数字", "invalid_weight", "weight_kg") from exc
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-        raise _invalid("重量最多保留两位小数", "invalid_weight", "weight_kg")
-    return value
+    return inputs.decimal(
+        text,
+        label="重量（千克）",
+        max_digits=12,
+        decimal_places=2,
+        minimum=None,  # a negative weight gets _check_quantities' own message
+        field="weight_kg",
+        code="invalid_weight",
+    )
 
 
 def parse_yuan(text: str | Decimal | int | float | None, field: str = "price_fen") -> int:
     """Yuan as typed ("35.50") to integer fen, exactly; more than two decimals is refused, never rounded."""
     if text is None or str(text).strip() == "":
         return 0
-    try:
-        value = Decimal(str(text).strip().replace(",", ""))
-    except InvalidOperation as exc:
-        raise _invalid(f"金额“{text}”不是数字", "invalid_amount", field) from exc
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-        raise _invalid("金额最多保留两位小数（到分）", "invalid_amount", field)
-    return int(value * 100)
+    return inputs.yuan_to_fen(text, field=field, minimum_fen=-inputs.MAX_FEN)  # negatives: _check_quantities
 
 
 @transaction.atomic
@@ -702,8 +717,17 @@ def issue_certificate(
         raise _invalid(f"{site.name}不在运营中，不能出具证明", "site_not_operating", "site")
     if issued_on > today:
         errors["issued_on"] = ValidationError("出具日期不能晚于今天", code="date_in_future")
-    if not owner_name:
-        errors["owner_name"] = ValidationError("请填写所有人（交售人）", code="required")
+    elif issued_on < inputs.EARLIEST:
+        errors["issued_on"] = ValidationError(f"出具日期不能早于{inputs.EARLIEST:%Y-%m-%d}", code="invalid_date")
+    try:
+        owner_name = inputs.clean_text(
+            owner_name, label="所有人（交售人）", max_length=inputs.PERSON_NAME_MAX, required=True
+        )
+    except ValidationError as exc:
+        errors["owner_name"] = exc
+    for name, text in (("serial", serial), ("brand_model", brand_model), ("wipe_method", wipe_method)):
+        if len(text) > inputs.max_length(Certificate, name):
+            errors[name] = ValidationError(f"最多{inputs.max_length(Certificate, name)}个字", code="too_long")
     if owner_id.strip():
         try:
             owner_id = _clean_owner_id(owner_id)
@@ -727,6 +751,10 @@ def issue_certificate(
             errors["registered_on"] = ValidationError("请填写初次登记日期", code="required")
         elif registered_on > issued_on:
             errors["registered_on"] = ValidationError("初次登记日期不能晚于出具日期", code="invalid_date")
+        elif registered_on < EARLIEST_REGISTERED:
+            errors["registered_on"] = ValidationError(
+                f"初次登记日期不能早于{EARLIEST_REGISTERED:%Y-%m-%d}，请核对", code="invalid_date"
+            )
     else:
         vin, plate, fuel, registered_on = "", "", "", None
         allowed = TAKE_BACK if kind == Certificate.Kind.TAKE_BACK else DATA_BEARING

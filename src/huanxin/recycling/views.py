@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from huanxin.core import throttle, uploads
+from huanxin.core import inputs, throttle, uploads
 from huanxin.core.exports import XLSX, attachment_response, xlsx_response
 from huanxin.core.models import Organisation, Region
 from huanxin.core.roles import Role, is_official, is_task_force, reads_everything
@@ -40,15 +40,11 @@ SLOTS_SHOWN = 12  # the earliest open slots; a phone screen shows them without e
 
 
 def _date(value: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        return None
+    return inputs.filter_date(value, earliest=dt.date(1950, 1, 1))
 
 
 def _int(value: str | None) -> int:
-    text = (value or "").strip()
-    return int(text) if text.lstrip("-").isdigit() else 0
+    return inputs.lenient_int(value)
 
 
 def _is_recycler(user: Any) -> bool:

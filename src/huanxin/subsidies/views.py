@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import messages
@@ -20,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from huanxin.core import pii, throttle, uploads
+from huanxin.core import inputs, pii, throttle, uploads
 from huanxin.core.exports import XLSX, attachment_response
 from huanxin.core.identity_views import verify_first
 from huanxin.core.roles import Role, is_official
@@ -56,23 +55,19 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _fen(text: str, field: str) -> int:
+    """Yuan as typed to fen: more than 0, to the fen, within what one amount can be (core/inputs.py)."""
     try:
-        value = Decimal(text.strip().replace(",", ""))
-    except InvalidOperation:
-        raise ValidationError(f"{field}“{text}”不是金额", code="invalid_price") from None
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")) or value <= 0:
-        raise ValidationError(f"{field}应为大于0、最多两位小数的金额", code="invalid_price")
-    return int(value * 100)
+        return inputs.yuan_to_fen(text, label=field, minimum_fen=1, code="invalid_price")
+    except ValidationError:
+        raise ValidationError(f"{field}应为大于0、最多两位小数的金额", code="invalid_price") from None
 
 
 SINGLE = {"car_scrap": "car", "car_replace": "car", "ebike": "ebike"}  # one vehicle per application, kind fixed
 
 
 def _date(post: Any, name: str, label: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(post.get(name, "").strip())
-    except ValueError:
-        raise ValidationError(f"请填写{label}", code="invalid_date") from None
+    # from 1950: a car's first registration may be old; a purchase date is bounded again by the programme's dates
+    return inputs.business_date(post.get(name, ""), label=label, earliest=dt.date(1950, 1, 1))
 
 
 def _optional_date(post: Any, name: str, label: str) -> dt.date | None:

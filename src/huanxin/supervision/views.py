@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from huanxin.core import inputs
 from huanxin.core.models import Department
 from huanxin.core.roles import Role, is_official, is_task_force, reads_everything
 from huanxin.core.views import actor, form_errors, get_visible_or_404
@@ -36,14 +37,11 @@ def _officials_only(request: HttpRequest) -> None:
 
 
 def _date(value: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        return None
+    return inputs.filter_date(value)
 
 
 def _int(value: str) -> int:
-    return int(value) if value.strip().isdigit() else 0
+    return inputs.lookup_id(value) or 0
 
 
 def _clerk_department(user: Any) -> Department | None:
