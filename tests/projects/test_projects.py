@@ -36,6 +36,10 @@ def codes(exc: ValidationError) -> set[str]:
         ({"annual_energy_tce": Decimal(-1)}, "negative_energy"),
         ({"field": "space"}, "invalid_field"),
         ({"title": " "}, "required"),
+        ({"ends_on": dt.date(9999, 12, 31)}, "date_out_of_range"),
+        ({"starts_on": dt.date(1, 1, 1)}, "date_out_of_range"),
+        ({"total_investment_fen": 10**13 + 1}, "investment_too_large"),
+        ({"annual_energy_tce": Decimal("1e10")}, "energy_too_large"),
     ],
 )
 def test_bad_projects_are_refused(owner, enterprise, change, code) -> None:
@@ -47,6 +51,9 @@ def test_bad_projects_are_refused(owner, enterprise, change, code) -> None:
 
 def test_bad_items_are_refused(owner, enterprise) -> None:
     project = declare(owner, enterprise)
+    with pytest.raises(ValidationError) as exc:
+        add_item(owner, project, quantity=2**31)
+    assert codes(exc.value) == {"invalid_quantity"}
     with pytest.raises(ValidationError) as exc:
         add_item(owner, project, grade="6级")
     assert codes(exc.value) == {"unknown_grade"}

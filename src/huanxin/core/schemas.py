@@ -21,14 +21,15 @@ from ninja.pagination import PageNumberPagination
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
-BIGINT_MAX = 2**63 - 1
-INT_MAX = 2**31 - 1  # PositiveIntegerField
+from huanxin.core import inputs
+
+# The same bounds as the pages' parsing (core/inputs.py): one definition of what a column can hold.
+BIGINT_MAX = inputs.BIGINT_MAX
+INT_MAX = inputs.POSITIVE_INT_MAX  # PositiveIntegerField
 SMALLINT_MAX = 2**15 - 1  # PositiveSmallIntegerField
-# Money fields stop at ¥10 trillion either way: far beyond any real amount, and low enough that the sums the
-# services store (a project's items, a day's payments) stay inside a bigint column.
-MAX_FEN = 10**15
-FIRST_DAY = dt.date(2000, 1, 1)
-LAST_DAY = dt.date(2100, 12, 31)
+MAX_FEN = inputs.MAX_FEN
+FIRST_DAY = inputs.EARLIEST
+LAST_DAY = inputs.LATEST
 # Vehicles scrapped today were first registered long before 2000.
 FIRST_REGISTRATION_DAY = dt.date(1950, 1, 1)
 MAX_PAGE = 100_000

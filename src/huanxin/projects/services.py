@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from huanxin.core import audit
+from huanxin.core import audit, inputs
 from huanxin.core.models import Organisation, Region, User
 from huanxin.core.roles import Role, belongs_to, county_of, is_task_force
 from huanxin.core.validators import clean_uscc
@@ -31,7 +31,7 @@ from huanxin.projects.models import (
     department_fields,
 )
 
-MAX_FEN = 10**16  # 1000亿元: anything larger is a typing error
+MAX_FEN = 10**13  # 1000亿元 in fen: a project or an item larger than that is a typing error
 
 
 def _invalid(message: str, code: str, field: str | None = None) -> ValidationError:
@@ -205,6 +205,11 @@ PROJECT_FIELDS = (
 )
 
 
+PROJECT_DATES_MESSAGE = f"日期应在{inputs.EARLIEST.year}年至{inputs.LATEST.year}年之间"
+MAX_QUANTITY = 1_000_000  # one line of an equipment list: far above any real order, far below the column's top
+MAX_TCE = Decimal(10) ** 10  # the column holds 12 digits with 2 places
+
+
 def _clean_project(values: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, ValidationError] = {}
     values["title"] = (values.get("title") or "").strip()
@@ -224,13 +229,19 @@ def _clean_project(values: dict[str, Any]) -> dict[str, Any]:
     starts, ends = values.get("starts_on"), values.get("ends_on")
     if starts is None:
         errors["starts_on"] = ValidationError("请填写开工日期", code="required")
+    elif not inputs.EARLIEST <= starts <= inputs.LATEST:
+        errors["starts_on"] = ValidationError(PROJECT_DATES_MESSAGE, code="date_out_of_range")
     if ends is None:
         errors["ends_on"] = ValidationError("请填写竣工日期", code="required")
+    elif not inputs.EARLIEST <= ends <= inputs.LATEST:
+        errors["ends_on"] = ValidationError(PROJECT_DATES_MESSAGE, code="date_out_of_range")
     elif starts is not None and ends < starts:
         errors["ends_on"] = ValidationError("竣工日期不能早于开工日期", code="dates_reversed")
     tce = values.get("annual_energy_tce") or Decimal(0)
     if tce < 0:
         errors["annual_energy_tce"] = ValidationError("年综合能耗不能为负数", code="negative_energy")
+    elif tce >= MAX_TCE:
+        errors["annual_energy_tce"] = ValidationError("年综合能耗过大，请核对单位（吨标准煤）", code="energy_too_large")
     values["annual_energy_tce"] = tce
     wanted = values.get("loan_wanted_fen") or 0
     if wanted < 0:
@@ -314,8 +325,8 @@ def clean_item(*, name: str, quantity: int, unit_price_fen: int, category: str, 
     errors: dict[str, ValidationError] = {}
     if not name.strip():
         errors["name"] = ValidationError("请填写设备名称", code="required")
-    if quantity < 1:
-        errors["quantity"] = ValidationError("数量应至少为1", code="invalid_quantity")
+    if not 1 <= quantity <= MAX_QUANTITY:
+        errors["quantity"] = ValidationError(f"数量应在1到{MAX_QUANTITY}之间", code="invalid_quantity")
     if unit_price_fen < 0:
         errors["unit_price_fen"] = ValidationError("单价不能为负数", code="negative_price")
     elif unit_price_fen > MAX_FEN:
@@ -519,8 +530,8 @@ def record_loan(
     errors: dict[str, ValidationError] = {}
     if not bank.strip():
         errors["bank"] = ValidationError("请填写贷款银行", code="required")
-    if amount_fen <= 0:
-        errors["amount_fen"] = ValidationError("贷款金额应大于0", code="invalid_amount")
+    if not 0 < amount_fen <= inputs.MAX_FEN:
+        errors["amount_fen"] = ValidationError("贷款金额应大于0且不超过1万亿元", code="invalid_amount")
     if not 1 <= rate_bp <= 2400:
         errors["rate_bp"] = ValidationError("年利率应在0.01%到24%之间", code="invalid_rate")
     if not 1 <= term_months <= 360:
