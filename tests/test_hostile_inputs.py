@@ -380,3 +380,11 @@ def test_the_guard_refuses_long_text_and_control_characters_before_the_database(
         Organisation.objects.create(name="长" * 5000, kind=Organisation.Kind.RECYCLER, region=region)
     with pytest.raises(ValidationError, match="控制字符"):
         Organisation.objects.create(name="回收\x00公司", kind=Organisation.Kind.RECYCLER, region=region)
+
+
+@pytest.mark.django_db
+def test_a_multipart_body_without_its_boundary_is_a_clear_400(client) -> None:
+    api = client.post("/api/v1/subsidies/status", b"--x\r\n", content_type="multipart/form-data")
+    assert api.status_code == 400 and api.json()["code"] == "malformed_body"
+    page = client.post("/recycling/verify/", b"--x\r\n", content_type="multipart/form-data")
+    assert page.status_code == 400 and "请求内容格式不正确" in page.content.decode()

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 
 # Cc characters (C0, DEL, C1) and lone surrogates (possible in JSON through "\ud800" escapes).
@@ -100,7 +101,12 @@ class ControlCharacterMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if _has_bad_input(request):
+        try:
+            bad = _has_bad_input(request)
+        except MultiPartParserError:
+            # A multipart body without its boundary, or cut short: the same answer in the page's or the API's form.
+            return bad_request(request, "请求内容格式不正确", "malformed_body")
+        if bad:
             return bad_request(request, MESSAGE, INVALID_CHARACTERS)
         return self.get_response(request)
 
