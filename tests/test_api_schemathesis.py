@@ -128,7 +128,6 @@ def in_process() -> Iterator[None]:
 
 
 @pytest.fixture
-@pytest.fixture
 def unthrottled(settings: Any) -> None:
     """The API's rate per caller (core/throttle.py, tested on its own) would turn most of a run into 429s."""
     settings.API_RATE_ANON = settings.API_RATE_USER = 1_000_000

@@ -291,7 +291,7 @@ def test_bad_project_input_is_refused_on_the_form(enterprise, owner, live_server
         category="air_compressor",
         grade="2级",
     )
-    assert "请填写金额（元）" in page.locator("ul.messages li.error").inner_text()
+    assert "“三十五万”不是数字" in page.locator("ul.messages li.error").inner_text()  # names what was typed
     assert not EquipmentItem.objects.exists()
     assert Project.objects.count() == 1
     project.refresh_from_db()

@@ -43,8 +43,9 @@ def _wan(text: str | None, field: str) -> int:
     """万元 as typed ("1250.5") to integer fen, exactly; at most four decimals (to the 元… the 分 is 6 digits)."""
     if not (text or "").strip():
         raise ValidationError({field: ValidationError("请填写金额（万元）", code="required")})
+    # The sign is the service's to judge: it names the field ("总投资应大于0", "设备投资不能为负数").
     value = inputs.decimal(
-        text, label="金额（万元）", max_digits=14, decimal_places=6, field=field, code="invalid_amount"
+        text, label="金额（万元）", max_digits=14, decimal_places=6, minimum=None, field=field, code="invalid_amount"
     )
     return int(value * WAN)
 
