@@ -145,7 +145,7 @@ def _proxy_entry(sites: list[Site], boss: User, today: dt.date) -> None:
         category=Category.REFRIGERATOR,
         owner_name=identities.name(rng),
         issued_on=today - dt.timedelta(days=3),
-        on_behalf_reason="站点收银系统故障停用三天，经企业书面申请由工作专班代录",
+        on_behalf_reason="站点收银系统故障停用三天，企业书面申请",
     )
 
 
