@@ -18,7 +18,7 @@ from huanxin.subsidies import rules, selectors
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, Claim
 from tests.conftest import postgres_only
-from tests.factories import UserFactory
+from tests.factories import OrganisationFactory, UserFactory
 from tests.subsidies.accounts import payee
 from tests.subsidies.conftest import make_programme
 
@@ -86,7 +86,7 @@ def test_a_small_pool_never_goes_below_zero(plan, boss) -> None:
 def test_simultaneous_twins_with_one_key_get_one_application(plan, boss) -> None:
     """A till that sends the same request twice at once (same Idempotency-Key): both answers name one application."""
     programme = make_programme(boss, parameters={**rules.DEFAULTS["appliance"], "sample_pct": 0}, budget_fen=100_000_00)
-    merchant = UserFactory(role=Role.MERCHANT, organisation=None)
+    merchant = UserFactory(role=Role.MERCHANT, organisation=OrganisationFactory())  # a till belongs to its store
 
     def twin() -> Application:
         return submit_application(
