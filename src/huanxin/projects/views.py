@@ -449,6 +449,7 @@ def enterprise_list(request: HttpRequest) -> HttpResponse:
         Enterprise.objects.visible_to(request.user)
         .select_related("region")
         .annotate(projects_n=Count("projects", distinct=True), recognitions_n=Count("recognitions", distinct=True))
+        .order_by("region__code", "name")  # a GROUP BY query drops Meta.ordering; pages need a stable order
     )
     if filters["q"]:
         qs = qs.filter(Q(name__icontains=filters["q"]) | Q(uscc__icontains=filters["q"].upper()))
