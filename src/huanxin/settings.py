@@ -63,7 +63,9 @@ INSTALLED_APPS = [
     "huanxin.recycling",
     "huanxin.subsidies",
     "huanxin.projects",
+    "huanxin.jobs",
     "huanxin.demo",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -129,6 +131,11 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Background jobs: Django's tasks framework, queued in the database (huanxin/jobs) -------------------------
+# django_tasks_db keeps the queue in a table of the same database: a job commits with the request that starts it,
+# survives restarts, and workers on several machines share it with nothing but PostgreSQL.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if env_str("REDIS_URL"):

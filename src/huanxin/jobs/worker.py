@@ -1,0 +1,95 @@
+"""`huanxin worker`: the django_tasks_db worker loop, plus the housekeeping every worker does beside it.
+
+Every HOUSEKEEPING seconds, on a thread with its own connection: say this worker is alive (`WorkerBeat`, read by
+`/readyz`), queue again the jobs of workers that died (`services.recover_stale`), and start the periodic jobs that
+are due (`schedule.start_due`). Several workers doing the same is safe: each step is a conditional write."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING = 5.0  # seconds
+
+
+def identity() -> str:
+    """This process, as the queue and the jobs name it: host and pid (unique across a pool of machines)."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+def beat() -> None:
+    from huanxin.jobs.models import WorkerBeat
+
+    now = timezone.now()
+    WorkerBeat.objects.update_or_create(
+        worker_id=identity(),
+        defaults={"hostname": socket.gethostname()[:100], "pid": os.getpid(), "seen_at": now},
+        create_defaults={
+            "hostname": socket.gethostname()[:100],
+            "pid": os.getpid(),
+            "seen_at": now,
+            "started_at": now,
+        },
+    )
+
+
+def housekeeping_once() -> None:
+    from huanxin.jobs import schedule, services
+
+    beat()
+    services.recover_stale()
+    schedule.start_due()
+
+
+class Housekeeper(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(name="jobs-housekeeping", daemon=True)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while True:
+                try:
+                    close_old_connections()
+                    housekeeping_once()
+                except Exception:  # the database away for a moment: the next round tries again
+                    log.exception("worker housekeeping failed")
+                    connection.close()
+                if self.stopped.wait(HOUSEKEEPING):
+                    return
+        finally:
+            connection.close()
+
+
+def run_worker(*, batch: bool = False, interval: float = 0.5, queues: list[str] | None = None) -> None:
+    """Run queued jobs until stopped (SIGTERM finishes the job in hand first), or, with `batch`, until none is left."""
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    worker = Worker(
+        queue_names=queues or ["default"],
+        interval=interval,
+        batch=batch,
+        backend_name="default",
+        startup_delay=not batch,
+        max_tasks=None,
+        worker_id=identity(),
+        excluded_queue_names=[],
+    )
+    if batch:
+        housekeeping_once()
+        worker.run()
+        return
+    keeper = Housekeeper()
+    keeper.start()
+    worker.configure_signals()
+    try:
+        worker.run()
+    finally:
+        keeper.stopped.set()
