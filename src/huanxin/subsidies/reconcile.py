@@ -6,17 +6,19 @@ the ledger does not touch: a reservation against its application's amount and st
 bank's confirmed payment, a clawback against the application clawed back or the refund; and every total against
 the same sums taken from those records — reserved = the applications still holding money, paid = confirmed
 payments less what was clawed back, funded = what the audit log (itself hash-chained and anchored) says was put
-in. Read inside the caller's snapshot (the command's REPEATABLE READ transaction).
+in. Read inside the caller's snapshot: `check_programme` opens it, for the command and the daily job alike.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+from django.db import connection, transaction
+
 from huanxin.core.models import AuditEvent
 from huanxin.subsidies.ledger import yuan
 from huanxin.subsidies.models import Account, Application, Entry, Payment, Programme, Refund
-from huanxin.subsidies.selectors import balances
+from huanxin.subsidies.selectors import LedgerCheck, balances, check_ledger
 
 Kind = Entry.Kind
 Status = Application.Status
@@ -57,6 +59,21 @@ def funded_by_audit(programme: Programme) -> int:
         value = (changes or {}).get(key) or 0
         total += value if isinstance(value, int) else 0
     return total
+
+
+def check_programme(programme: Programme) -> LedgerCheck:
+    """One programme in one snapshot, so writes going on meanwhile do not show up as differences: the entries
+    against the balances (`check_ledger`), then against the records they stand for (`reconcile`). Used by
+    `huanxin ledger verify` and by the daily `ledger_verify` job."""
+    nested = connection.in_atomic_block  # inside a caller's transaction (a test), its snapshot rules
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and not nested:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        programme.refresh_from_db()
+        result = check_ledger(programme)
+        result.problems.extend(reconcile(programme))
+        return result
 
 
 def reconcile(programme: Programme) -> list[str]:
