@@ -136,6 +136,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # django_tasks_db keeps the queue in a table of the same database: a job commits with the request that starts it,
 # survives restarts, and workers on several machines share it with nothing but PostgreSQL.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# A running job whose worker has not beaten for this long is presumed dead and queued again (jobs/services.py);
+# the heartbeat comes every second, from a thread, whatever the job is doing.
+JOBS_STALE_SECONDS = env_int("HUANXIN_JOB_STALE_SECONDS", 60)
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if env_str("REDIS_URL"):

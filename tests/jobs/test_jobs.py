@@ -68,7 +68,7 @@ def test_a_dead_workers_job_is_queued_again_and_finished_once() -> None:
     job = _start(user_with_role(Role.MERCHANT))
     assert services.claim(job.pk, "dead-worker") is not None  # claimed, then the worker was killed
     assert services.recover_stale() == []  # its heartbeat is fresh: not yet presumed dead
-    later = timezone.now() + services.STALE_AFTER + dt.timedelta(seconds=1)
+    later = timezone.now() + services.stale_after() + dt.timedelta(seconds=1)
     assert services.recover_stale(now=later) == [job.pk]
     run_queued_jobs()
     job.refresh_from_db()
@@ -82,7 +82,7 @@ def test_a_job_that_keeps_killing_its_worker_is_failed_not_retried_forever() -> 
     job = _start(user_with_role(Role.MERCHANT))
     Job.objects.filter(pk=job.pk).update(attempts=services.MAX_ATTEMPTS - 1)
     services.claim(job.pk, "w")
-    services.recover_stale(now=timezone.now() + services.STALE_AFTER * 2)
+    services.recover_stale(now=timezone.now() + services.stale_after() * 2)
     job.refresh_from_db()
     assert job.state == "failed" and "停止重试" in job.message
 

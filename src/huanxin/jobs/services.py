@@ -4,7 +4,7 @@
   queued without its record, nor recorded without being queued.
 - `run` claims the job by a conditional update (QUEUED → RUNNING): of two workers handed the same job, one runs it.
 - While it runs, a thread with its own connection moves the job's heartbeat and progress every second; a job whose
-  heartbeat stopped for STALE_AFTER (its worker was killed) is queued again by any worker (`recover_stale`) and
+  heartbeat stopped for `stale_after()` (its worker was killed) is queued again by any worker (`recover_stale`) and
   run again from the start. Kinds are written to be safe to run again (`kinds`), so nothing is written twice.
 - `finish` is conditional on the job still being this worker's: a worker that was presumed dead and comes back
   cannot overwrite the run that replaced it.
@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import OperationalError, close_old_connections, connection, transaction
 from django.db.models import F
@@ -31,7 +32,6 @@ from huanxin.jobs.models import Job, JobFile
 log = logging.getLogger(__name__)
 
 HEARTBEAT = 1.0  # seconds between a running job's heartbeat writes
-STALE_AFTER = dt.timedelta(seconds=60)  # no heartbeat for this long: the worker is gone
 MAX_ATTEMPTS = 3  # a job that killed its worker three times is failed, not tried forever
 MAX_ERRORS = 200
 MAX_FILE = 64 * 1024 * 1024  # an input or result beyond this is refused (uploads stop at 20 MB)
@@ -206,11 +206,16 @@ def finish(job: Job, worker_id: str, state: str, finished: kinds.Finished, conte
     return state
 
 
+def stale_after() -> dt.timedelta:
+    """No heartbeat for this long and a running job's worker is presumed gone (HUANXIN_JOB_STALE_SECONDS)."""
+    return dt.timedelta(seconds=settings.JOBS_STALE_SECONDS)
+
+
 def recover_stale(now: dt.datetime | None = None) -> list[int]:
     """Queue again each running job whose worker stopped beating; fail those that already had MAX_ATTEMPTS."""
     from huanxin.jobs.tasks import run_job
 
-    cutoff = (now or timezone.now()) - STALE_AFTER
+    cutoff = (now or timezone.now()) - stale_after()
     recovered = []
     stale = Job.objects.filter(state=Job.State.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", "attempts")
     for pk, attempts in list(stale):

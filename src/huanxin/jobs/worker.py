@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+from typing import Any
 
 from django.db import close_old_connections, connection
 from django.utils import timezone
@@ -68,6 +69,25 @@ class Housekeeper(threading.Thread):
             connection.close()
 
 
+def run_ready(worker: Any) -> int:
+    """Run the tasks that are ready now, one after another, and return how many: `huanxin worker --batch`, and
+    tests, which run jobs in their own transaction. django_tasks_db's loop closes the connection between tasks
+    (`close_old_connections`), which would end a test's transaction; this is the same claim and run without it."""
+    from django_tasks_db.models import DBTaskResult
+    from django_tasks_db.utils import exclusive_transaction
+
+    done = 0
+    while True:
+        ready = DBTaskResult.objects.ready().filter(backend_name="default", queue_name__in=worker.queue_names)
+        with exclusive_transaction(ready.db):
+            task_result = ready.get_locked()
+            if task_result is None:
+                return done
+            task_result.claim(worker.worker_id)
+        worker.run_task(task_result)
+        done += 1
+
+
 def run_worker(*, batch: bool = False, interval: float = 0.5, queues: list[str] | None = None) -> None:
     """Run queued jobs until stopped (SIGTERM finishes the job in hand first), or, with `batch`, until none is left."""
     from django_tasks_db.management.commands.db_worker import Worker
@@ -84,7 +104,7 @@ def run_worker(*, batch: bool = False, interval: float = 0.5, queues: list[str] 
     )
     if batch:
         housekeeping_once()
-        worker.run()
+        run_ready(worker)
         return
     keeper = Housekeeper()
     keeper.start()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
@@ -210,11 +210,29 @@ def template() -> bytes:
     return build_workbook(title="批量申请", headers=HEADERS, rows=rows)
 
 
-def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowResult], ResultFile]:
+def import_batch(
+    *,
+    actor: User,
+    data: bytes,
+    filename: str,
+    progress: Callable[[int, int], None] | None = None,
+    resumed_since: dt.datetime | None = None,
+) -> tuple[list[RowResult], ResultFile]:
+    """Every row answered, in the file's order, and the file given back with each row's result. `progress(done,
+    total)` is told how many of the file's rows are answered as the chunks commit (a background job's bar);
+    `resumed_since` is for a job run again after its worker died (`bulk.submit_rows`)."""
     if actor.role != Role.MERCHANT or not actor.organisation_id:
         raise PermissionDenied("批量申请由关联了商户单位的商户账号提交")
     table = _rows(data, filename)
     header, body = table.header, table.body
+    answered: Callable[[int], None] | None = None
+    if progress is not None:
+        position = {number: i for i, (number, _) in enumerate(body, 1)}
+        total = len(body)
+        progress(0, total)
+
+        def answered(line: int) -> None:
+            progress(position[line], total)
     col = {name: header.index(name) for name in HEADERS if name in header}
     programmes = {p.code: p for p in Programme.objects.visible_to(actor)}
     refused: dict[int, RowResult] = {}
@@ -290,7 +308,8 @@ def import_batch(*, actor: User, data: bytes, filename: str) -> tuple[list[RowRe
             if (row := row_in(number, cells)) is not None:
                 yield row
 
-    done = {outcome.line: outcome for outcome in submit_rows(actor=actor, rows=parsed())}
+    outcomes = submit_rows(actor=actor, rows=parsed(), resumed_since=resumed_since, progress=answered)
+    done = {outcome.line: outcome for outcome in outcomes}
     results: list[RowResult] = []
     out: list[list[Any]] = []
     for number, cells in body:

@@ -28,7 +28,7 @@ import datetime as dt
 import json
 from bisect import bisect_left, insort
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -267,15 +267,22 @@ class _Chunk:
     reservations: dict[int, ledger.BulkReservation] = field(default_factory=dict)
     copies: list[tuple[RowIn, int]] = field(default_factory=list)  # a row repeating an earlier row's 订单号
     claims: list[tuple[str, str, int, bool]] = field(default_factory=list)  # rows of subsidies_claim, in one order
+    # a batch run again after its worker died: applications written since then are this batch's own, not "此前已提交"
+    resumed_since: dt.datetime | None = None
 
 
 def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) -> None:
     today = timezone.localdate(chunk.now)
-    query = f"""SELECT idempotency_key, number, amount_fen, status, fingerprint FROM subsidies_application
-        WHERE created_by_id = %s AND idempotency_key {_IN}"""  # noqa: S608 - _IN is a constant
+    params: list[Any] = [chunk.actor.pk]
+    ours = "0 = 1"  # written by an earlier run of this same batch (`resumed_since`): answered as accepted now
+    if chunk.resumed_since is not None:
+        ours = "created_at >= %s"
+        params.insert(0, connection.ops.adapt_datetimefield_value(chunk.resumed_since))
+    query = f"""SELECT idempotency_key, number, amount_fen, status, fingerprint, {ours} FROM subsidies_application
+        WHERE created_by_id = %s AND idempotency_key {_IN}"""  # noqa: S608 - _IN and `ours` are constants
     existing = {
-        key: (number, amount, status, asked)
-        for key, number, amount, status, asked in _rows(query, [chunk.actor.pk], {row.key for row in rows})
+        key: (number, amount, status, asked, bool(mine))
+        for key, number, amount, status, asked, mine in _rows(query, params, {row.key for row in rows})
     }
     by_programme: dict[int, list[RowIn]] = {}
     for row in rows:
@@ -290,12 +297,12 @@ def _check_rows(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) 
     ids = iter(_allocate_ids(sum(len(group) for group in by_programme.values())))
     for row in rows:
         if row.key in existing:
-            number, amount, status, asked = existing[row.key]
+            number, amount, status, asked, mine = existing[row.key]
             if asked and asked != _fingerprint(row):
                 message = f"订单号{row.order}已用于另一笔申请（{number}），内容不同，未重复受理"
                 outcomes[row.line] = Outcome(row.line, row.order, False, message=message)
             else:
-                outcomes[row.line] = Outcome(row.line, row.order, True, number, "", amount, status, existed=True)
+                outcomes[row.line] = Outcome(row.line, row.order, True, number, "", amount, status, existed=not mine)
             continue
         if (first := chunk.first_of_key.get(row.key)) is not None:  # the same 订单号 twice in one file: its answer
             line, asked = first
@@ -491,9 +498,13 @@ def _write(chunk: _Chunk) -> None:
     audit.record_many(pending, actor=actor, native=True)  # numbers, codes, amounts, statuses, lists of them
 
 
-def _one_by_one(actor: User, rows: list[RowIn], outcomes: dict[int, Outcome]) -> None:
+def _one_by_one(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome]) -> None:
+    actor = chunk.actor
     for row in rows:
-        existed = Application.objects.filter(created_by=actor, idempotency_key=row.key).exists()
+        before = Application.objects.filter(created_by=actor, idempotency_key=row.key)
+        if chunk.resumed_since is not None:
+            before = before.filter(created_at__lt=chunk.resumed_since)
+        existed = before.exists()
         try:
             application = submit_application(
                 actor=actor,
@@ -556,7 +567,7 @@ def _after(chunk: _Chunk, rows: list[RowIn], outcomes: dict[int, Outcome], settl
     if settled:
         _copy_answers(chunk, outcomes)
     else:
-        _one_by_one(chunk.actor, rows, outcomes)
+        _one_by_one(chunk, rows, outcomes)
 
 
 IN_FLIGHT = 2  # chunks handed to the writer and not yet answered: the writer always has the next one at hand
@@ -620,7 +631,14 @@ def _flush_log() -> None:
         cursor.execute("SELECT pg_current_xact_id()")  # a transaction id: its commit is a flush
 
 
-def submit_rows(*, actor: User, rows: Iterable[RowIn], now: dt.datetime | None = None) -> list[Outcome]:
+def submit_rows(
+    *,
+    actor: User,
+    rows: Iterable[RowIn],
+    now: dt.datetime | None = None,
+    resumed_since: dt.datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[Outcome]:
     """Submit a batch's rows in order; one outcome per row, in the same order. `rows` may be lazy (a parser's
     generator): it is read a chunk at a time.
 
@@ -630,7 +648,10 @@ def submit_rows(*, actor: User, rows: Iterable[RowIn], now: dt.datetime | None =
     a time in file order; a chunk checked before the ones ahead of it were settled knows their rows from memory
     (`BatchLookups.accept`). If the database refuses a chunk, its rows are submitted one by one, the writer skips
     the chunks queued behind it, and those are checked again from scratch. The chunks commit without waiting for
-    the disk; a last transaction waits for all of them (`_flush_log`) before the answers leave."""
+    the disk; a last transaction waits for all of them (`_flush_log`) before the answers leave.
+
+    `progress(line)` is told the last line of each chunk once it is answered. `resumed_since`: this batch ran before
+    and its worker died; applications of its keys written since then are reported as accepted by this batch."""
     if actor.role != Role.MERCHANT or not actor.organisation_id:
         raise PermissionDenied("批量申请由关联了商户单位的商户账号提交")
     outcomes: dict[int, Outcome] = {}
@@ -646,7 +667,7 @@ def submit_rows(*, actor: User, rows: Iterable[RowIn], now: dt.datetime | None =
         return chunk_rows
 
     def check(chunk_rows: list[RowIn]) -> _Chunk:
-        chunk = _Chunk(actor, now or timezone.now(), lookups, params, first_of_key)
+        chunk = _Chunk(actor, now or timezone.now(), lookups, params, first_of_key, resumed_since=resumed_since)
         _check_rows(chunk, chunk_rows, outcomes)
         return chunk
 
@@ -658,6 +679,8 @@ def submit_rows(*, actor: User, rows: Iterable[RowIn], now: dt.datetime | None =
             _after(chunk, chunk_rows, outcomes, settled)
             if not settled:
                 lookups.clear()
+            if progress is not None:
+                progress(chunk_rows[-1].line)
         return [outcomes[row.line] for row in taken]
 
     writer = _ThreadWriter()
@@ -667,6 +690,8 @@ def submit_rows(*, actor: User, rows: Iterable[RowIn], now: dt.datetime | None =
         chunk, chunk_rows = in_flight.popleft()
         settled = writer.result() == "settled"
         _after(chunk, chunk_rows, outcomes, settled)
+        if progress is not None:
+            progress(chunk_rows[-1].line)
         if settled:
             return
         # refused, its rows done one by one: the writer skipped the chunks behind it, checked again and resent here
