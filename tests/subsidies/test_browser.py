@@ -22,6 +22,7 @@ from huanxin.subsidies.models import Application, Claim, Payment
 from huanxin.subsidies.selectors import balances, check_ledger
 from tests.browser import ARTIFACTS, PASSWORD, browser_page, login, skip_without_chromium
 from tests.factories import UserFactory, user_with_role
+from tests.jobs.helpers import run_queued_jobs
 from tests.subsidies.accounts import BANK, BANK_CODE, CARD
 from tests.subsidies.conftest import make_programme
 
@@ -179,8 +180,13 @@ def test_apply_review_pay_and_verify_in_the_browser(plan, boss, live_server, bro
     result.write_text(f"申请编号,结果,银行流水号,失败原因\r\n{application.number},成功,BANK-20250001,\r\n", "utf-8")
     page.get_by_label("银行回单文件").set_input_files(result)
     page.get_by_role("button", name="导入", exact=True).click()
-    page.locator("#import-result").wait_for()
-    assert application.number in page.locator("#import-result").inner_text()
+    page.wait_for_url(re.compile(r"/jobs/\d+/$"))  # the file goes to a worker; its page shows the progress
+    run_queued_jobs()  # the worker, here in the test's process
+    page.get_by_text("已到账 1 行").wait_for()  # the page polls until the job has ended
+    page.get_by_role("link", name="银行回单导入").click()
+    page.wait_for_url(f"{live_server.url}/subsidies/payments/")
+    page.get_by_role("link", name=batch.number).click()
+    assert "回单共 1 行" in page.locator("#imports").inner_text()
     paid_row = page.locator("tr", has=page.get_by_role("link", name=application.number)).last
     assert "已到账" in paid_row.inner_text() and "BANK-20250001" in paid_row.inner_text()
     assert "已结清" in page.locator(".lede").inner_text()

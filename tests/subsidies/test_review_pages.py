@@ -14,6 +14,7 @@ from huanxin.subsidies import rules
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application
 from tests.factories import UserFactory, user_with_role
+from tests.jobs.helpers import run_queued_jobs
 from tests.subsidies.accounts import payee
 from tests.subsidies.conftest import make_programme
 
@@ -68,7 +69,9 @@ def test_review_then_pay_through_the_pages(plan, boss) -> None:
     result = f"申请编号,结果,银行流水号,失败原因\r\n{big.number},成功,BANK-1,\r\n".encode()
     upload = io.BytesIO(result)
     upload.name = "回单.csv"
-    pay.post(batch_url, {"action": "import", "file": upload})
+    started = pay.post(batch_url, {"action": "import", "file": upload})
+    assert started["Location"].startswith("/jobs/")  # applied by a worker, the page shows its progress
+    run_queued_jobs()
     big.refresh_from_db()
     assert big.status == Application.Status.PAID
     pay.post(f"/subsidies/applications/{big.number}/clawback/", {"reason": "经核查为虚假交易"})

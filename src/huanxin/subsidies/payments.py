@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -467,11 +468,17 @@ def _settle_if_done(*, actor: User, batch: PaymentBatch, now: dt.datetime) -> Pa
 
 
 def import_bank_result(
-    *, actor: User, batch: PaymentBatch, data: bytes, now: dt.datetime | None = None
+    *,
+    actor: User,
+    batch: PaymentBatch,
+    data: bytes,
+    now: dt.datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[RowResult]:
     """Apply every row of the bank's result file it can; one result per row (a bad row gets its reason, the
-    others are applied). Each row is its own transaction; a row already applied changes nothing. When no payment
-    of the batch is pending any more, the batch is settled."""
+    others are applied). Each row is its own transaction; a row already applied changes nothing, so a job run
+    again after its worker died applies the rest. When no payment of the batch is pending any more, the batch is
+    settled. `progress(done, total)` is told after each row (the background job's bar)."""
     _check_actor(actor)
     now = now or timezone.now()
     batch = PaymentBatch.objects.get(pk=batch.pk)
@@ -479,7 +486,8 @@ def import_bank_result(
         raise _refuse(f"批次{batch.number}尚未导出发放文件，不能导入回单", "batch_not_exported")
     body = read_result_rows(data)
     results: list[RowResult] = []
-    for line, row in body[:MAX_ROWS]:
+    rows = body[:MAX_ROWS]
+    for done, (line, row) in enumerate(rows, start=1):
         number = row.get("申请编号", "")
         try:
             message, changed = _apply_result(
@@ -495,6 +503,8 @@ def import_bank_result(
             results.append(RowResult(line, number, False, "；".join(exc.messages)))
         else:
             results.append(RowResult(line, number, True, message, changed))
+        if progress is not None:
+            progress(done, len(rows))
     if len(body) > MAX_ROWS:
         results.append(RowResult(body[MAX_ROWS][0], "", False, f"超过{MAX_ROWS}行，其余行未处理，请分文件导入"))
     _settle_if_done(actor=actor, batch=batch, now=now)

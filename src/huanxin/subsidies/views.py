@@ -24,10 +24,9 @@ from huanxin.core.exports import XLSX, attachment_response
 from huanxin.core.identity_views import verify_first
 from huanxin.core.roles import Role, is_official
 from huanxin.core.views import actor, get_visible_or_404
-from huanxin.jobs import services as jobs
-from huanxin.jobs.models import Job
 from huanxin.subsidies import batch as batch_import
-from huanxin.subsidies import batch_job, ledger, payees, refunds, review, rules, selectors
+from huanxin.subsidies import jobs as subsidy_jobs
+from huanxin.subsidies import ledger, payees, refunds, review, rules, selectors
 from huanxin.subsidies import payments as payments_service
 from huanxin.subsidies import queue as subsidy_queue
 from huanxin.subsidies.applications import ItemIn, submit_application
@@ -317,14 +316,17 @@ def payment_batch(request: HttpRequest, number: str) -> HttpResponse:
             )
     if request.method == "POST" and request.POST.get("action") == "import":
         upload = request.FILES.get("file")
-        try:
+        try:  # the file's rows are applied by a worker (subsidies/jobs.py); its page shows the progress
             if upload is None:
                 raise ValidationError("请选择银行回单文件", code="no_file")
             data = uploads.read_upload(upload)
-            context["results"] = payments_service.import_bank_result(actor=user, batch=batch, data=data)
+            job = subsidy_jobs.start_bank_result(
+                actor=user, batch=batch, name=upload.name or "", content_type=upload.content_type or "", data=data
+            )
         except ValidationError as exc:
             messages.error(request, "；".join(exc.messages))
-        batch.refresh_from_db()
+        else:
+            return redirect("jobs:detail", pk=job.pk)
     rows = [  # the payee masked: the account in full is in the bank file only
         (p, pii.mask_name(p.payee_name), payees.mask_account(p.payee_account))
         for p in batch.payments.select_related("application").order_by("pk")
@@ -339,6 +341,7 @@ def payment_batch(request: HttpRequest, number: str) -> HttpResponse:
             "exports": exports,
             "exported_before": len(exports) or (1 if batch.status == PaymentBatch.Status.EXPORTED else 0),
             "left_out": payments_service.describe_left_out(batch.left_out),
+            "imports": subsidy_jobs.recent_bank_results(user, batch),
             **context,
         },
     )
@@ -450,10 +453,6 @@ def _daily(programme: Programme, start: dt.date) -> dict[dt.date, int]:
     return out
 
 
-# A file up to this size (a few hundred rows) is answered on the page, faster than a round trip through a worker.
-BATCH_AT_ONCE = 64 * 1024
-
-
 def batch(request: HttpRequest) -> HttpResponse:
     """A merchant uploads many sales at once; each row is one application with its own result."""
     user = actor(request)
@@ -468,15 +467,6 @@ def batch(request: HttpRequest) -> HttpResponse:
             if upload.size and upload.size > 20 * 1024 * 1024:
                 raise ValidationError("文件超过20MB，请分文件上传", code="file_too_large")
             data = uploads.read_upload(upload)
-            if len(data) > BATCH_AT_ONCE:  # a long file goes to a worker: the page answers at once with its progress
-                job = jobs.start(
-                    actor=user,
-                    kind=batch_job.KIND,
-                    title=f"补贴批量申请：{upload.name or '文件'}",
-                    params={"filename": upload.name or ""},
-                    upload=jobs.Upload(upload.name or "", upload.content_type or "", data),
-                )
-                return redirect("jobs:detail", pk=job.pk)
             results, result = batch_import.import_batch(actor=user, data=data, filename=upload.name or "")
         except ValidationError as exc:
             context["error"] = "；".join(exc.messages)
@@ -488,7 +478,6 @@ def batch(request: HttpRequest) -> HttpResponse:
                 result=result,
                 result_b64=base64.b64encode(result.content).decode(),
             )
-    context["jobs"] = Job.objects.filter(owner=user, kind=batch_job.KIND)[:5]
     return render(request, "subsidies/batch.html", context)
 
 
