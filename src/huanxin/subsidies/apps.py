@@ -7,4 +7,4 @@ class SubsidiesConfig(AppConfig):
     verbose_name = "以旧换新补贴"
 
     def ready(self) -> None:
-        from huanxin.subsidies import inbox, jobs, metrics  # noqa: F401 - register the inbox, metrics and job kinds
+        from huanxin.subsidies import batch_job, inbox, jobs, metrics  # noqa: F401 - register the inbox, metrics and job kinds

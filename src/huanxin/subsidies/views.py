@@ -24,9 +24,11 @@ from huanxin.core.exports import XLSX, attachment_response
 from huanxin.core.identity_views import verify_first
 from huanxin.core.roles import Role, is_official
 from huanxin.core.views import actor, get_visible_or_404
+from huanxin.jobs import services as jobs
+from huanxin.jobs.models import Job
 from huanxin.subsidies import batch as batch_import
+from huanxin.subsidies import batch_job, ledger, payees, refunds, review, rules, selectors
 from huanxin.subsidies import jobs as subsidy_jobs
-from huanxin.subsidies import ledger, payees, refunds, review, rules, selectors
 from huanxin.subsidies import payments as payments_service
 from huanxin.subsidies import queue as subsidy_queue
 from huanxin.subsidies.applications import ItemIn, submit_application
@@ -453,6 +455,10 @@ def _daily(programme: Programme, start: dt.date) -> dict[dt.date, int]:
     return out
 
 
+# A file up to this size (a few hundred rows) is answered on the page, faster than a round trip through a worker.
+BATCH_AT_ONCE = 64 * 1024
+
+
 def batch(request: HttpRequest) -> HttpResponse:
     """A merchant uploads many sales at once; each row is one application with its own result."""
     user = actor(request)
@@ -467,6 +473,15 @@ def batch(request: HttpRequest) -> HttpResponse:
             if upload.size and upload.size > 20 * 1024 * 1024:
                 raise ValidationError("文件超过20MB，请分文件上传", code="file_too_large")
             data = uploads.read_upload(upload)
+            if len(data) > BATCH_AT_ONCE:  # a long file goes to a worker: the page answers at once with its progress
+                job = jobs.start(
+                    actor=user,
+                    kind=batch_job.KIND,
+                    title=f"补贴批量申请：{upload.name or '文件'}",
+                    params={"filename": upload.name or ""},
+                    upload=jobs.Upload(upload.name or "", upload.content_type or "", data),
+                )
+                return redirect("jobs:detail", pk=job.pk)
             results, result = batch_import.import_batch(actor=user, data=data, filename=upload.name or "")
         except ValidationError as exc:
             context["error"] = "；".join(exc.messages)
@@ -478,6 +493,7 @@ def batch(request: HttpRequest) -> HttpResponse:
                 result=result,
                 result_b64=base64.b64encode(result.content).decode(),
             )
+    context["jobs"] = Job.objects.filter(owner=user, kind=batch_job.KIND)[:5]
     return render(request, "subsidies/batch.html", context)
 
 
