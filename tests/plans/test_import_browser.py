@@ -14,6 +14,7 @@ from huanxin.core.services import create_user
 from huanxin.plans.models import Plan, PlanImport
 from tests.browser import ARTIFACTS, PASSWORD, browser_page, login, skip_without_chromium
 from tests.factories import department_org
+from tests.jobs.helpers import run_queued_jobs
 from tests.plans.test_import_second_city import FIXTURE
 from tests.plans.test_import_views import reviewed
 
@@ -50,6 +51,14 @@ def test_task_force_uploads_reviews_and_publishes_a_plan(plan, live_server, brow
     source.write_bytes(FIXTURE.read_bytes())
     page.get_by_label("方案文件").set_input_files(str(source))
     page.get_by_role("button", name="上传并生成草稿").click()
+    # the document is read by a background job: its page at once, the outcome as soon as a worker has run it
+    page.wait_for_url("**/jobs/*/")
+    run_queued_jobs()
+    page.get_by_role("status").filter(has_text="已生成“衡水市实施方案.txt”的方案草稿").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "plan-import-job.png"), full_page=True)
+    page.locator(".crumbs").get_by_role("link", name="方案文件导入").click()
+    page.wait_for_url("**/plans/imports/")
+    page.get_by_role("link", name="衡水市实施方案.txt").click()
     page.wait_for_url("**/plans/imports/*/")
     assert page.get_by_role("heading", name="审阅导入草稿：衡水市实施方案.txt").is_visible()
     record = PlanImport.objects.get(status=PlanImport.Status.DRAFT)

@@ -12,9 +12,13 @@ from django.urls import reverse
 from huanxin.core.models import AuditEvent
 from huanxin.core.roles import Role
 from huanxin.demo.plan_import import SAMPLE
+from huanxin.jobs import services as job_services
+from huanxin.jobs.models import Job
 from huanxin.plans import imports
+from huanxin.plans import jobs as plan_jobs
 from huanxin.plans.models import Measure, Plan, PlanImport
 from tests.factories import UserFactory, officer, task_force, user_with_role
+from tests.jobs.helpers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -223,15 +227,32 @@ def test_list_is_empty_then_shows_uploads_and_pages(client, boss) -> None:
 
 
 def test_upload_a_good_file_opens_its_review_page(client, boss) -> None:
+    """Upload → the job's page at once → the worker reads the document → the import list and the upload page's
+    最近的导入 link the draft, whose review page shows what the importer made."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     client.force_login(boss)
     upload = SimpleUploadedFile("张北县实施方案.txt", SAMPLE.encode(), "text/plain")
     response = client.post(reverse("plans:import_upload"), {"file": upload})
-    record = PlanImport.objects.get()
+    job = Job.objects.get(kind="plan_import")
     assert response.status_code == 302
-    assert response["Location"] == reverse("plans:import_detail", args=[record.pk])
-    page = client.get(response["Location"]).content.decode()
+    assert response["Location"] == reverse("jobs:detail", args=[job.pk])
+    assert not PlanImport.objects.exists()  # nothing is read inside the request
+    waiting = client.get(reverse("plans:imports")).content.decode()
+    assert "最近的导入" in waiting and reverse("jobs:detail", args=[job.pk]) in waiting
+    run_queued_jobs()
+    record = PlanImport.objects.get()
+    job.refresh_from_db()
+    assert (job.state, record.job_id, record.created_by) == ("done", job.pk, boss)
+    checks = len(record.low_confidence)  # the list's 需人工核对 column
+    assert (
+        job.message == f"已生成“张北县实施方案.txt”的方案草稿（{checks} 项需人工核对），请在“方案文件导入”中审阅后发布"
+    )
+    job_page = client.get(reverse("jobs:detail", args=[job.pk])).content.decode()
+    assert job.message in job_page and reverse("plans:imports") in job_page  # the crumbs lead back to the list
+    listed = client.get(reverse("plans:import_upload")).content.decode()
+    assert f'href="{reverse("plans:import_detail", args=[record.pk])}">审阅草稿</a>' in listed
+    page = client.get(reverse("plans:import_detail", args=[record.pk])).content.decode()
     outline = imports.outline(record)
     low = outline.low_items()
     assert low, "the sample's 增加约一倍 is a guess the reviewer must see"
@@ -249,11 +270,59 @@ def test_upload_of_an_unsupported_file_says_why(client, boss) -> None:
     client.force_login(boss)
     response = client.post(reverse("plans:import_upload"), {"file": SimpleUploadedFile("表.xls", b"\xd0\xcf\x11")})
     assert response.status_code == 400
-    assert "不支持的文件格式" in response.content.decode()
+    assert "不支持的文件格式" in response.content.decode()  # told at once, from its name: no job for it
     assert PlanImport.objects.get().status == PlanImport.Status.FAILED
+    assert not Job.objects.exists()
     response = client.post(reverse("plans:import_upload"), {})
     assert response.status_code == 400
     assert "请选择要上传的方案文件" in response.content.decode()
+    response = client.post(reverse("plans:import_upload"), {"file": SimpleUploadedFile("空.txt", b"")})
+    assert response.status_code == 400 and "上传的文件是空的" in response.content.decode()
+    assert PlanImport.objects.count() == 1 and not Job.objects.exists()
+
+
+def test_a_document_the_importer_cannot_read_fails_its_job_and_is_kept(client, boss) -> None:
+    """Named .txt but holding no Chinese: only reading it tells, so the job fails with the importer's reason and
+    the failed import is listed as before."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(boss)
+    upload = SimpleUploadedFile("plan.txt", b"Implementation plan, chapter one.\n" * 20, "text/plain")
+    response = client.post(reverse("plans:import_upload"), {"file": upload})
+    assert response.status_code == 302
+    run_queued_jobs()
+    job, record = Job.objects.get(kind="plan_import"), PlanImport.objects.get()
+    assert (job.state, record.status, record.job_id) == ("failed", "failed", job.pk)
+    assert job.message == f"“plan.txt”未能导入：{record.error_message}" and "中文" in record.error_message
+    assert "plan.txt" in client.get(reverse("plans:imports")).content.decode()
+
+
+def test_an_import_job_run_again_after_its_worker_died_makes_one_import(boss) -> None:
+    """The worker committed the import and died before it could mark the job done: the job is queued again, finds
+    its import, and ends with the same answer."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    job = plan_jobs.start_import(actor=boss, filename="张北县实施方案.txt", data=SAMPLE.encode())
+    assert isinstance(job, Job)
+    claimed = job_services.claim(job.pk, "dead-worker")
+    assert claimed is not None
+    plan_jobs.run_import(job_services.Context(claimed, "dead-worker"))  # its writes commit; then kill -9
+    later = timezone.now() + job_services.stale_after() + dt.timedelta(seconds=1)
+    assert job_services.recover_stale(now=later) == [job.pk]
+    run_queued_jobs()
+    job.refresh_from_db()
+    record = PlanImport.objects.get()
+    assert (job.state, job.attempts, record.job_id) == ("done", 2, job.pk)
+    assert job.message.startswith("已生成“张北县实施方案.txt”的方案草稿")
+    assert AuditEvent.objects.filter(action="plan_import.created").count() == 1
+
+
+def test_only_the_task_force_starts_an_import_job() -> None:
+    with pytest.raises(PermissionDenied):
+        plan_jobs.start_import(actor=officer("市住房和城乡建设局"), filename="a.txt", data=SAMPLE.encode())
+    assert not Job.objects.exists()
 
 
 @pytest.mark.parametrize(

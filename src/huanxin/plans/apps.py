@@ -7,4 +7,4 @@ class PlansConfig(AppConfig):
     verbose_name = "实施方案"
 
     def ready(self) -> None:
-        from huanxin.plans import inbox  # noqa: F401 - registers the app's inbox provider
+        from huanxin.plans import inbox, jobs  # noqa: F401 - they register the inbox provider and the import job

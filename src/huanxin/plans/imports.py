@@ -23,6 +23,7 @@ from django.utils import timezone
 from huanxin.core import audit
 from huanxin.core.models import Department, DepartmentAlias, Region, User
 from huanxin.core.roles import is_task_force
+from huanxin.jobs.models import Job
 from huanxin.plans import services
 from huanxin.plans.importer import ImportFailed, import_document
 from huanxin.plans.importer.build import PLACEHOLDER_REGION
@@ -51,19 +52,26 @@ def _sha256(data: bytes) -> str:
 # --- Writes --------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def create_import(*, actor: User, filename: str, data: bytes) -> PlanImport:
-    """Run the importer over an uploaded document and keep the result: a draft to review, or a failed record with
-    the importer's error code and Chinese message (unsupported format, no text layer …)."""
+def check_upload(*, actor: User, filename: str, data: bytes) -> str:
+    """What may be refused before the importer reads a word: the actor, an empty or too large file. Returns the
+    name the import keeps (the upload's base name)."""
     _require_task_force(actor)
-    filename = Path(filename or "").name.strip()[:255] or "未命名文件"
     if not data:
         raise ValidationError("上传的文件是空的", code="empty_file")
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValidationError(
             f"文件超过 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB，请拆分或压缩后再上传", code="too_large"
         )
-    record = PlanImport(filename=filename, data=data, size=len(data), sha256=_sha256(data), created_by=actor)
+    return Path(filename or "").name.strip()[:255] or "未命名文件"
+
+
+@transaction.atomic
+def create_import(*, actor: User, filename: str, data: bytes, job: Job | None = None) -> PlanImport:
+    """Run the importer over an uploaded document and keep the result: a draft to review, or a failed record with
+    the importer's error code and Chinese message (unsupported format, no text layer …). `job` is the background
+    job doing it (plans/jobs.py), kept on the import so that job never makes a second one."""
+    filename = check_upload(actor=actor, filename=filename, data=data)
+    record = PlanImport(filename=filename, data=data, size=len(data), sha256=_sha256(data), created_by=actor, job=job)
     try:
         result = import_document(data, filename)
     except ImportFailed as exc:
@@ -92,6 +100,7 @@ def create_import(*, actor: User, filename: str, data: bytes) -> PlanImport:
             "status": record.status,
             "error_code": record.error_code,
             "low_confidence": len(record.low_confidence),
+            **({"job": job.pk} if job is not None else {}),
         },
     )
     return record

@@ -349,6 +349,11 @@ class PlanImport(models.Model):
     plan = models.ForeignKey(
         Plan, models.SET_NULL, null=True, blank=True, related_name="imports", verbose_name="发布的方案"
     )
+    # The background job that read the document (plans/jobs.py). Unique, and written in the import's transaction,
+    # so a job run again after its worker died finds its import instead of making a second one.
+    job = models.OneToOneField(
+        "jobs.Job", models.SET_NULL, null=True, blank=True, related_name="plan_import", verbose_name="后台任务"
+    )
 
     objects = PlanImportQuerySet.as_manager()
 

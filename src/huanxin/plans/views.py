@@ -20,6 +20,7 @@ from huanxin.core.models import Department
 from huanxin.core.roles import Role, is_task_force
 from huanxin.core.views import actor, form_errors, get_visible_or_404, is_htmx
 from huanxin.plans import imports, selectors, services
+from huanxin.plans import jobs as plan_jobs
 from huanxin.plans.models import Indicator, Measure, MeasureAction, Plan, PlanImport
 
 
@@ -240,10 +241,14 @@ def import_list(request: HttpRequest) -> HttpResponse:
     user = _task_force(request)
     rows = PlanImport.objects.visible_to(user).defer("data", "text", "draft_yaml").select_related("created_by", "plan")
     page = Paginator(rows, 20).get_page(request.GET.get("page"))
-    return render(request, "plans/import_list.html", {"page": page})
+    # the list shows every import made; of the jobs, only those that have not made one yet (queued, running, failed)
+    pending = [r for r in plan_jobs.recent(user) if r.import_pk is None]
+    return render(request, "plans/import_list.html", {"page": page, "recent": pending})
 
 
 def import_upload(request: HttpRequest) -> HttpResponse:
+    """The document is read by a background job (plans/jobs.py): the page checks what it can at once and opens the
+    job's page; a file refused by its name or first bytes is answered here."""
     user = _task_force(request)
     context: dict[str, Any] = {
         "accepted": ", ".join(imports.ACCEPTED_SUFFIXES),
@@ -256,17 +261,21 @@ def import_upload(request: HttpRequest) -> HttpResponse:
                 raise ValidationError("请选择要上传的方案文件", code="no_file")
             if upload.size is not None and upload.size > imports.MAX_UPLOAD_BYTES:
                 raise ValidationError(f"文件超过 {context['max_mb']} MB，请拆分或压缩后再上传", code="too_large")
-            record = imports.create_import(actor=user, filename=upload.name or "", data=upload.read())
+            started = plan_jobs.start_import(
+                actor=user, filename=upload.name or "", data=upload.read(), content_type=upload.content_type or ""
+            )
         except (ValidationError, PermissionDenied) as exc:
             context["error"] = form_errors(exc)["form"]
         else:
-            if record.status == PlanImport.Status.FAILED:
-                context["error"] = record.error_message
-                context["failed"] = record
+            if isinstance(started, PlanImport):  # refused by its format: kept as a failed import, said at once
+                context["error"] = started.error_message
+                context["failed"] = started
             else:
-                messages.success(request, f"已读取“{record.filename}”，请审阅草稿")
-                return redirect("plans:import_detail", pk=record.pk)
+                messages.success(request, "文件已上传，正在后台生成草稿；完成后可在“方案文件导入”中审阅")
+                return redirect("jobs:detail", pk=started.pk)
+        context["recent"] = plan_jobs.recent(user)
         return render(request, "plans/import_upload.html", context, status=400)
+    context["recent"] = plan_jobs.recent(user)
     return render(request, "plans/import_upload.html", context)
 
 

@@ -31,8 +31,9 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def extract(data: bytes, filename: str) -> tuple[str, str, list[str]]:
-    """(format, raw text, warnings). Raises ImportFailed with a stable code."""
+def check_format(data: bytes, filename: str) -> str:
+    """The document's format ("pdf", "docx", "markdown" or "text") from its name and first bytes, or ImportFailed
+    for what `extract` would refuse without reading it: cheap enough for the upload's request to answer at once."""
     ext = PurePath(filename or "").suffix.lower()
     kind = sniff(data)
     if ext == ".doc":
@@ -46,14 +47,24 @@ def extract(data: bytes, filename: str) -> tuple[str, str, list[str]]:
     if ext == ".pdf" or (ext not in KNOWN and kind == "pdf"):
         if kind != "pdf":
             raise ImportFailed("unsupported_format", "文件扩展名是 .pdf，但内容不是 PDF")
-        return "pdf", *_pdf_text(data)
+        return "pdf"
     if ext == ".docx" or (ext not in KNOWN and kind == "docx"):
         if kind != "docx":
             raise ImportFailed("unsupported_format", "文件扩展名是 .docx，但内容不是 Word 文档")
-        return "docx", *_docx_text(data)
+        return "docx"
     if kind is not None:
         raise ImportFailed("unsupported_format", f"文件扩展名是 {ext}，但内容是 {kind.upper()} 文件，不是文本")
-    return ("markdown" if ext in (".md", ".markdown") else "text"), *_decode(data)
+    return "markdown" if ext in (".md", ".markdown") else "text"
+
+
+def extract(data: bytes, filename: str) -> tuple[str, str, list[str]]:
+    """(format, raw text, warnings). Raises ImportFailed with a stable code."""
+    kind = check_format(data, filename)
+    if kind == "pdf":
+        return "pdf", *_pdf_text(data)
+    if kind == "docx":
+        return "docx", *_docx_text(data)
+    return kind, *_decode(data)
 
 
 def _decode(data: bytes) -> tuple[str, list[str]]:
