@@ -19,6 +19,7 @@ from huanxin.core.retry import Busy
 from huanxin.core.schemas import field_errors
 from huanxin.core.throttle import THROTTLED, THROTTLED_MESSAGE, ApiAnonThrottle, ApiUserThrottle, TooManyLookups
 from huanxin.core.tokens import SessionAuth, TokenAuth
+from huanxin.jobs.api import router as jobs_router
 from huanxin.monitoring.api import router as monitoring_router
 from huanxin.plans.api import router as plans_router
 from huanxin.projects.api import router as projects_router
@@ -49,6 +50,7 @@ api.add_router("/", monitoring_router)
 api.add_router("/", recycling_router)
 api.add_router("/", projects_router)
 api.add_router("/", subsidies_router)
+api.add_router("/", jobs_router)
 
 
 def _error(request: HttpRequest, status: int, code: str, message: str, **extra: object) -> HttpResponse:

@@ -9,11 +9,13 @@ import pytest
 from django.test import Client
 
 from huanxin.core import inbox
+from huanxin.core.roles import Role
 from huanxin.jobs import services
 from huanxin.jobs.models import Job
 from huanxin.subsidies import batch, rules
 from huanxin.subsidies.models import Application
 from huanxin.subsidies.views import BATCH_AT_ONCE
+from tests.factories import UserFactory
 from tests.jobs.helpers import run_queued_jobs
 from tests.subsidies.conftest import make_programme
 from tests.subsidies.test_batch import merchant, rows  # noqa: F401 - the merchant fixture
@@ -84,3 +86,32 @@ def test_a_batch_run_again_after_its_worker_died_answers_each_row_once(merchant,
     notes = [line.rsplit(",", 1)[-1] for line in content.decode("utf-8-sig").splitlines()[1:]]
     assert notes[:5] == ["此前已提交，未重复申请"] * 5
     assert all(n.startswith("已受理，补贴") for n in notes[5:]) and len(notes) == 30
+
+
+def test_a_till_sends_its_batch_over_the_api_and_fetches_the_result(merchant, programme) -> None:  # noqa: F811
+    from huanxin.core import tokens
+
+    _, key = tokens.issue_token(actor=merchant, name="收银系统")
+    till = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {key}")
+    upload = io.BytesIO(csv_of(rows(programme.code, 12)))
+    upload.name = "sales.csv"
+    answer = till.post("/api/v1/subsidies/batches", {"file": upload})
+    assert answer.status_code == 202, answer.content
+    job = answer.json()
+    assert (job["state"], job["result_url"], job["page_url"]) == ("queued", None, f"/jobs/{job['id']}/")
+    run_queued_jobs()
+    done = till.get(f"/api/v1/jobs/{job['id']}").json()
+    assert (done["state"], done["rows_done"], done["rows_total"]) == ("done", 12, 12)
+    assert done["message"] == "共 12 行：12 行已受理（含此前已提交的），0 行未受理"
+    result = till.get(done["result_url"])
+    assert result.status_code == 200 and len(result.content.decode("utf-8-sig").splitlines()) == 13
+    assert till.get("/api/v1/jobs").json()["items"][0]["id"] == job["id"]
+
+    empty = io.BytesIO(b"")
+    empty.name = "empty.csv"
+    refused = till.post("/api/v1/subsidies/batches", {"file": empty})
+    assert refused.status_code == 422 and refused.json()["code"] == "empty_file"
+    _, other_key = tokens.issue_token(actor=UserFactory(role=Role.MERCHANT), name="另一家")
+    other = Client(HTTP_AUTHORIZATION=f"Bearer {other_key}")
+    assert other.get(f"/api/v1/jobs/{job['id']}").status_code == 404  # another till never sees it
+    assert other.get(f"/api/v1/jobs/{job['id']}/result").status_code == 404

@@ -9,13 +9,14 @@ import datetime as dt
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema, Status
+from ninja import Field, File, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
-from huanxin.core import pii, throttle
+from huanxin.core import pii, throttle, uploads
 from huanxin.core.schemas import Day, Fen, Key, Line, RegistrationDay, RequiredLine, Text, answers
 from huanxin.core.views import actor, api_refusal
-from huanxin.subsidies import errors, payees, refunds, selectors
+from huanxin.jobs.api import JobOut
+from huanxin.subsidies import batch_job, errors, payees, refunds, selectors
 from huanxin.subsidies.applications import ItemIn, submit_application
 from huanxin.subsidies.models import Application, MerchantAccount, Programme, sees_whole_ledger
 
@@ -305,3 +306,22 @@ def put_merchant_account(request: HttpRequest, payload: MerchantAccountIn) -> Me
     except ValidationError as exc:
         raise api_refusal(exc) from exc
     return _account_out(account)
+
+
+@router.post(
+    "/subsidies/batches",
+    response=answers({202: JobOut}, 401, 403, 422),
+    summary="上传批量申请文件（商户；后台处理，返回任务）",
+    description=(
+        "与网页“批量申请”同一模板（.xlsx 或 .csv，最多 10 万行、20MB）。立即返回 202 和任务；"
+        "轮询 GET /api/v1/jobs/{id}，结束后从 result_url 下载逐行结果。订单号是每行的幂等键：重传同一文件不会重复申请。"
+    ),
+)
+def upload_batch(request: HttpRequest, file: File[UploadedFile]) -> Status:
+    user = actor(request)
+    try:
+        data = uploads.read_upload(file, max_bytes=batch_job.MAX_FILE)  # by its size, before it is read
+        job = batch_job.start(actor=user, name=file.name or "", content_type=file.content_type or "", data=data)
+    except ValidationError as exc:
+        raise api_refusal(exc) from exc
+    return Status(202, job)

@@ -4,14 +4,35 @@ keys, so rows already written are found and answered as accepted by this batch, 
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 
-from huanxin.jobs import kinds
+from huanxin.core.models import User
+from huanxin.core.roles import Role
+from huanxin.jobs import kinds, services
+from huanxin.jobs.models import Job
 from huanxin.jobs.services import Context
 from huanxin.subsidies import batch
 
 KIND = "subsidy_batch"
 SHOWN_ERRORS = 200
+MAX_FILE = 20 * 1024 * 1024
+
+
+def start(*, actor: User, name: str, content_type: str, data: bytes) -> Job:
+    """Queue a merchant's batch file (the page and the API): refused at once if it cannot be one."""
+    if actor.role != Role.MERCHANT or not actor.organisation_id:
+        raise PermissionDenied("批量申请由关联了商户单位的商户账号提交")
+    if not data:
+        raise ValidationError("文件是空的", code="empty_file")
+    if len(data) > MAX_FILE:
+        raise ValidationError("文件超过20MB，请分文件上传", code="file_too_large")
+    return services.start(
+        actor=actor,
+        kind=KIND,
+        title=f"补贴批量申请：{name or '文件'}",
+        params={"filename": name},
+        upload=services.Upload(name, content_type, data),
+    )
 
 
 def run(ctx: Context) -> kinds.Finished:

@@ -24,7 +24,6 @@ from huanxin.core.exports import XLSX, attachment_response
 from huanxin.core.identity_views import verify_first
 from huanxin.core.roles import Role, is_official
 from huanxin.core.views import actor, get_visible_or_404
-from huanxin.jobs import services as jobs
 from huanxin.jobs.models import Job
 from huanxin.subsidies import batch as batch_import
 from huanxin.subsidies import batch_job, ledger, payees, refunds, review, rules, selectors
@@ -470,16 +469,12 @@ def batch(request: HttpRequest) -> HttpResponse:
         try:
             if upload is None:
                 raise ValidationError("请选择要上传的文件", code="no_file")
-            if upload.size and upload.size > 20 * 1024 * 1024:
+            if upload.size and upload.size > batch_job.MAX_FILE:
                 raise ValidationError("文件超过20MB，请分文件上传", code="file_too_large")
             data = uploads.read_upload(upload)
             if len(data) > BATCH_AT_ONCE:  # a long file goes to a worker: the page answers at once with its progress
-                job = jobs.start(
-                    actor=user,
-                    kind=batch_job.KIND,
-                    title=f"补贴批量申请：{upload.name or '文件'}",
-                    params={"filename": upload.name or ""},
-                    upload=jobs.Upload(upload.name or "", upload.content_type or "", data),
+                job = batch_job.start(
+                    actor=user, name=upload.name or "", content_type=upload.content_type or "", data=data
                 )
                 return redirect("jobs:detail", pk=job.pk)
             results, result = batch_import.import_batch(actor=user, data=data, filename=upload.name or "")
