@@ -7,4 +7,4 @@ class RecyclingConfig(AppConfig):
     verbose_name = "回收网络"
 
     def ready(self) -> None:
-        from huanxin.recycling import inbox, metrics  # noqa: F401 - register the inbox provider and the metrics
+        from huanxin.recycling import inbox, jobs, metrics  # noqa: F401 - register the inbox, metrics and job kinds

@@ -1,7 +1,8 @@
 """Bulk upload of collection records for large recyclers: one row per intake, each saved on its own
 (`services.record_collection`, one transaction each). A bad row comes back with its reason and the others are
 kept; a row whose 业务单号 was imported before is reported and not counted twice. The result is a workbook: the
-upload with a 结果 column."""
+upload with a 结果 column. The page hands the file to a background job (`recycling/jobs.py`), which runs
+`RecordImport` a chunk of rows at a time."""
 
 from __future__ import annotations
 
@@ -97,22 +98,43 @@ def read_rows(data: bytes) -> uploads.Table:
     return table
 
 
-def import_records(*, actor: User, data: bytes, today: dt.date | None = None) -> tuple[list[RowResult], bytes]:
-    """Save every row it can; return one result per row and the result workbook."""
-    table = read_rows(data)
-    header = table.header
-    col = {name: header.index(name) for name in HEADERS if name in header}
-    sites = {s.name: s for s in Site.objects.visible_to(actor).filter(organisation_id=actor.organisation_id or 0)}
-    results: list[RowResult] = []
-    out_rows: list[list[Any]] = []
-    for number, cells in table.body:
-        padded = cells + [None] * len(header)
-        field = {name: padded[index] for name, index in col.items()}
+IMPORTED = "已导入"
+REPEATED = "业务单号已导入过，未重复计入"
+
+
+class RecordImport:
+    """One upload's rows saved one by one against the uploader's own sites, each row's result kept for the result
+    workbook. The background job (`recycling/jobs.py`) feeds it a chunk of rows at a time."""
+
+    def __init__(self, *, actor: User, table: uploads.Table, today: dt.date | None = None) -> None:
+        self.actor = actor
+        self.table = table
+        self.today = today
+        self.col = {name: table.header.index(name) for name in HEADERS if name in table.header}
+        self.sites = {
+            s.name: s for s in Site.objects.visible_to(actor).filter(organisation_id=actor.organisation_id or 0)
+        }
+        self.results: list[RowResult] = []
+        self._out: list[list[Any]] = []
+
+    def _cells(self, cells: list[Any]) -> tuple[list[Any], dict[str, Any]]:
+        padded = cells + [None] * len(self.table.header)
+        return padded, {name: padded[index] for name, index in self.col.items()}
+
+    def _answer(self, padded: list[Any], result: RowResult) -> RowResult:
+        self.results.append(result)
+        self._out.append([*(padded[i] for i in range(len(self.table.header))), result.message])
+        return result
+
+    def row(self, number: int, cells: list[Any]) -> tuple[RowResult, bool]:
+        """Save one row; (its result, whether a record was written)."""
+        padded, field = self._cells(cells)
         ref = _text(field.get("业务单号"))
+        created = False
         try:
-            if problem := table.problems.get(number):
+            if problem := self.table.problems.get(number):
                 raise ValidationError(problem, code="bad_cell")
-            site = sites.get(_text(field["站点"]))
+            site = self.sites.get(_text(field["站点"]))
             if site is None:
                 raise ValidationError(f"站点“{_text(field['站点'])}”不是本企业的站点", code="unknown_site")
             source = SOURCES.get(_text(field["来源"]), _text(field["来源"]))
@@ -120,7 +142,7 @@ def import_records(*, actor: User, data: bytes, today: dt.date | None = None) ->
             if category is None:
                 raise ValidationError(f"品类“{_text(field['品类'])}”无法识别", code="invalid_category")
             _, created = services.record_collection(
-                actor=actor,
+                actor=self.actor,
                 site=site,
                 received_on=_date(field["回收日期"]),
                 source=source,
@@ -130,17 +152,33 @@ def import_records(*, actor: User, data: bytes, today: dt.date | None = None) ->
                 price_fen=services.parse_yuan(field.get("收购金额（元）")),
                 seller_org=_text(field.get("交售单位")),
                 external_ref=ref,
-                today=today,
+                today=self.today,
             )
         except (ValidationError, PermissionDenied) as exc:
             message = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-            results.append(RowResult(number, ref, False, message))
+            return self._answer(padded, RowResult(number, ref, False, message)), False
         except uploads.BAD_VALUE:  # a value no check foresaw fails its row, not the upload
-            results.append(RowResult(number, ref, False, uploads.BAD_VALUE_MESSAGE))
-        else:
-            results.append(RowResult(number, ref, True, "已导入" if created else "业务单号已导入过，未重复计入"))
-        out_rows.append([*(padded[i] for i in range(len(header))), results[-1].message])
-    if table.overflow is not None:
-        results.append(RowResult(table.overflow, "", False, f"超过{MAX_ROWS}行，其余行未处理，请分文件上传"))
-    workbook = build_workbook(title="导入结果", headers=[*header, "结果"], rows=out_rows)
-    return results, workbook
+            return self._answer(padded, RowResult(number, ref, False, uploads.BAD_VALUE_MESSAGE)), False
+        return self._answer(padded, RowResult(number, ref, True, IMPORTED if created else REPEATED)), created
+
+    def written_before(self, number: int, cells: list[Any]) -> RowResult:
+        """A row an earlier run of the same job wrote (its worker died after): answered as imported, not again."""
+        padded, field = self._cells(cells)
+        return self._answer(padded, RowResult(number, _text(field.get("业务单号")), True, IMPORTED))
+
+    def finish(self) -> tuple[list[RowResult], bytes]:
+        """Every row's result and the result workbook: the upload with a 结果 column."""
+        if self.table.overflow is not None:
+            self.results.append(
+                RowResult(self.table.overflow, "", False, f"超过{MAX_ROWS}行，其余行未处理，请分文件上传")
+            )
+        workbook = build_workbook(title="导入结果", headers=[*self.table.header, "结果"], rows=self._out)
+        return self.results, workbook
+
+
+def import_records(*, actor: User, data: bytes, today: dt.date | None = None) -> tuple[list[RowResult], bytes]:
+    """Save every row it can; return one result per row and the result workbook."""
+    run = RecordImport(actor=actor, table=read_rows(data), today=today)
+    for number, cells in run.table.body:
+        run.row(number, cells)
+    return run.finish()

@@ -8,9 +8,9 @@ one re-renders with the service's messages beside the fields.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import uuid
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -27,11 +27,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from huanxin.core import inputs, throttle, uploads
-from huanxin.core.exports import XLSX, attachment_response, xlsx_response
+from huanxin.core.exports import XLSX, attachment_response, build_workbook
 from huanxin.core.models import Organisation, Region
 from huanxin.core.roles import Role, is_official, is_task_force, reads_everything
 from huanxin.core.views import actor, form_errors, get_visible_or_404
 from huanxin.recycling import excel, selectors, services
+from huanxin.recycling import jobs as recycling_jobs
 from huanxin.recycling.categories import BOOKABLE, DATA_BEARING, TAKE_BACK, Category
 from huanxin.recycling.models import Booking, Certificate, CollectionRecord, PickupSlot, Site, Township
 
@@ -541,10 +542,10 @@ def booking_action(request: HttpRequest, number: str, action: str) -> HttpRespon
 # --- collection records -----------------------------------------------------------------------------------
 
 
-def _records_or_403(request: HttpRequest) -> QuerySet[CollectionRecord]:
-    if not (_is_recycler(request.user) or is_official(request.user)):
+def _records_or_403(user: Any) -> QuerySet[CollectionRecord]:
+    if not (_is_recycler(user) or is_official(user)):
         raise PermissionDenied("回收记录仅供回收企业和政府工作人员查看")
-    return CollectionRecord.objects.visible_to(request.user)
+    return CollectionRecord.objects.visible_to(user)
 
 
 RECORD_HEADERS = [
@@ -561,9 +562,12 @@ RECORD_HEADERS = [
 ]
 
 
-def record_list(request: HttpRequest) -> HttpResponse:
-    qs = _records_or_403(request).select_related("site", "region")
-    filters = {k: request.GET.get(k, "").strip() for k in ("month", "category", "site", "source", "region")}
+RECORD_FILTERS = ("month", "category", "site", "source", "region")
+
+
+def filtered_records(user: Any, filters: dict[str, str]) -> QuerySet[CollectionRecord]:
+    """The records `user` sees, narrowed by the list's filters: the page, its export and the export job."""
+    qs = _records_or_403(user).select_related("site", "region")
     if month := _date(f"{filters['month']}-01") if filters["month"] else None:
         end = (month + dt.timedelta(days=32)).replace(day=1)
         qs = qs.filter(received_on__gte=month, received_on__lt=end)
@@ -575,9 +579,15 @@ def record_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(source=filters["source"])
     if filters["region"]:
         qs = qs.filter(region__code=filters["region"])
-    if request.GET.get("format") == "xlsx":
-        rows = (
-            [
+    return qs
+
+
+def records_workbook(qs: QuerySet[CollectionRecord], progress: Callable[[int], None] | None = None) -> bytes:
+    """The records as the list's Excel export; `progress(rows so far)` every thousand rows (the export job)."""
+
+    def rows() -> Iterator[list[Any]]:
+        for n, r in enumerate(qs.iterator(chunk_size=2000), start=1):
+            yield [
                 r.received_on,
                 r.region.name,
                 r.site.name,
@@ -589,9 +599,21 @@ def record_list(request: HttpRequest) -> HttpResponse:
                 r.seller_org or (r.seller_name[:1] + "**" if r.seller_name else ""),
                 r.external_ref,
             ]
-            for r in qs.iterator(chunk_size=2000)
-        )
-        return xlsx_response(filename="回收记录.xlsx", title="回收记录", headers=RECORD_HEADERS, rows=rows)
+            if progress is not None and n % 1000 == 0:
+                progress(n)
+
+    return build_workbook(title="回收记录", headers=RECORD_HEADERS, rows=rows())
+
+
+def record_list(request: HttpRequest) -> HttpResponse:
+    filters = {k: request.GET.get(k, "").strip() for k in RECORD_FILTERS}
+    qs = filtered_records(request.user, filters)
+    if request.GET.get("format") == "xlsx":
+        count = qs.count()
+        if count > recycling_jobs.EXPORT_AT_ONCE:  # built by a worker; its page offers the file when done
+            job = recycling_jobs.start_export(actor=actor(request), export="records", filters=filters, rows=count)
+            return redirect("jobs:detail", pk=job.pk)
+        return attachment_response(records_workbook(qs), content_type=XLSX, filename="回收记录.xlsx")
     return render(
         request,
         "recycling/record_list.html",
@@ -680,6 +702,7 @@ def record_form(request: HttpRequest) -> HttpResponse:
 
 
 def record_upload(request: HttpRequest) -> HttpResponse:
+    """The upload is checked at once (size, a workbook, not a zip bomb) and its rows saved by a worker."""
     user = actor(request)
     _own_sites(user)
     context: dict[str, Any] = {}
@@ -690,18 +713,17 @@ def record_upload(request: HttpRequest) -> HttpResponse:
                 raise ValidationError("请选择要上传的 Excel 文件", code="no_file")
             if upload.size and upload.size > 20 * 1024 * 1024:
                 raise ValidationError("文件超过20MB，请分文件上传", code="file_too_large")
-            results, workbook = excel.import_records(actor=user, data=uploads.read_upload(upload))
+            job = recycling_jobs.start_import(
+                actor=user,
+                name=upload.name or "",
+                content_type=upload.content_type or "",
+                data=uploads.read_upload(upload),
+            )
         except ValidationError as exc:
             context["error"] = "；".join(exc.messages)
         else:
-            context.update(
-                results=results,
-                failed=[r for r in results if not r.ok],
-                imported=sum(1 for r in results if r.ok and r.message == "已导入"),
-                repeated=sum(1 for r in results if r.ok and r.message != "已导入"),
-                workbook=base64.b64encode(workbook).decode(),
-                xlsx=XLSX,
-            )
+            return redirect("jobs:detail", pk=job.pk)
+    context["jobs"] = recycling_jobs.recent(user, recycling_jobs.IMPORT)
     return render(request, "recycling/record_upload.html", context)
 
 
