@@ -11,12 +11,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from huanxin.core.models import Region
+from huanxin.jobs.models import Job
 from huanxin.monitoring import selectors
 from huanxin.monitoring.models import IndicatorValue
 from huanxin.monitoring.periods import Frequency, PeriodRef
 from huanxin.plans.models import Indicator
 from tests import clock
 from tests.factories import officer, task_force
+from tests.jobs.helpers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db
 SHEET = reverse("monitoring:report")
@@ -206,12 +208,20 @@ def test_excel_template_round_trip_keeps_good_rows(client: Client, setup, period
     upload = io.BytesIO(buffer.getvalue())
     upload.name = "filled.xlsx"
     response = client.post(f"{reverse('monitoring:report_upload')}?period={period.code}", {"file": upload})
+    job = Job.objects.get(kind="monitoring_upload")
+    assert response.status_code == 302 and response["Location"] == reverse("jobs:detail", args=[job.pk])
+    assert not IndicatorValue.objects.exists()  # the rows are saved by the job, not in the request
+    run_queued_jobs()
+    response = client.get(response["Location"])
     html = response.content.decode()
-    assert response.status_code == 400
     assert "共处理 4 行：1 行已保存，3 行有错误" in html
     assert "“两公里”不是数字" in html and "数值不能为负数" in html and "不在本单位本期的填报范围内" in html
     saved = IndicatorValue.objects.get()
     assert str(saved.value.normalize()) == "2.5" and saved.status == "draft"
+    job.refresh_from_db()
+    assert (job.state, job.rows_done, job.rows_total) == ("done", 77, 77)  # the sheet's rows, filled or not
+    sheet = client.get(f"{SHEET}?period={period.code}").content.decode()  # 最近的上传 links the job
+    assert "最近的上传" in sheet and reverse("jobs:detail", args=[job.pk]) in sheet
 
 
 def test_a_file_that_is_not_excel_is_refused(client: Client, setup, period) -> None:
@@ -221,8 +231,8 @@ def test_a_file_that_is_not_excel_is_refused(client: Client, setup, period) -> N
     upload = io.BytesIO(b"not a spreadsheet")
     upload.name = "notes.xlsx"
     response = client.post(f"{reverse('monitoring:report_upload')}?period={period.code}", {"file": upload})
-    assert response.status_code == 400 and "无法读取文件" in response.content.decode()
-    assert not IndicatorValue.objects.exists()
+    assert response.status_code == 400 and "无法读取文件" in response.content.decode()  # at once, no job
+    assert not IndicatorValue.objects.exists() and not Job.objects.exists()
 
 
 def test_lists_export_to_excel(client: Client, setup, period) -> None:

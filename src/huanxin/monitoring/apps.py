@@ -8,6 +8,6 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from huanxin.core import metrics
-        from huanxin.monitoring import inbox, ledgers  # noqa: F401 - inbox registers its provider
+        from huanxin.monitoring import inbox, jobs, ledgers  # noqa: F401 - inbox and jobs register theirs
 
         metrics.register_prefix("ledger.", ledgers.resolve_metric)

@@ -7,6 +7,7 @@ reason and the others are kept; nothing is half-saved within a row.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,9 @@ from huanxin.monitoring import selectors, services
 from huanxin.monitoring.models import Period
 
 HEADERS = ["指标代码", "指标名称", "地区代码", "地区", "填报单位", "本期数值", "说明及佐证", "当前状态"]
+RESULT_HEADERS = ["行号", "指标", "地区", "结果", "说明"]
 MAX_ROWS = 20_000
+PROGRESS_EVERY = 50  # rows between progress reports: each is a write when a test runs the job in-process
 
 
 def build_template(*, user: Any, period: Period) -> bytes:
@@ -58,8 +61,19 @@ class RowResult:
     message: str
 
 
-def import_workbook(*, user: Any, period: Period, data: bytes, today: dt.date | None = None) -> list[RowResult]:
-    """Save each filled row of an uploaded template; one result per non-empty row."""
+def import_workbook(
+    *,
+    user: Any,
+    period: Period,
+    data: bytes,
+    today: dt.date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[RowResult]:
+    """Save each filled row of an uploaded template; one result per non-empty row. `progress(done, total)` hears
+    how many of the sheet's rows are done (a background job's progress bar).
+
+    Run again over the same file (a job whose worker died) it writes nothing twice: a row saved the first time is
+    saved again with the same number, which `save_value` leaves as it is."""
     table = uploads.read_xlsx(data, sheet="填报", max_rows=MAX_ROWS)
     header = table.header
     try:
@@ -68,7 +82,10 @@ def import_workbook(*, user: Any, period: Period, data: bytes, today: dt.date | 
         raise ValidationError("表头不符：请使用本系统下载的模板（缺少指标代码、地区代码或本期数值列）") from exc
     sheet = {(r.setting.indicator.code, r.region.code): r for r in selectors.entry_sheet(user=user, period=period)}
     results: list[RowResult] = []
-    for number, cells in table.body:
+    total = len(table.body)
+    for done, (number, cells) in enumerate(table.body):
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done, total)
         padded = cells + [None] * len(header)
         fields = {name: padded[index] for name, index in col.items()}
         raw = fields["本期数值"]
@@ -105,4 +122,14 @@ def import_workbook(*, user: Any, period: Period, data: bytes, today: dt.date | 
             results.append(RowResult(number, *label, True, "已保存（草稿）"))
     if table.overflow is not None:
         results.append(RowResult(table.overflow, "", "", False, f"超过 {MAX_ROWS} 行，其余行未处理"))
+    if progress is not None:
+        progress(total, total)
     return results
+
+
+def results_workbook(results: list[RowResult]) -> bytes:
+    """The upload's answer row by row, as the job's result file: what was saved and why the rest was not."""
+    rows = [[r.row, r.indicator, r.region, "已保存" if r.ok else "未保存", r.message] for r in results]
+    wb = new_workbook()
+    add_sheet(wb, title="上传结果", headers=RESULT_HEADERS, rows=rows, widths=(8, 34, 16, 10, 60), freeze="A2")
+    return workbook_bytes(wb)

@@ -8,7 +8,7 @@ needs a reason and sends it back for review. Every step appends a ValueRevision 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -392,6 +392,31 @@ def derive_values(*, period: Period, actor: User | None = None) -> int:
             changes={"count": len(changed), "values": changed[:200]},
         )
     return len(changed)
+
+
+def derive_periods(
+    *,
+    refs: Iterable[PeriodRef] = (),
+    today: dt.date | None = None,
+    actor: User | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[tuple[PeriodRef, int]]:
+    """Derive the given periods, or by default each frequency's latest period that has ended by `today`: what
+    `huanxin monitoring derive` and the monthly `derive_indicators` job do. Each period is its own transaction;
+    a period not yet over is refused before any is derived. Returns how many values changed in each period."""
+    from huanxin.monitoring.selectors import latest_open_period  # selectors import this module
+
+    today = today or timezone.localdate()
+    chosen = list(refs) or [latest_open_period(frequency, today) for frequency in Frequency]
+    for ref in chosen:
+        if ref.end > today:
+            raise ValidationError(f"{ref.label}尚未结束", code="period_not_ended")
+    out = []
+    for done, ref in enumerate(chosen, start=1):
+        out.append((ref, derive_values(period=ensure_period(ref=ref, actor=actor), actor=actor)))
+        if progress is not None:
+            progress(done, len(chosen))
+    return out
 
 
 ATTACHMENT_TYPES = {"pdf", "jpg", "jpeg", "png", "xlsx", "xls", "docx", "doc", "zip"}

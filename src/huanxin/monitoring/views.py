@@ -18,6 +18,7 @@ from huanxin.core.redirects import redirect_next
 from huanxin.core.roles import is_task_force
 from huanxin.core.views import get_visible_or_404
 from huanxin.monitoring import excel, selectors, services
+from huanxin.monitoring import jobs as monitoring_jobs
 from huanxin.monitoring.models import IndicatorValue, Period, ValueAttachment
 from huanxin.monitoring.periods import Frequency, PeriodRef
 
@@ -71,6 +72,7 @@ def report_sheet(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "errors": errors,
             "posted": posted,
+            "recent": monitoring_jobs.recent(user),  # type: ignore[arg-type]
         },
         status=400 if errors else 200,
     )
@@ -271,29 +273,25 @@ def report_template(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def report_upload(request: HttpRequest) -> HttpResponse:
-    """上传填报模板: per-row results on the page; bad rows keep their reason, the rest are saved."""
+    """上传填报模板: size and format are checked at once, then a background job saves the rows (monitoring/jobs.py)
+    and its page shows the progress, the refused rows with their reasons and a result file."""
     period = _period_from_query(request)
     upload = request.FILES.get("file")
-    results: list[excel.RowResult] = []
     if upload is None:
         messages.error(request, "请选择要上传的 Excel 文件")
     elif (upload.size or 0) > MAX_UPLOAD:
         messages.error(request, "文件超过 10MB，请分批上传")
     else:
         try:
-            results = excel.import_workbook(
-                user=request.user, period=period, data=uploads.read_upload(upload, max_bytes=MAX_UPLOAD)
+            job = monitoring_jobs.start_upload(
+                actor=request.user,  # type: ignore[arg-type]
+                period=period,
+                filename=upload.name or "",
+                data=uploads.read_upload(upload, max_bytes=MAX_UPLOAD),
             )
         except ValidationError as exc:
             messages.error(request, "；".join(exc.messages))
-    ok = sum(1 for r in results if r.ok)
-    if results:
-        (messages.success if ok == len(results) else messages.warning)(
-            request, f"共处理 {len(results)} 行：{ok} 行已保存，{len(results) - ok} 行有错误"
-        )
-    return render(
-        request,
-        "monitoring/upload_result.html",
-        {"period": period, "results": results, "failed": [r for r in results if not r.ok]},
-        status=200 if results and ok == len(results) else 400,
-    )
+        else:
+            messages.success(request, "文件已上传，正在后台逐行保存；可以离开本页，完成后出现在首页“待办”中")
+            return redirect("jobs:detail", pk=job.pk)
+    return render(request, "monitoring/upload_result.html", {"period": period}, status=400)

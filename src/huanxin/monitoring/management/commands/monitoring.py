@@ -7,11 +7,10 @@ import yaml
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from django.utils import timezone
 
-from huanxin.monitoring import ledgers, selectors, services
+from huanxin.monitoring import ledgers, services
 from huanxin.monitoring.models import IndicatorSetting
-from huanxin.monitoring.periods import Frequency, PeriodRef
+from huanxin.monitoring.periods import PeriodRef
 from huanxin.plans.models import Indicator, Plan
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -75,16 +74,13 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{plan.code}: 新建 {created} 项监测设置"))
 
     def _derive(self, codes: list[str]) -> None:
-        today = timezone.localdate()
+        """The same function as the monthly `derive_indicators` job (monitoring/jobs.py)."""
         try:
-            refs = [PeriodRef.parse(code) for code in codes] or [
-                selectors.latest_open_period(Frequency(f), today) for f in Frequency
-            ]
+            refs = [PeriodRef.parse(code) for code in codes]
+            derived = services.derive_periods(refs=refs)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        for ref in refs:
-            if ref.end > today:
-                raise CommandError(f"{ref.label}尚未结束")
-            period = services.ensure_period(ref=ref)
-            changed = services.derive_values(period=period)
+        except ValidationError as exc:
+            raise CommandError("；".join(exc.messages)) from exc
+        for ref, changed in derived:
             self.stdout.write(f"{ref.label}: 更新 {changed} 个派生数值")
