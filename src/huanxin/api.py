@@ -9,12 +9,14 @@ import math
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.renderers import JSONRenderer
 
+from huanxin.core.middleware import answer_outage, is_connection_lost
 from huanxin.core.retry import Busy
 from huanxin.core.schemas import field_errors
 from huanxin.core.throttle import THROTTLED, THROTTLED_MESSAGE, ApiAnonThrottle, ApiUserThrottle, TooManyLookups
@@ -111,6 +113,16 @@ def _busy(request: HttpRequest, exc: Busy) -> HttpResponse:
     response = _error(request, 503, exc.code, str(exc))
     response["Retry-After"] = str(exc.retry_after)
     return response
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The database unreachable (core/middleware.py): 503 database_unavailable with Retry-After. Any other database
+    error is not an outage: it goes on up as before."""
+    if not is_connection_lost(exc):
+        raise exc
+    return answer_outage(request, exc)
 
 
 @api.exception_handler(ValidationError)

@@ -6,6 +6,7 @@ cookies are secure and HSTS is sent. DATABASE_URL switches from the embedded SQL
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -69,6 +70,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # a request id on every log line and in the response; one access line without path or query (core/logs.py)
+    "huanxin.core.logs.RequestContextMiddleware",
+    "huanxin.core.prom.MetricsMiddleware",  # requests and latency by route name (core/prom.py)
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",  # SECURE_CSP below
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -86,6 +90,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "huanxin.core.retry.BusyMiddleware",
+    # the database unreachable: 503 with Retry-After, a page or the API's JSON (core/middleware.py)
+    "huanxin.core.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "huanxin.urls"
@@ -112,6 +118,10 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("HUANXIN_CONN_MAX_AGE", 0))}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {})
+        # After an outage a kept connection is tested before reuse and replaced if dead; a server that does not
+        # answer fails the connect in seconds (a 503, core/middleware.py) instead of holding the request.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("HUANXIN_DB_CONNECT_TIMEOUT", 5))
         DATABASES["default"]["TEST"] = {"NAME": env_str("HUANXIN_TEST_DB_NAME") or None}
 else:
     DATABASES = {
@@ -265,14 +275,46 @@ STORAGES = {
     },
 }
 
-# --- Logging: never log personal data; the request body is never logged ---------------------------
+# --- Health and metrics (core/health.py, core/prom.py) --------------------------------------------
+# /readyz wants a worker seen within this many seconds (each `huanxin worker` says so every 5 s).
+HUANXIN_READY_WORKER_SECONDS = env_int("HUANXIN_READY_WORKER_SECONDS", 30)
+# /metrics answers these networks only (the monitoring network); everyone else gets 403.
+HUANXIN_METRICS_ALLOW = env_list("HUANXIN_METRICS_ALLOW", "127.0.0.1/32,::1/128")
+try:
+    [ipaddress.ip_network(entry, strict=False) for entry in HUANXIN_METRICS_ALLOW]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"HUANXIN_METRICS_ALLOW: {exc}") from exc
+# Probes and scrapes come over plain HTTP from inside the network: never redirected to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
+# --- Logging: never log personal data; the request body and query string are never logged ---------
+# JSON lines (core/logs.py: request id, user id, job id) in production, plain lines in development.
+LOG_FORMAT = env_str("HUANXIN_LOG_FORMAT", "json" if PRODUCTION else "plain")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("HUANXIN_LOG_FORMAT must be json or plain")
+_LOGGERS: dict[str, dict[str, object]] = {
+    "axes": {"level": "WARNING"},
+    # one line a request: in JSON for the log pipeline; in development runserver prints its own
+    "huanxin.access": {"level": "INFO" if LOG_FORMAT == "json" else "WARNING"},
+}
+if LOG_FORMAT == "json":
+    # Django's own handlers write plain text (its console handler in DEBUG, runserver's request lines): in JSON
+    # mode everything goes through the one JSON handler instead.
+    _LOGGERS["django"] = {"handlers": [], "level": "INFO", "propagate": True}
+    _LOGGERS["django.server"] = {"handlers": ["console"], "level": "INFO", "propagate": False}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "huanxin.core.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "huanxin.core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("HUANXIN_LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": _LOGGERS,
 }
 
 NINJA_PAGINATION_PER_PAGE = 50

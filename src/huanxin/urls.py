@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from huanxin import views
 from huanxin.api import _open_to_anonymous, api
+from huanxin.core import health, prom
 from huanxin.core.identity_views import verify_page
 from huanxin.core.token_views import token_list
 
@@ -12,6 +13,7 @@ admin.site.site_title = "焕新后台"
 admin.site.index_title = "基础数据与方案"
 
 api_urls, app_name, namespace = api.urls
+handler500 = "huanxin.core.middleware.server_error"  # a lost database connection outside a view: 503, not 500
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -27,5 +29,8 @@ urlpatterns = [
     path("accounts/tokens/", token_list, name="tokens"),
     path("accounts/identity/", verify_page, name="identity"),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", prom.metrics, name="metrics"),
     path("api/v1/", (_open_to_anonymous(api_urls), app_name, namespace)),
 ]

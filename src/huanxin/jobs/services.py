@@ -24,7 +24,7 @@ from django.db import OperationalError, close_old_connections, connection, trans
 from django.db.models import F
 from django.utils import timezone
 
-from huanxin.core import audit, pii
+from huanxin.core import audit, logs, pii
 from huanxin.core.models import User
 from huanxin.jobs import kinds
 from huanxin.jobs.models import Job, JobFile
@@ -163,6 +163,7 @@ def run(job_id: int, worker_id: str) -> str:
         return "skipped"
     kind = kinds.get(job.kind)
     context = Context(job, worker_id)
+    token = logs.JOB_ID.set(job.pk)  # the run's log lines carry the job's id (core/logs.py)
     try:
         with context:
             finished = kind.run(context)
@@ -174,6 +175,8 @@ def run(job_id: int, worker_id: str) -> str:
     except Exception:
         log.exception("job %s (%s) failed", job.pk, job.kind)  # the traceback names no personal data
         return finish(job, worker_id, Job.State.FAILED, kinds.Finished(FAILED_UNEXPECTEDLY), context)
+    finally:
+        logs.JOB_ID.reset(token)
     return finish(job, worker_id, Job.State.DONE, finished, context)
 
 
