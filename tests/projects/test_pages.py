@@ -13,6 +13,7 @@ from huanxin.core.roles import Role
 from huanxin.projects import excel, services
 from huanxin.projects.models import Enterprise, Project, Recognition
 from tests.factories import UserFactory
+from tests.jobs.helpers import run_queued_jobs
 from tests.projects.conftest import add_item, credit_code, declare
 
 pytestmark = pytest.mark.django_db
@@ -136,7 +137,10 @@ def test_the_import_page_and_scoping_of_enterprises(boss, enterprise, owner, cou
         "/projects/enterprises/import/",
         {"file": io.BytesIO(workbook([[credit_code(21), "新企业", "宣化区", "工业", "", "是", "", ""]]))},
     )
-    assert "1</b> 行已导入或更新" in page.content.decode()
+    assert page.status_code == 302  # the rows are saved by a worker (projects/jobs.py)
+    run_queued_jobs()
+    assert "共 1 行：1 行已导入或更新，0 行未导入" in client.get(page["Location"]).content.decode()
+    assert Enterprise.objects.filter(uscc=credit_code(21)).exists()
     assert logged_in(owner).get("/projects/enterprises/import/").status_code == 403
     assert logged_in(owner).get("/projects/enterprises/").status_code == 302  # to its own page
     zhangbei = UserFactory(

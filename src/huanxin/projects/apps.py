@@ -7,4 +7,4 @@ class ProjectsConfig(AppConfig):
     verbose_name = "设备更新项目"
 
     def ready(self) -> None:
-        from huanxin.projects import inbox, metrics  # noqa: F401 - register the inbox provider and the metrics
+        from huanxin.projects import inbox, jobs, metrics  # noqa: F401 - register the inbox, metrics and job kinds

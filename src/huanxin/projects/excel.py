@@ -1,10 +1,12 @@
 """Enterprise register from Excel: one row per enterprise, each saved on its own (`register_enterprise`, one
 transaction each). A bad row comes back with its reason; good rows are kept; an enterprise already registered is
-updated, so importing the same file twice changes nothing."""
+updated, so importing the same file twice changes nothing — and a background job run again after its worker died
+(`projects/jobs.py`) writes nothing twice."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +48,11 @@ def template() -> bytes:
     return build_workbook(title="企业名录", headers=HEADERS, rows=rows)
 
 
-def import_enterprises(*, actor: User, data: bytes) -> tuple[list[RowResult], bytes]:
+def import_enterprises(
+    *, actor: User, data: bytes, progress: Callable[[int, int], None] | None = None
+) -> tuple[list[RowResult], bytes]:
+    """Save every row it can; one result per row and the result workbook. `progress(done, total)` after each row
+    (the background job's bar, `projects/jobs.py`)."""
     table = uploads.read_xlsx(data, max_rows=MAX_ROWS)
     header = table.header
     if missing := [h for h in REQUIRED if h not in header]:
@@ -57,7 +63,7 @@ def import_enterprises(*, actor: User, data: bytes) -> tuple[list[RowResult], by
     fields = {f.name: f.code for f in reference.fields().values()} | {code: code for code in reference.fields()}
     results: list[RowResult] = []
     out: list[list[Any]] = []
-    for number, cells in table.body:
+    for done, (number, cells) in enumerate(table.body, start=1):
         padded = cells + [None] * len(header)
         get = {name: padded[index] for name, index in col.items()}
         uscc = _text(get.get("统一社会信用代码")).upper()
@@ -77,6 +83,8 @@ def import_enterprises(*, actor: User, data: bytes) -> tuple[list[RowResult], by
         else:
             results.append(RowResult(number, uscc, True, "已新增" if created else "已更新（或无变化）"))
         out.append([*(padded[i] for i in range(len(header))), results[-1].message])
+        if progress is not None:
+            progress(done, len(table.body))
     if table.overflow is not None:
         results.append(RowResult(table.overflow, "", False, f"超过{MAX_ROWS}行，其余行未处理"))
     return results, build_workbook(title="导入结果", headers=[*header, "结果"], rows=out)

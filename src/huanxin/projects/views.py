@@ -4,7 +4,6 @@ export it, and the 银企对接 list; enterprises, their recognitions and survey
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -26,6 +25,7 @@ from huanxin.core.models import Region
 from huanxin.core.roles import Role, county_of, is_official, reads_everything
 from huanxin.core.views import actor, form_errors, get_visible_or_404
 from huanxin.projects import excel, reference, rules, services
+from huanxin.projects import jobs as project_jobs
 from huanxin.projects.models import (
     Enterprise,
     EquipmentItem,
@@ -520,20 +520,20 @@ def enterprise_import(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {}
     if request.method == "POST":
         upload = request.FILES.get("file")
-        try:
+        try:  # checked at once, its rows saved by a worker (projects/jobs.py); its page shows the progress
             if upload is None:
                 raise ValidationError("请选择要上传的 Excel 文件", code="no_file")
-            results, workbook = excel.import_enterprises(actor=user, data=uploads.read_upload(upload))
+            job = project_jobs.start_import(
+                actor=user,
+                name=upload.name or "",
+                content_type=upload.content_type or "",
+                data=uploads.read_upload(upload),
+            )
         except ValidationError as exc:
             context["error"] = "；".join(exc.messages)
         else:
-            context.update(
-                results=results,
-                failed=[r for r in results if not r.ok],
-                ok=sum(1 for r in results if r.ok),
-                workbook=base64.b64encode(workbook).decode(),
-                xlsx=XLSX,
-            )
+            return redirect("jobs:detail", pk=job.pk)
+    context["jobs"] = project_jobs.recent(user)
     return render(request, "projects/enterprise_import.html", context)
 
 
