@@ -73,6 +73,19 @@ class Job(models.Model):
         return self.state in (self.State.DONE, self.State.FAILED)
 
     @property
+    def took(self) -> str:
+        """How long it ran, in words: 3 秒, 2 分 5 秒, 1 小时 4 分."""
+        if self.started_at is None or self.finished_at is None:
+            return ""
+        seconds = max(0, round((self.finished_at - self.started_at).total_seconds()))
+        if seconds < 60:
+            return f"{seconds} 秒"
+        minutes, seconds = divmod(seconds, 60)
+        if minutes < 60:
+            return f"{minutes} 分 {seconds} 秒"
+        return f"{minutes // 60} 小时 {minutes % 60} 分"
+
+    @property
     def percent(self) -> int:
         if self.state == self.State.DONE:
             return 100

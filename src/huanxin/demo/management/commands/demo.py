@@ -13,6 +13,7 @@ from huanxin.core import services
 from huanxin.core.models import Department, Organisation, Region, User
 from huanxin.core.roles import Role
 from huanxin.demo import citizens as demo_citizens
+from huanxin.demo import jobs as demo_jobs
 from huanxin.demo import monitoring as demo_monitoring
 from huanxin.demo import plan_import as demo_plan_import
 from huanxin.demo import projects as demo_projects
@@ -142,6 +143,7 @@ class Command(BaseCommand):
         demo_monitoring.build(self.stdout)
         demo_supervision.build(self.stdout)
         demo_plan_import.build(self.stdout)
+        demo_jobs.build(self.stdout)  # last: its worker run also starts the periodic checks over the whole demo
         self._print_accounts()
 
     def _org(self, name: str, kind: str, region: Region, department: Department | None = None) -> Organisation:
