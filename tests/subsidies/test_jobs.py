@@ -1,11 +1,13 @@
 """The subsidies' background jobs: the bank's result file imported by a worker (once, also when a worker died
-half-way), and the daily ledger check that puts a break in the auditors' 待办."""
+half-way), the daily ledger check that puts a break in the auditors' 待办, and a merchant's long settlement
+export built by a worker."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+from urllib.parse import unquote
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -28,6 +30,7 @@ from tests.jobs.helpers import run_queued_jobs
 from tests.subsidies.test_ledger_verify import _entry, _shift, written  # noqa: F401  (written: a fixture)
 from tests.subsidies.test_payments import approved, pay_entries, programme, result_file  # noqa: F401
 from tests.subsidies.test_refunds import merchant  # noqa: F401  (a fixture of `written`)
+from tests.subsidies.test_settlement import now, world  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -137,11 +140,11 @@ def test_a_worker_that_died_half_way_pays_nobody_twice(programme, finance) -> No
 # --- the daily ledger check -------------------------------------------------------------------------------------
 
 
-def _ledger_job(now: dt.datetime | None = None) -> Job:
-    now = now or timezone.now()
-    assert "ledger_verify" in schedule.start_due(now)
+def _ledger_job(at: dt.datetime | None = None) -> Job:
+    at = at or timezone.now()
+    assert "ledger_verify" in schedule.start_due(at)
     run_queued_jobs()
-    return Job.objects.get(kind=subsidy_jobs.LEDGER_VERIFY, scheduled_run__slot=timezone.localdate(now).isoformat())
+    return Job.objects.get(kind=subsidy_jobs.LEDGER_VERIFY, scheduled_run__slot=timezone.localdate(at).isoformat())
 
 
 def test_the_daily_ledger_check_passes_on_a_ledger_the_services_wrote(written) -> None:  # noqa: F811
@@ -172,3 +175,35 @@ def test_a_break_in_the_ledger_goes_to_the_auditors(written) -> None:  # noqa: F
     # the next day's run is another job: one per day, whichever worker comes first
     tomorrow = _ledger_job(timezone.now() + dt.timedelta(days=1))
     assert tomorrow.pk != job.pk and Job.objects.filter(kind=subsidy_jobs.LEDGER_VERIFY).count() == 2
+
+
+# --- the settlement export --------------------------------------------------------------------------------------
+
+
+def test_a_long_settlement_export_is_built_by_a_worker(world, monkeypatch) -> None:  # noqa: F811
+    a, b = world["a"], world["b"]
+    client = logged_in(a)
+    at_once = client.get("/subsidies/settlement/", {"format": "csv"})  # 3 pending claims: answered at once
+    assert at_once.status_code == 200 and not Job.objects.filter(kind=subsidy_jobs.EXPORT).exists()
+    monkeypatch.setattr(subsidy_jobs, "EXPORT_AT_ONCE", 2)
+    response = client.get("/subsidies/settlement/", {"format": "csv"})
+    job = Job.objects.get(kind=subsidy_jobs.EXPORT)
+    assert response["Location"] == f"/jobs/{job.pk}/" and job.rows_total == 3
+    assert job.params == {"export": "settlement_claims", "organisation": a.organisation_id, "view": "pending",
+                          "format": "csv"}  # fmt: skip
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert (job.state, job.message) == ("done", "已导出 3 笔")
+    file, content = jobs.read_file(job, "result")
+    assert content == at_once.content  # the same file as the page answers at once
+    assert file.name == unquote(at_once["Content-Disposition"].split("''")[1]) and file.name.endswith(".csv")
+    assert logged_in(b).get(f"/jobs/{job.pk}/result/").status_code == 404  # another merchant's: not found
+    # an official's export of one merchant's settled claims, as a workbook
+    finance = logged_in(user_with_role(Role.FINANCE_OFFICER))
+    monkeypatch.setattr(subsidy_jobs, "EXPORT_AT_ONCE", 0)
+    started = finance.get(f"/subsidies/settlement/{a.organisation_id}/", {"format": "xlsx", "show": "settled"})
+    assert started.status_code == 302
+    run_queued_jobs()
+    settled = Job.objects.filter(kind=subsidy_jobs.EXPORT).first()
+    assert settled is not None and settled.state == "done" and settled.message == "已导出 1 笔"
+    assert finance.get(started["Location"] + "result/")["Content-Type"].startswith("application/vnd.openxmlformats")

@@ -1,10 +1,13 @@
-"""The subsidies' background jobs: the bank's result file imported with a progress bar, and the daily ledger check.
+"""The subsidies' background jobs: the bank's result file imported with a progress bar, the daily ledger check,
+and exports too long to build inside a request.
 
 - `bank_result`: the page checks what it can at once (who, which batch, a readable CSV with the right header) and
   queues the file; the job runs `payments.import_bank_result`. Run again after its worker died, it changes nothing
   twice: each row locks its payment and a row already applied is answered "此前已处理" (payments.py).
 - `ledger_verify`: every programme through `reconcile.check_programme`, as `huanxin ledger verify` does, once a
   day; a problem fails the job, which puts it in the auditors' 待办.
+- `subsidies_export`: a merchant's claims (商户清算) past `EXPORT_AT_ONCE` rows, built by a worker; its params
+  name the merchant (an organisation), the view and the format, never a person.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from huanxin.subsidies.models import PaymentBatch, Programme
 
 BANK_RESULT = "bank_result"
 LEDGER_VERIFY = "ledger_verify"
+EXPORT = "subsidies_export"
 RECENT = 5  # the batch page lists one's latest imports of its bank file
+EXPORT_AT_ONCE = 5_000  # rows an export answers inside the request; past this a worker builds the file
 
 
 # --- the bank's result file -------------------------------------------------------------------------------------
@@ -111,6 +116,34 @@ def run_ledger_verify(ctx: jobs.Context) -> kinds.Finished:
     return kinds.Finished(f"补贴额度台账校验通过：{len(programmes)} 个项目，余额与分录一致，分录与申请和发放记录相符")
 
 
+# --- exports ----------------------------------------------------------------------------------------------------
+
+
+def start_export(*, actor: User, title: str, params: dict[str, str | int], rows_total: int) -> Job:
+    return jobs.start(actor=actor, kind=EXPORT, title=title, params=params, rows_total=rows_total)
+
+
+def run_export(ctx: jobs.Context) -> kinds.Finished:
+    """The file the page would have answered with, as the owner may see it now (`claims_export` checks again)."""
+    from huanxin.subsidies import settlement_views
+
+    owner = _owner(ctx)
+    params = ctx.job.params
+    if params.get("export") != "settlement_claims":
+        raise ValidationError("未知的导出类型", code="unknown_export")
+    exported = settlement_views.claims_export(
+        owner,
+        organisation_id=int(params.get("organisation") or 0),
+        view=str(params.get("view", "")),
+        fmt=str(params.get("format", "")),
+        progress=ctx.progress,
+    )
+    return kinds.Finished(
+        f"已导出 {exported.rows} 笔", result=kinds.Output(exported.content, exported.content_type, exported.filename)
+    )
+
+
 kinds.register(kinds.Kind(BANK_RESULT, "银行回单导入", run_bank_result, back_url="subsidies:payments"))
 kinds.register(kinds.Kind(LEDGER_VERIFY, "补贴额度台账校验", run_ledger_verify))
+kinds.register(kinds.Kind(EXPORT, "补贴数据导出", run_export, back_url="subsidies:settlement"))
 schedule.register(schedule.Periodic(LEDGER_VERIFY, kind=LEDGER_VERIFY, every="daily"))

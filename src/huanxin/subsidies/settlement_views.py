@@ -4,6 +4,8 @@ Account numbers are shown masked here, always."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -17,6 +19,7 @@ from huanxin.core import pii
 from huanxin.core.exports import CSV, XLSX, attachment_response, build_csv, build_workbook
 from huanxin.core.models import Organisation
 from huanxin.core.views import actor
+from huanxin.subsidies import jobs as subsidy_jobs
 from huanxin.subsidies import payees, settlement
 
 PAGE = 30
@@ -133,6 +136,51 @@ def settlement_merchant(request: HttpRequest, organisation_id: int) -> HttpRespo
     return _merchant_page(request, organisation_id)
 
 
+CLAIM_HEADERS = ["申请编号", "补贴项目", "提交日期", "补贴金额（元）", "状态", "账龄（天）", "发放批次", "到账时间"]
+
+
+@dataclass(frozen=True)
+class Exported:
+    content: bytes
+    content_type: str
+    filename: str
+    rows: int
+
+
+def claims_export(
+    user: Any, *, organisation_id: int, view: str, fmt: str, progress: Callable[[int, int], None] | None = None
+) -> Exported:
+    """One merchant's claims of one view as CSV or Excel: the page's download, and the export job's
+    (`subsidies/jobs.py`), which passes `progress(rows so far, total)` and has the owner's rights checked here."""
+    organisation = Organisation.objects.filter(pk=organisation_id).first()
+    if organisation is None or not settlement.may_see(user, organisation_id):
+        raise PermissionDenied("未找到该商户，或您无权查看其结算")
+    view = view if view in settlement.VIEWS else "pending"
+    today = settlement.today()
+    claims = settlement.claims(organisation_id, view)
+    total = claims.count() if progress is not None else 0
+    rows: list[list[Any]] = []
+    for a in claims.iterator(chunk_size=2000):
+        rows.append(
+            [
+                a.number,
+                a.programme.name,
+                timezone.localdate(a.created_at).isoformat(),
+                _yuan(a.amount_fen),
+                a.get_status_display(),
+                settlement.age_days(a.created_at, today) if view == "pending" else None,
+                a.batch_number or "",  # type: ignore[attr-defined]
+                timezone.localtime(a.paid_at).strftime("%Y-%m-%d %H:%M") if a.paid_at else "",  # type: ignore[attr-defined]
+            ]
+        )
+        if progress is not None and len(rows) % 1000 == 0:
+            progress(len(rows), max(total, len(rows)))
+    name = f"{organisation.name}-{settlement.VIEW_LABELS[view]}-{today:%Y%m%d}"
+    if fmt == "csv":
+        return Exported(build_csv(headers=CLAIM_HEADERS, rows=rows), CSV, f"{name}.csv", len(rows))
+    return Exported(build_workbook(title=name, headers=CLAIM_HEADERS, rows=rows), XLSX, f"{name}.xlsx", len(rows))
+
+
 def _merchant_page(request: HttpRequest, organisation_id: int) -> HttpResponse:
     user = request.user
     organisation = Organisation.objects.filter(pk=organisation_id).first()
@@ -143,34 +191,18 @@ def _merchant_page(request: HttpRequest, organisation_id: int) -> HttpResponse:
         view = "pending"
     today = settlement.today()
     claims = settlement.claims(organisation_id, view)
-    if request.GET.get("format") in ("csv", "xlsx"):
-        return _export(
-            request,
-            name=f"{organisation.name}-{settlement.VIEW_LABELS[view]}-{today:%Y%m%d}",
-            headers=[
-                "申请编号",
-                "补贴项目",
-                "提交日期",
-                "补贴金额（元）",
-                "状态",
-                "账龄（天）",
-                "发放批次",
-                "到账时间",
-            ],
-            rows=[
-                [
-                    a.number,
-                    a.programme.name,
-                    timezone.localdate(a.created_at).isoformat(),
-                    _yuan(a.amount_fen),
-                    a.get_status_display(),
-                    settlement.age_days(a.created_at, today) if view == "pending" else None,
-                    a.batch_number or "",  # type: ignore[attr-defined]
-                    timezone.localtime(a.paid_at).strftime("%Y-%m-%d %H:%M") if a.paid_at else "",  # type: ignore[attr-defined]
-                ]
-                for a in claims
-            ],
-        )
+    if (fmt := request.GET.get("format")) in ("csv", "xlsx"):
+        count = claims.count()
+        if count > subsidy_jobs.EXPORT_AT_ONCE:  # built by a worker; its page offers the file when done
+            job = subsidy_jobs.start_export(
+                actor=actor(request),
+                title=f"导出商户结算：{organisation.name}（{settlement.VIEW_LABELS[view]}，{count} 笔）",
+                params={"export": "settlement_claims", "organisation": organisation_id, "view": view, "format": fmt},
+                rows_total=count,
+            )
+            return redirect("jobs:detail", pk=job.pk)
+        exported = claims_export(user, organisation_id=organisation_id, view=view, fmt=str(fmt))
+        return attachment_response(exported.content, content_type=exported.content_type, filename=exported.filename)
     page = Paginator(claims, PAGE).get_page(request.GET.get("page"))
     own = settlement.own_merchant(user) == organisation_id
     account = payees.account_of(user) if own else None
