@@ -10,14 +10,16 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import Any
 
-from django.db import close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, connections
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING = 5.0  # seconds
+OUTAGE_PAUSE = 2.0  # seconds between reconnection attempts while the database is away
 
 
 def identity() -> str:
@@ -110,6 +112,14 @@ def run_worker(*, batch: bool = False, interval: float = 0.5, queues: list[str] 
     keeper.start()
     worker.configure_signals()
     try:
-        worker.run()
+        while worker.running:
+            try:
+                worker.run()
+            except (OperationalError, InterfaceError):
+                # The database went away (a restart, a failover): wait and reconnect rather than exit. A job that
+                # was running is left with a stopped heartbeat and is queued again once the database is back.
+                log.warning("database unreachable; the worker reconnects in %s s", OUTAGE_PAUSE)
+                connections.close_all()
+                time.sleep(OUTAGE_PAUSE)
     finally:
         keeper.stopped.set()
