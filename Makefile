@@ -1,4 +1,4 @@
-# Huanxin: `make run` serves the demo at http://127.0.0.1:8000; `make test` runs the whole suite.
+# Huanxin: `make run` serves the demo on HOST (default 127.0.0.1:8000) with a worker; `make test` runs the suite.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -44,9 +44,15 @@ browser: ## Debian's Chromium for the browser tests (installed with apt when run
 		else echo "没有 /usr/bin/chromium：浏览器测试将跳过 (sudo apt-get install chromium)"; fi; \
 	fi
 
-run: install ## migrate, load the plan and demo data, serve http://127.0.0.1:8000
+run: install ## migrate, load the plan and demo data, serve on HOST (127.0.0.1:8000) with a background worker
 	$(BIN)/huanxin migrate --no-input
 	$(BIN)/huanxin demo
+	@# runserver takes HOST as address:port or a bare port (then on 127.0.0.1). The worker runs the background jobs
+	@# beside it and is stopped with it (Ctrl-C, or the server exiting).
+	@case "$(HOST)" in *:*) address="$(HOST)";; *) address="127.0.0.1:$(HOST)";; esac; \
+	echo "焕新 运行于 http://$$address/ （后台任务进程同时运行；Ctrl-C 一起停止）"; \
+	$(BIN)/huanxin worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/huanxin runserver $(HOST)
 
 test: install browser ## run the whole test suite (DATABASE_URL=postgres://… to run it on PostgreSQL)
