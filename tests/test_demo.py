@@ -31,6 +31,8 @@ def test_demo_creates_a_user_for_every_role_and_runs_twice(plan) -> None:
     ) == counts
     assert MeasureAction.objects.filter(status="draft").exists()
     assert PlanImport.objects.filter(status="draft").count() == 1  # a county plan for 方案文件导入, imported once
+    imported = PlanImport.objects.select_related("job__owner").get()  # by a finished job of 王建国's
+    assert (imported.job.kind, imported.job.state, imported.job.owner.username) == ("plan_import", "done", "zhuanban")
     assert MeasureAction.objects.filter(status="submitted").exists()
     # the reporting history: approved quarters, and the latest one half-done for the review queue
     statuses = set(IndicatorValue.objects.values_list("status", flat=True))
