@@ -111,3 +111,13 @@ def test_only_the_owner_sees_a_job(client) -> None:
     assert "共 3 行" in page and "下载结果文件" in page
     assert client.get(f"/jobs/{job.pk}/result/").content == b"A\nB\nC"
     assert Job.objects.get(pk=job.pk).seen_at is not None  # opened after it ended: off the 待办
+
+
+def test_a_finished_link_stays_on_this_site() -> None:
+    owner = user_with_role(Role.MERCHANT)
+    for given, kept in [("/plans/imports/3/", "/plans/imports/3/"), ("https://evil.example/", ""), ("//evil", "")]:
+        job = _start(owner)
+        services.claim(job.pk, "w")
+        services.finish(job, "w", "done", kinds.Finished("好", link=(given, "审阅草稿")))
+        job.refresh_from_db()
+        assert job.link_url == kept

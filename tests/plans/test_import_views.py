@@ -245,11 +245,11 @@ def test_upload_a_good_file_opens_its_review_page(client, boss) -> None:
     job.refresh_from_db()
     assert (job.state, record.job_id, record.created_by) == ("done", job.pk, boss)
     checks = len(record.low_confidence)  # the list's 需人工核对 column
-    assert (
-        job.message == f"已生成“张北县实施方案.txt”的方案草稿（{checks} 项需人工核对），请在“方案文件导入”中审阅后发布"
-    )
+    assert job.message == f"已生成“张北县实施方案.txt”的方案草稿（{checks} 项需人工核对），请审阅后发布"
     job_page = client.get(reverse("jobs:detail", args=[job.pk])).content.decode()
     assert job.message in job_page and reverse("plans:imports") in job_page  # the crumbs lead back to the list
+    draft = reverse("plans:import_detail", args=[record.pk])
+    assert f'<a class="btn" href="{draft}">审阅草稿</a>' in job_page  # and the job leads on to its draft
     listed = client.get(reverse("plans:import_upload")).content.decode()
     assert f'href="{reverse("plans:import_detail", args=[record.pk])}">审阅草稿</a>' in listed
     page = client.get(reverse("plans:import_detail", args=[record.pk])).content.decode()

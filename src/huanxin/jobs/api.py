@@ -34,6 +34,8 @@ class JobOut(Schema):
     finished_at: dt.datetime | None
     result_url: str | None = Field(description="结果文件（任务结束后）")
     page_url: str = Field(description="任务页面（浏览器中查看进度）")
+    link_url: str = Field(description="任务结束后的下一步页面，如导入生成的草稿；没有则为空")
+    link_label: str
 
     @staticmethod
     def resolve_state_label(job: Job) -> str:

@@ -29,6 +29,7 @@ class Finished:
     message: str  # one line for the owner: "共 100000 行：99990 行已受理，10 行未通过"
     result: Output | None = None
     errors: list[str] = field(default_factory=list)  # lines a person can act on, the first MAX_ERRORS kept
+    link: tuple[str, str] | None = None  # (url, label): where the owner goes next, e.g. the draft an import made
 
 
 class JobFailed(Exception):
@@ -47,6 +48,7 @@ class Kind:
     run: Callable[[Context], Finished]
     # the page the owner goes back to (a URL name with no arguments), for the job page's "返回" link
     back_url: str = ""
+    unit: str = "行"  # what rows_done counts: 行, or 期 for deriving indicators
 
 
 _kinds: dict[str, Kind] = {}

@@ -39,6 +39,8 @@ class Job(models.Model):
     rows_done = models.PositiveIntegerField("已处理", default=0)
     rows_total = models.PositiveIntegerField("总数", null=True, blank=True)
     message = models.CharField("结果", max_length=500, blank=True)
+    link_url = models.CharField(max_length=200, blank=True)  # kinds.Finished.link: a path on this site
+    link_label = models.CharField(max_length=40, blank=True)
     errors = models.JSONField("错误", default=list, blank=True)  # at most MAX_ERRORS lines, each a person can read
     created_at = models.DateTimeField("提交时间", auto_now_add=True)
     started_at = models.DateTimeField("开始时间", null=True, blank=True)

@@ -190,6 +190,8 @@ def finish(job: Job, worker_id: str, state: str, finished: kinds.Finished, conte
             state=state,
             message=finished.message[:500],
             errors=[str(e)[:500] for e in finished.errors[:MAX_ERRORS]],
+            link_url=_local(finished.link[0]) if finished.link else "",
+            link_label=finished.link[1][:40] if finished.link else "",
             rows_done=done,
             rows_total=total,
             finished_at=timezone.now(),
@@ -212,6 +214,11 @@ def finish(job: Job, worker_id: str, state: str, finished: kinds.Finished, conte
 def stale_after() -> dt.timedelta:
     """No heartbeat for this long and a running job's worker is presumed gone (HUANXIN_JOB_STALE_SECONDS)."""
     return dt.timedelta(seconds=settings.JOBS_STALE_SECONDS)
+
+
+def _local(url: str) -> str:
+    """A link a job gives its owner stays on this site (a path), whatever a kind passes."""
+    return url[:200] if url.startswith("/") and not url.startswith("//") else ""
 
 
 def recover_stale(now: dt.datetime | None = None) -> list[int]:

@@ -101,5 +101,5 @@ def run_derive(ctx: jobs.Context) -> kinds.Finished:
 
 
 kinds.register(kinds.Kind(UPLOAD, "数据填报上传", run_upload, back_url="monitoring:report"))
-kinds.register(kinds.Kind(DERIVE, "派生指标计算", run_derive))
+kinds.register(kinds.Kind(DERIVE, "派生指标计算", run_derive, unit="期"))
 schedule.register(schedule.Periodic(DERIVE, kind=DERIVE, every="monthly"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from huanxin.core.models import User
 from huanxin.jobs import kinds
@@ -46,7 +47,10 @@ def outcome(record: PlanImport) -> kinds.Finished:
         raise kinds.JobFailed(kinds.Finished(f"“{record.filename}”未能导入：{record.error_message}"))
     low = len(record.low_confidence)
     checks = f"{low} 项需人工核对" if low else "没有需人工核对的项"
-    return kinds.Finished(f"已生成“{record.filename}”的方案草稿（{checks}），请在“方案文件导入”中审阅后发布")
+    return kinds.Finished(
+        f"已生成“{record.filename}”的方案草稿（{checks}），请审阅后发布",
+        link=(reverse("plans:import_detail", args=[record.pk]), "审阅草稿"),
+    )
 
 
 def run_import(ctx: jobs.Context) -> kinds.Finished:
