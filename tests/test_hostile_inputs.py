@@ -273,7 +273,8 @@ def test_the_clean_walk_has_no_server_error(walk: Walk) -> None:
 def test_every_page_route_is_reached(walk: Walk) -> None:
     reached = {route for pages in walk.pages.values() for route in pages}
     posted = {route for forms in walk.forms.values() for route, _ in forms}
-    missing = named_routes() - reached - POST_ONLY - _absent_from_demo()
+    probes = {"healthz", "readyz", "metrics"}  # for machines, not pages: tests/core/test_health.py, test_prom.py
+    missing = named_routes() - reached - POST_ONLY - _absent_from_demo() - probes
     assert not missing, f"routes no role reached by links: {sorted(missing)}"
     never = POST_ONLY - NOT_POSTED - SOMETIMES_SHOWN - posted
     assert not never, f"forms never found: {sorted(never)}"
