@@ -40,7 +40,7 @@ class _Worker(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stop.wait(0.2):
-                run_worker(batch=True)
+                run_worker(batch=True, housekeeping=False)
         finally:
             connection.close()
 
@@ -73,7 +73,7 @@ def test_a_long_batch_file_shows_its_progress_and_result_in_the_browser(
         worker.stop.set()
         worker.join(60)
     text = page.locator("#job-progress").inner_text()
-    assert f"共 {ROWS} 行" in text and page.get_by_role("link", name="下载结果文件").is_visible()
+    assert f"共 {ROWS:,} 行" in text and page.get_by_role("link", name="下载结果文件").is_visible()
     page.screenshot(path=str(ARTIFACTS / "batch-job-done.png"), full_page=True)
     job = Job.objects.get(kind="subsidy_batch")
     assert job.state == "done" and Application.objects.count() > ROWS - 10

@@ -90,8 +90,11 @@ def run_ready(worker: Any) -> int:
         done += 1
 
 
-def run_worker(*, batch: bool = False, interval: float = 0.5, queues: list[str] | None = None) -> None:
-    """Run queued jobs until stopped (SIGTERM finishes the job in hand first), or, with `batch`, until none is left."""
+def run_worker(
+    *, batch: bool = False, interval: float = 0.5, queues: list[str] | None = None, housekeeping: bool = True
+) -> None:
+    """Run queued jobs until stopped (SIGTERM finishes the job in hand first), or, with `batch`, until none is left
+    (after one round of housekeeping, unless told not to: tests start periodic jobs only when they mean to)."""
     from django_tasks_db.management.commands.db_worker import Worker
 
     worker = Worker(
@@ -105,7 +108,8 @@ def run_worker(*, batch: bool = False, interval: float = 0.5, queues: list[str] 
         excluded_queue_names=[],
     )
     if batch:
-        housekeeping_once()
+        if housekeeping:
+            housekeeping_once()
         run_ready(worker)
         return
     keeper = Housekeeper()
