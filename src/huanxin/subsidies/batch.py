@@ -233,6 +233,7 @@ def import_batch(
 
         def answered(line: int) -> None:
             progress(position[line], total)
+
     col = {name: header.index(name) for name in HEADERS if name in header}
     programmes = {p.code: p for p in Programme.objects.visible_to(actor)}
     refused: dict[int, RowResult] = {}

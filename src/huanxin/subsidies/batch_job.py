@@ -48,7 +48,8 @@ def run(ctx: Context) -> kinds.Finished:
         resumed_since=ctx.job.created_at if ctx.job.attempts > 1 else None,
     )
     failed = [r for r in results if not r.ok]
-    message = f"共 {len(results):,} 行：{len(results) - len(failed):,} 行已受理（含此前已提交的），{len(failed):,} 行未受理"
+    ok = len(results) - len(failed)
+    message = f"共 {len(results):,} 行：{ok:,} 行已受理（含此前已提交的），{len(failed):,} 行未受理"
     errors = [f"第 {r.row} 行{f'（订单号 {r.order}）' if r.order else ''}：{r.message}" for r in failed[:SHOWN_ERRORS]]
     return kinds.Finished(message, kinds.Output(result.content, result.content_type, result.filename), errors)
 

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobs', '0001_initial'),
+        ("jobs", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='job',
-            name='link_label',
+            model_name="job",
+            name="link_label",
             field=models.CharField(blank=True, max_length=40),
         ),
         migrations.AddField(
-            model_name='job',
-            name='link_url',
+            model_name="job",
+            name="link_url",
             field=models.CharField(blank=True, max_length=200),
         ),
     ]

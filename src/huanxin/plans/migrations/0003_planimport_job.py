@@ -5,16 +5,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobs', '0001_initial'),
-        ('plans', '0002_plan_import'),
+        ("jobs", "0001_initial"),
+        ("plans", "0002_plan_import"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='planimport',
-            name='job',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='plan_import', to='jobs.job', verbose_name='后台任务'),
+            model_name="planimport",
+            name="job",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="plan_import",
+                to="jobs.job",
+                verbose_name="后台任务",
+            ),
         ),
     ]
