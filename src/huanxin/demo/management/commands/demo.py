@@ -171,4 +171,4 @@ class Command(BaseCommand):
         for username, name, role, _org in DEMO_USERS:
             self.stdout.write(f"  {username:<10} {role.label:<8} {name}")
         self.stdout.write("  tb-<单位代码> 其他填报单位的填报员（如 tb-police 市公安局、tb-transport 市交通运输局）")
-        self.stdout.write("打开 http://127.0.0.1:8000/ 登录。")
+        self.stdout.write("网站启动后（make run 会显示它的地址）用以上账号登录。")
