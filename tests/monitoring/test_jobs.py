@@ -131,3 +131,53 @@ def test_the_derive_command_shares_the_jobs_function(buses, transport, setup) ->
         call_command("monitoring", "derive", "2025-Q2", ahead.code, stdout=StringIO())
     with pytest.raises(CommandError):
         call_command("monitoring", "derive", "2025-Q9", stdout=StringIO())
+
+
+def test_a_template_repeating_approved_values_answers_unchanged_not_errors(clerk, period) -> None:
+    """The department's own template, downloaded after its figures were approved, with one new figure: the
+    approved rows are 未变更, the new one saved, and only a real change of an approved value is an error."""
+    from tests.factories import task_force
+
+    boss = task_force()
+    rows = list(selectors.entry_sheet(user=clerk, period=period))
+    for n, row in enumerate(rows[:57]):
+        services.save_value(
+            actor=clerk, indicator=row.setting.indicator, period=period, region=row.region, value=f"{n}.25"
+        )
+    drafts = list(IndicatorValue.objects.filter(period=period))
+    services.submit_values(actor=clerk, values=drafts)
+    for value in IndicatorValue.objects.filter(period=period):
+        services.approve_value(actor=boss, value=value)
+    wb = load_workbook(io.BytesIO(excel.build_template(user=clerk, period=period)))
+    ws = wb["填报"]
+    assert ws.cell(row=2, column=8).value == "已审核"
+    ws.cell(row=59, column=6, value=3)  # the one new figure (row 59 is the 58th indicator row)
+    out = io.BytesIO()
+    wb.save(out)
+    job = monitoring_jobs.start_upload(actor=clerk, period=period, filename="住建局.xlsx", data=out.getvalue())
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert (job.state, job.message, job.errors) == ("done", "共处理 58 行：1 行已保存，57 行未变更，0 行有错误", [])
+    sheet = list(
+        load_workbook(io.BytesIO(job_services.read_file(job, "result")[1]))["上传结果"].iter_rows(values_only=True)
+    )
+    assert sheet[1][3:] == ("未变更", "与系统中的数值相同（已审核）") and sheet[58][3] == "已保存"
+    assert IndicatorValue.objects.filter(period=period, status="approved").count() == 57
+
+    ws.cell(row=2, column=6, value=99)  # a real change of an approved value: the one error
+    out = io.BytesIO()
+    wb.save(out)
+    job = monitoring_jobs.start_upload(actor=clerk, period=period, filename="住建局.xlsx", data=out.getvalue())
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert job.message == "共处理 58 行：0 行已保存，57 行未变更，1 行有错误" and job.state == "failed"
+    assert len(job.errors) == 1 and "（系统中为 0.25），不能直接修改，请在系统中提交更正" in job.errors[0]
+
+    # the same file again with nothing new and no error: done, nothing saved, nothing wrong
+    ws.cell(row=2, column=6, value=0.25)
+    out = io.BytesIO()
+    wb.save(out)
+    job = monitoring_jobs.start_upload(actor=clerk, period=period, filename="住建局.xlsx", data=out.getvalue())
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert (job.state, job.message) == ("done", "共处理 58 行：0 行已保存，58 行未变更，0 行有错误")

@@ -1,7 +1,9 @@
 """Bulk entry through Excel: the department downloads its template for a period, fills it, uploads it.
 
 Each row is saved on its own (`services.save_value`, one transaction each): a bad row is reported with its
-reason and the others are kept; nothing is half-saved within a row.
+reason and the others are kept; nothing is half-saved within a row. The template carries every current value,
+submitted and approved ones too, so a row that says what the system already holds is 未变更 — not an error, and
+not counted as saved — whatever the value's state.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from huanxin.monitoring.models import Period
 
 HEADERS = ["指标代码", "指标名称", "地区代码", "地区", "填报单位", "本期数值", "说明及佐证", "当前状态"]
 RESULT_HEADERS = ["行号", "指标", "地区", "结果", "说明"]
+SAVED, UNCHANGED, FAILED = "saved", "unchanged", "failed"
+OUTCOME_LABELS = {SAVED: "已保存", UNCHANGED: "未变更", FAILED: "未保存"}
 MAX_ROWS = 20_000
 PROGRESS_EVERY = 50  # rows between progress reports: each is a write when a test runs the job in-process
 
@@ -46,7 +50,7 @@ def build_template(*, user: Any, period: Period) -> bytes:
         f"期间：{period.label}（{period.code}），报送截止 {period.due_on:%Y-%m-%d}",
         "只填写“本期数值”和“说明及佐证”两列；请勿修改指标代码和地区代码。",
         "数值为空的行不处理；已报送或已审核的行不会被覆盖（已审核的数值请在系统中提交更正）。",
-        "上传后逐行给出结果：有错误的行不保存并说明原因，其余行照常保存。",
+        "上传后逐行给出结果：与系统中相同的行为“未变更”；有错误的行不保存并说明原因，其余行照常保存。",
     ]
     add_sheet(wb, title="说明", headers=None, rows=[[line] for line in notes], widths=(100,))
     return workbook_bytes(wb)
@@ -57,8 +61,13 @@ class RowResult:
     row: int
     indicator: str
     region: str
-    ok: bool
+    ok: bool  # saved or unchanged: nothing wrong with the row
     message: str
+    outcome: str = ""  # SAVED | UNCHANGED | FAILED; empty means SAVED when ok, FAILED otherwise
+
+    def __post_init__(self) -> None:
+        if not self.outcome:
+            self.outcome = SAVED if self.ok else FAILED
 
 
 def import_workbook(
@@ -68,12 +77,14 @@ def import_workbook(
     data: bytes,
     today: dt.date | None = None,
     progress: Callable[[int, int], None] | None = None,
+    since: dt.datetime | None = None,
 ) -> list[RowResult]:
     """Save each filled row of an uploaded template; one result per non-empty row. `progress(done, total)` hears
     how many of the sheet's rows are done (a background job's progress bar).
 
     Run again over the same file (a job whose worker died) it writes nothing twice: a row saved the first time is
-    saved again with the same number, which `save_value` leaves as it is."""
+    saved again with the same number, which `save_value` leaves as it is. `since` (the job's start) tells those rows
+    apart from rows that were already so: a draft this user changed since then was saved by this upload."""
     table = uploads.read_xlsx(data, sheet="填报", max_rows=MAX_ROWS)
     header = table.header
     try:
@@ -100,8 +111,16 @@ def import_workbook(
             results.append(RowResult(number, code, region_code, False, "指标代码或地区代码不在本单位本期的填报范围内"))
             continue
         label = (row.setting.indicator.name, row.region.name)
+        if _unchanged(row.value, raw, fields["说明及佐证"], row.setting):
+            earlier = row.value is not None and _saved_by(row.value, user, since)
+            if earlier:
+                results.append(RowResult(number, *label, True, "已保存（草稿）"))
+            else:
+                status = row.value.get_status_display() if row.value is not None else ""
+                results.append(RowResult(number, *label, True, f"与系统中的数值相同（{status}）", UNCHANGED))
+            continue
         if not row.editable:
-            results.append(RowResult(number, *label, False, f"该数值{row.value.get_status_display()}，未覆盖"))  # type: ignore[union-attr]
+            results.append(RowResult(number, *label, False, _locked_message(row.value)))
             continue
         try:
             services.save_value(
@@ -127,9 +146,39 @@ def import_workbook(
     return results
 
 
+def _unchanged(current: Any, raw: Any, note: Any, setting: Any) -> bool:
+    """Whether a row repeats what the system holds: the same number (as a number: the template writes 2.5 for
+    2.5000) and the same note. A cell that is no number is not unchanged; `save_value` says what is wrong."""
+    if current is None:
+        return False
+    try:
+        number = services.parse_value(str(raw), setting)
+    except ValidationError:
+        return False
+    return bool(number == current.value and str(note or "").strip() == current.note)
+
+
+def _locked_message(value: Any) -> str:
+    """A row that changes a submitted or approved value: a real error, saying what the system holds and what to do."""
+    held = f"{value.value.normalize():f}"
+    if value.status == value.Status.APPROVED:
+        return f"该数值已审核（系统中为 {held}），不能直接修改，请在系统中提交更正"
+    return f"该数值{value.get_status_display()}（系统中为 {held}），待审核期间不能修改"
+
+
+def _saved_by(value: Any, user: Any, since: dt.datetime | None) -> bool:
+    return (
+        since is not None
+        and value.status == value.Status.DRAFT
+        and value.updated_by_id == getattr(user, "pk", None)
+        and value.updated_at >= since
+    )
+
+
 def results_workbook(results: list[RowResult]) -> bytes:
-    """The upload's answer row by row, as the job's result file: what was saved and why the rest was not."""
-    rows = [[r.row, r.indicator, r.region, "已保存" if r.ok else "未保存", r.message] for r in results]
+    """The upload's answer row by row, as the job's result file: what was saved, what was already so, and why the
+    rest was not."""
+    rows = [[r.row, r.indicator, r.region, OUTCOME_LABELS[r.outcome], r.message] for r in results]
     wb = new_workbook()
     add_sheet(wb, title="上传结果", headers=RESULT_HEADERS, rows=rows, widths=(8, 34, 16, 10, 60), freeze="A2")
     return workbook_bytes(wb)

@@ -2,8 +2,9 @@
 
 - `monitoring_upload`: a department's filled Excel template (up to 20,000 rows, each saved in its own transaction
   by `excel.import_workbook`). The upload page checks size and that it is an Excel package at once; the job saves
-  the rows with its progress, and answers with the counts, the refused rows' reasons and a result file. Run again
-  after its worker died, it saves each row with the same number, which changes nothing: no row is written twice.
+  the rows with its progress, and answers with the counts (saved, 未变更 — a row repeating what the system holds,
+  approved values included — and errors), the refused rows' reasons and a result file. Run again after its worker
+  died, it saves each row with the same number, which changes nothing: no row is written twice.
 - `derive_indicators`: the derived indicators of each frequency's latest ended period, from the ledgers and other
   metrics, monthly on the first day after a month ends (`huanxin monitoring derive` runs the same function).
   `derive_values` is idempotent, so a run repeated after a dead worker changes nothing more.
@@ -49,18 +50,21 @@ def _line(result: excel.RowResult) -> str:
 
 
 def summary(results: list[excel.RowResult], period: Period) -> kinds.Finished:
-    """The page's old answer as a job's: the counts, each refused row with its reason, every row in a file. An
-    upload of which no row was saved fails, so the owner's 待办 says so."""
+    """The page's old answer as a job's: the counts, each refused row with its reason, every row in a file. Rows
+    that repeat the system's values are counted apart, never as errors. An upload with errors of which no row was
+    saved fails, so the owner's 待办 says so; one that changes nothing and has no error is done."""
     if not results:
         raise kinds.JobFailed(kinds.Finished("文件中没有填写数值的行"))
-    failed = [r for r in results if not r.ok]
-    ok = len(results) - len(failed)
+    failed = [r for r in results if r.outcome == excel.FAILED]
+    same = sum(1 for r in results if r.outcome == excel.UNCHANGED)
+    ok = len(results) - len(failed) - same
+    counts = f"{ok} 行已保存" + (f"，{same} 行未变更" if same else "") + f"，{len(failed)} 行有错误"
     finished = kinds.Finished(
-        f"共处理 {len(results)} 行：{ok} 行已保存，{len(failed)} 行有错误",
+        f"共处理 {len(results)} 行：{counts}",
         result=kinds.Output(excel.results_workbook(results), XLSX, f"上传结果-{period.code}.xlsx"),
         errors=[_line(r) for r in failed],
     )
-    if not ok:
+    if not ok and failed:
         raise kinds.JobFailed(finished)
     return finished
 
@@ -72,7 +76,9 @@ def run_upload(ctx: jobs.Context) -> kinds.Finished:
     period = Period.objects.filter(code=ctx.job.params.get("period", "")).first()
     if period is None:
         raise ValidationError("填报期间不存在", code="no_period")
-    results = excel.import_workbook(user=owner, period=period, data=ctx.input(), progress=ctx.progress)
+    results = excel.import_workbook(
+        user=owner, period=period, data=ctx.input(), progress=ctx.progress, since=ctx.job.created_at
+    )
     return summary(results, period)
 
 
