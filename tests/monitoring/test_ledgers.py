@@ -71,6 +71,7 @@ def test_loading_the_definitions_twice_changes_nothing(setup) -> None:
         ("0", {"fuel": "纯电动"}, "quantity", "数量必须大于0"),
         ("-3", {"fuel": "纯电动"}, "quantity", "数量必须大于0"),
         ("十", {"fuel": "纯电动"}, "quantity", "不是数字"),
+        ("2.5", {"fuel": "纯电动"}, "quantity", "数量以“辆”计，请填写整数"),  # buses are counted
         ("5", {}, "fuel", "请填写燃料类型"),
         ("5", {"fuel": "蒸汽"}, "fuel", "燃料类型应为"),
         ("5", {"fuel": "纯电动", "colour": "红"}, "__all__", "未知属性"),

@@ -82,6 +82,17 @@ def test_bad_values_are_refused_with_a_reason(clerk, gas, q2, zhangbei, raw: str
     assert not IndicatorValue.objects.exists()
 
 
+def test_a_count_refuses_a_fraction(setup, q2, zhangbei) -> None:
+    """Video devices are counted (个): 18.17 of them is a typing slip; 18 and 18.0 are whole."""
+    video = Indicator.objects.get(plan=setup, code="police-video-devices-renewed")
+    police = officer("市公安局")
+    with pytest.raises(ValidationError) as exc:
+        services.save_value(actor=police, indicator=video, period=q2, region=zhangbei, value="18.17", today=AFTER_Q2)
+    assert exc.value.code == "value_not_integer" and "请填写整数" in exc.value.messages[0]
+    saved = services.save_value(actor=police, indicator=video, period=q2, region=zhangbei, value="18.0", today=AFTER_Q2)
+    assert saved.value == 18
+
+
 def test_a_share_above_100_is_refused(setup) -> None:
     share = Indicator.objects.get(plan=setup, code="benchmark-capacity-share")  # yearly, 市发改委's
     # Zhangjiakou derives it from the enterprise surveys; a city without them has the department report it

@@ -16,6 +16,7 @@ from django.utils import timezone
 from huanxin.core import audit, metrics
 from huanxin.core.models import Department, Region, User
 from huanxin.core.roles import Role
+from huanxin.monitoring import units
 from huanxin.monitoring.models import LedgerEntry, LedgerKind
 from huanxin.plans.models import Plan
 
@@ -126,6 +127,8 @@ def record_entry(
             errors["quantity"] = "数量必须大于0"
         elif -amount.as_tuple().exponent > 4:  # type: ignore[operator]
             errors["quantity"] = "数量最多保留4位小数"
+        elif units.is_count(kind.unit) and amount != amount.to_integral_value():  # 3.5 辆 is a typing slip
+            errors["quantity"] = f"数量以“{kind.unit}”计，请填写整数"
     except ArithmeticError:
         errors["quantity"] = f"“{quantity}”不是数字"
         amount = Decimal(0)

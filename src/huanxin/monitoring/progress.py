@@ -11,14 +11,16 @@ in percent, (value / baseline − 1) × 100.
 The path: a straight line from the path start at plan start to the target at the deadline. Path start:
 `start_value` when known (a share's or a level's value in the baseline year), else 0.
 
-Status rules, in order:
+Status rules, in order — the forecast decides, the pace (progress against the path) is said beside it:
 - no usable observation (or, for qualitative targets, no milestone) → NO_DATA;
 - the latest actual meets the target → ACHIEVED;
 - past the deadline and not achieved → AT_RISK;
-- progress at or above the expected progress (the path's, on the date of the latest figure) less
-  TOLERANCE_POINTS → ON_TRACK;
-- the forecast for the deadline meets the target, or progress ≥ LAGGING_SHARE of the expected progress → LAGGING;
-- otherwise → AT_RISK.
+- the forecast for the deadline meets the target → ON_TRACK, whatever the pace: a target forecast to be met is
+  not late. When the pace is behind the path (by more than TOLERANCE_POINTS) the summary says so plainly:
+  "按当前趋势可完成（进度略慢于计划）";
+- the forecast falls short: LAGGING when the pace is within TOLERANCE_POINTS of the path (summary
+  "进度符合计划，但按当前趋势难以完成") or at LAGGING_SHARE of it ("进度滞后"); AT_RISK when further behind;
+- no forecast (all figures on one day): judged on the pace alone, in the same bands.
 Qualitative targets: all milestones done → ACHIEVED; none overdue → ON_TRACK; one overdue by at most
 OVERDUE_GRACE_DAYS → LAGGING; more, or longer → AT_RISK.
 
@@ -34,6 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from enum import StrEnum
+
+from huanxin.monitoring import units
 
 TOLERANCE_POINTS = Decimal(5)  # percentage points of progress below the path that still count as on track
 LAGGING_SHARE = Decimal("0.8")  # below the path, but at least this share of the expected progress: lagging
@@ -59,7 +63,7 @@ class Status(StrEnum):
 _LABELS = {
     Status.ACHIEVED: "已完成",
     Status.ON_TRACK: "正常推进",
-    Status.LAGGING: "进度滞后",
+    Status.LAGGING: "需关注",
     Status.AT_RISK: "存在风险",
     Status.NO_DATA: "暂无数据",
 }
@@ -74,6 +78,7 @@ class Target:
     deadline: dt.date
     baseline_value: Decimal | None = None
     start_value: Decimal | None = None
+    unit: str = ""  # the target's unit, for the reasons' wording only
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,11 @@ class Assessment:
     forecast: Decimal | None = None
     reach_date: dt.date | None = None
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    summary: str = ""  # the status in words, pace and forecast together; the status's label when empty
+
+    @property
+    def headline(self) -> str:
+        return self.summary or self.status.label
 
 
 def meets(comparator: str, value: Decimal, target: Decimal) -> bool:
@@ -220,23 +230,37 @@ def assess(
         return Assessment(actual, expected, progress, Status.ACHIEVED, forecast, first, ("已达到目标",))
     if target.kind == "share" and forecast is not None:
         forecast = min(max(forecast, ZERO), HUNDRED)
-    forecast_ok = forecast is not None and meets(target.comparator, forecast, goal)
+    # judged at the precision the forecast is shown with: "预计 8.27，目标 8.27" is a target forecast to be met
+    forecast_ok = forecast is not None and meets(target.comparator, units.rounded(forecast, target.unit, goal), goal)
+    gap = f"进度 {progress}%，时间进度 {_one_decimal(expected_progress)}%"
+    on_pace = progress >= expected_progress - TOLERANCE_POINTS
+    near_pace = bool(expected_progress) and progress >= expected_progress * LAGGING_SHARE
     if forecast is not None:
-        reasons.append(f"按当前进度预计截止时为 {_one_decimal(forecast)}，目标 {_plain(goal)}")
+        verdict = "可以" if forecast_ok else "难以"
+        shown = units.display(forecast, target.unit, goal)
+        reasons.append(f"按当前趋势预计截止时为 {shown}，目标 {units.written(goal, target.unit)}，{verdict}完成")
     if (today - last_on).days > STALE_DAYS:
         reasons.append(f"最新数据截至 {last_on:%Y-%m-%d}")
     if today > target.deadline:
-        status = Status.AT_RISK
-        reasons.insert(0, "已过截止日期仍未达到目标")
-    elif progress >= expected_progress - TOLERANCE_POINTS:
+        status, summary = Status.AT_RISK, "已过截止日期仍未达到目标"
+        reasons.insert(0, summary)
+    elif forecast_ok:
         status = Status.ON_TRACK
-    elif forecast_ok or (expected_progress and progress >= expected_progress * LAGGING_SHARE):
-        status = Status.LAGGING
-        reasons.insert(0, f"进度 {progress}%，低于时间进度 {_one_decimal(expected_progress)}%")
+        if on_pace:
+            summary = "正常推进"
+        else:
+            summary = f"按当前趋势可完成（进度{'略' if near_pace else ''}慢于计划）"
+            reasons.insert(0, f"{gap}，慢于计划")
+    elif on_pace:
+        status = Status.ON_TRACK if forecast is None else Status.LAGGING
+        summary = "正常推进" if forecast is None else "进度符合计划，但按当前趋势难以完成"
+    elif near_pace:
+        status, summary = Status.LAGGING, "进度滞后"
+        reasons.insert(0, f"{gap}，低于计划")
     else:
-        status = Status.AT_RISK
-        reasons.insert(0, f"进度 {progress}%，明显低于时间进度 {_one_decimal(expected_progress)}%")
-    return Assessment(actual, expected, progress, status, forecast, reach, tuple(reasons))
+        status, summary = Status.AT_RISK, "存在风险"
+        reasons.insert(0, f"{gap}，明显低于计划")
+    return Assessment(actual, expected, progress, status, forecast, reach, tuple(reasons), summary)
 
 
 def _assess_milestones(milestones: Sequence[Milestone], today: dt.date) -> Assessment:

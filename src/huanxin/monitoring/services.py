@@ -19,6 +19,7 @@ from django.utils import timezone
 from huanxin.core import audit, uploads
 from huanxin.core.models import Department, Organisation, Region, User
 from huanxin.core.roles import Role, is_task_force
+from huanxin.monitoring import units
 from huanxin.monitoring.models import (
     REPORTING_WINDOW_DAYS,
     IndicatorSetting,
@@ -125,6 +126,8 @@ def parse_value(raw: str | Decimal | int, setting: IndicatorSetting) -> Decimal:
         raise ValidationError("数值过大，请检查单位", code="value_too_large")
     if -value.as_tuple().exponent > 4:  # type: ignore[operator]
         raise ValidationError("最多保留4位小数", code="value_precision")
+    if units.is_count(setting.value_unit) and value != value.to_integral_value():  # no 18.17 cameras
+        raise ValidationError(f"该指标以“{setting.value_unit}”计数，请填写整数", code="value_not_integer")
     if setting.indicator.kind == Indicator.Kind.SHARE and value > 100:
         raise ValidationError("比例不能超过100%", code="share_above_100")
     return value

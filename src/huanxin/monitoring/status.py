@@ -75,6 +75,7 @@ def target_of(indicator: Indicator, setting: IndicatorSetting | None, plan: Plan
             if setting is not None and indicator.kind != Indicator.Kind.GROWTH_VS_BASELINE
             else None
         ),
+        unit=indicator.unit,
     )
 
 
