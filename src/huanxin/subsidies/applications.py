@@ -704,6 +704,7 @@ def application_values(
         "applicant_name": prepared.applicant_name,
         "applicant_id": prepared.applicant_id,
         "applicant_hash": prepared.applicant_hash,
+        "applicant_id_tail": id_tail_hash(prepared.applicant_id),
         "phone": prepared.phone,
         "status": prepared.status,
         "amount_fen": prepared.amount_fen,
@@ -724,8 +725,9 @@ def application_values(
 # `application_values`' keys in order: the batch inserts these columns (a test holds the two together)
 APPLICATION_FIELDS = (
     "programme_id", "region_id", "channel", "merchant_id", "applicant_user_id", "applicant_name", "applicant_id",
-    "applicant_hash", "phone", "status", "amount_fen", "risk_score", "risk_reasons", "checks", "created_by_id",
-    "created_at", "idempotency_key", "fingerprint", "payee_name", "payee_account", "payee_bank", "payee_bank_code",
+    "applicant_hash", "applicant_id_tail", "phone", "status", "amount_fen", "risk_score", "risk_reasons", "checks",
+    "created_by_id", "created_at", "idempotency_key", "fingerprint", "payee_name", "payee_account", "payee_bank",
+    "payee_bank_code",
 )  # fmt: skip
 
 
@@ -738,6 +740,16 @@ def _new_application(
     values["checks"] = [check._asdict() for check in prepared.checks]
     # the real number comes from the row's id once it is saved
     return Application(number=f"TMP{uuid.uuid4().hex[:16]}", **values)
+
+
+ID_TAIL = 4  # characters of the resident ID kept as a look-up hash: the shortest tail the review queue searches by
+
+
+def id_tail_hash(resident_id: str) -> str:
+    """A keyed hash of the ID number's last four characters, truncated to 16 hex digits: it only narrows a search
+    (`selectors.review_queue` then compares the decrypted numbers of the rows it finds), so collisions cost nothing
+    and nothing about the number is in clear."""
+    return pii.lookup_hash(pii.normalise(resident_id)[-ID_TAIL:], purpose="resident_id_tail")[:16]
 
 
 def fingerprint(

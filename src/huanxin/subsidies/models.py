@@ -271,6 +271,9 @@ class Application(models.Model):
     applicant_name = pii.EncryptedTextField("申请人")
     applicant_id = pii.EncryptedTextField("身份证号码")
     applicant_hash = CodeField(max_length=64, editable=False)  # indexed by (applicant_hash, programme)
+    # the keyed hash of the ID number's last four characters (`applications.id_tail_hash`): the review queue finds
+    # an application by the tail an applicant reads out without decrypting every row, then checks the few it finds
+    applicant_id_tail = CodeField(max_length=16, blank=True, default="", db_default="", editable=False)
     phone = pii.EncryptedTextField("手机号码")
     status = models.CharField("状态", max_length=20, choices=Status.choices)
     amount_fen = models.BigIntegerField("补贴金额（分）")
@@ -301,7 +304,11 @@ class Application(models.Model):
             ),
             models.CheckConstraint(condition=Q(amount_fen__gte=0), name="application_amount_not_negative"),
         ]
-        indexes = [models.Index(fields=["programme", "status"]), models.Index(fields=["applicant_hash", "programme"])]
+        indexes = [
+            models.Index(fields=["programme", "status"]),
+            models.Index(fields=["applicant_hash", "programme"]),
+            models.Index(fields=["applicant_id_tail"], name="application_id_tail"),
+        ]
 
     def __str__(self) -> str:
         return self.number

@@ -7,14 +7,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
+from huanxin.core import pii
+from huanxin.core.models import Organisation
+from huanxin.core.roles import Role, reads_everything
+from huanxin.subsidies import review
+from huanxin.subsidies.applications import ID_TAIL, id_tail_hash
 from huanxin.subsidies.ledger import yuan
-from huanxin.subsidies.models import Account, Entry, Programme
+from huanxin.subsidies.models import Account, Application, Entry, MaterialRequest, Programme, ReviewDecision
 
 
 def visible_programme(user: Any, code: str) -> Programme:
@@ -179,3 +186,125 @@ def check_ledger(programme: Programme) -> LedgerCheck:
             elif kinds[Entry.Kind.CLAWBACK][0] != paid[0]:
                 problems.append(f"业务编号 {reference} 的追回金额或子池与兑付不符")
     return LedgerCheck(programme, current, count, problems)
+
+
+# --- the review queue, searched and filtered (审核队列) -------------------------------------------------------------
+
+# the queue's status filter: what a reviewer asks for, beyond the two statuses of the queue itself
+QUEUE_STATUSES = {
+    "": "全部待审核",
+    "reserved": "已受理（额度已预留）",
+    "in_review": "人工审核中",
+    "second": "待复核（已初审通过）",
+    "material": "待补充材料",
+}
+# risk bands over `risk_score` (40 a price flag, 10 a random sample: applications.prepare)
+RISK_BANDS = {"": "全部", "high": "高（80分以上）", "medium": "中（40–79分）", "low": "低（40分以下）"}
+_RISK_RANGES = {"high": (80, None), "medium": (40, 79), "low": (0, 39)}
+_ID_TAIL = re.compile(r"[0-9]{3,5}[0-9X]")  # the last 4–6 characters of a resident ID
+MAX_TAIL_CANDIDATES = 5000  # rows sharing a four-character tail decrypted to match a longer one; beyond, refused
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the review queue's form asks (kept in the page's URL): `q` an application number or the last 4–6
+    characters of the applicant's ID number, `merchant` part of a merchant's name or its USCC, a programme's code,
+    a status of `QUEUE_STATUSES`, a risk band of `RISK_BANDS`."""
+
+    q: str = ""
+    merchant: str = ""
+    programme: str = ""
+    status: str = ""
+    risk: str = ""
+
+    @classmethod
+    def from_query(cls, query: Any) -> QueueFilter:
+        def text(name: str, limit: int) -> str:
+            return " ".join(str(query.get(name, "")).split())[:limit]
+
+        status, risk = text("status", 20), text("risk", 20)
+        return cls(
+            q="".join(text("q", 40).split()).upper(),
+            merchant=text("merchant", 60),
+            programme=text("programme", 40),
+            status=status if status in QUEUE_STATUSES else "",
+            risk=risk if risk in RISK_BANDS else "",
+        )
+
+    @property
+    def searches_id_tail(self) -> bool:
+        return bool(_ID_TAIL.fullmatch(self.q))
+
+    @property
+    def active(self) -> bool:
+        return any((self.q, self.merchant, self.programme, self.status, self.risk))
+
+
+def _first_approval_pending() -> Exists:
+    """An approval not followed by a request for more material: the application waits for a second reviewer
+    (`review.pending_approvals`, as a subquery)."""
+    later_more = ReviewDecision.objects.filter(
+        application=OuterRef("application"), decision=ReviewDecision.Decision.MORE, at__gt=OuterRef("at")
+    )
+    return Exists(
+        ReviewDecision.objects.filter(application=OuterRef("pk"), decision=ReviewDecision.Decision.APPROVE).exclude(
+            Exists(later_more)
+        )
+    )
+
+
+def review_queue(user: Any, f: QueueFilter) -> QuerySet[Application]:
+    """`review.queue(user)` narrowed by `f`; each row annotated `awaiting_second` (待复核). The status 待补充材料
+    shows what the queue itself leaves out: applications waiting for the applicant's answer.
+
+    An ID tail is found through `Application.applicant_id_tail` (a keyed hash of the last four characters, indexed):
+    a four-character tail is matched by the hash alone; a longer one decrypts only the rows with that hash and
+    compares — never the whole queue. Raises ValidationError (`too_many_matches`) when a tail matches more rows than
+    is reasonable to decrypt: the reviewer adds a filter."""
+    open_request = Exists(MaterialRequest.objects.filter(application=OuterRef("pk"), supplied_at__isnull=True))
+    qs: QuerySet[Application]
+    if f.status == "material":  # the queue's own rule of who may look (review.queue), without leaving these out
+        if not (review.can_review(user) or reads_everything(user)):
+            return Application.objects.none()
+        qs = Application.objects.visible_to(user).filter(status__in=review.IN_QUEUE).filter(open_request)
+        qs = qs.select_related("programme", "region").order_by("-risk_score", "created_at", "pk")
+    else:
+        qs = review.queue(user)
+    qs = qs.annotate(awaiting_second=_first_approval_pending()).select_related("merchant")
+    if f.status in ("reserved", "in_review"):
+        qs = qs.filter(status=f.status)
+    elif f.status == "second":
+        qs = qs.filter(awaiting_second=True)
+    if f.programme:
+        qs = qs.filter(programme__code=f.programme)
+    if f.risk:
+        low, high = _RISK_RANGES[f.risk]
+        qs = qs.filter(risk_score__gte=low) if high is None else qs.filter(risk_score__gte=low, risk_score__lte=high)
+    if f.merchant:
+        merchants = Organisation.objects.filter(kind=Organisation.Kind.MERCHANT).filter(
+            Q(name__icontains=f.merchant) | Q(uscc=f.merchant.upper())
+        )
+        qs = qs.filter(merchant__in=merchants)
+    if f.searches_id_tail:
+        qs = qs.filter(applicant_id_tail=id_tail_hash(f.q))
+        if len(f.q) > ID_TAIL:
+            candidates = list(qs.values_list("pk", "applicant_id")[: MAX_TAIL_CANDIDATES + 1])
+            if len(candidates) > MAX_TAIL_CANDIDATES:
+                raise ValidationError(
+                    "符合该身份证尾号的申请过多，请再选择补贴项目或商户缩小范围", code="too_many_matches"
+                )
+            qs = qs.filter(pk__in=[pk for pk, number in candidates if pii.normalise(number).endswith(f.q)])
+    elif f.q:
+        qs = qs.filter(number=f.q)
+    return qs
+
+
+def queue_programmes(user: Any) -> QuerySet[Programme]:
+    """The programmes whose applications `user` may review, for the queue's programme filter: a county officer's
+    are its county's (an application's region is its programme's: `Application.objects.visible_to`)."""
+    programmes = Programme.objects.visible_to(user).order_by("-opens_on", "code")
+    if getattr(user, "role", "") == Role.COUNTY_OFFICER:
+        if not user.organisation_id:
+            return programmes.none()
+        return programmes.filter(region_id=user.organisation.region_id)
+    return programmes

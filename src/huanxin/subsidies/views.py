@@ -258,11 +258,26 @@ def application_action(request: HttpRequest, number: str, action: str) -> HttpRe
 
 
 def review_queue(request: HttpRequest) -> HttpResponse:
-    """审核队列: the reviewer's applications, highest risk first."""
+    """审核队列: the reviewer's applications, highest risk first, searched by number, the applicant's ID tail or
+    merchant and filtered by programme, status and risk; the filters live in the URL, so the list reloads, pages
+    and is shared as it was asked for (selectors.review_queue)."""
     if not review.can_review(request.user):
         raise PermissionDenied("补贴审核由审核员和县区经办人办理")
-    qs = review.queue(request.user).select_related("programme")
-    return render(request, "subsidies/review.html", {"page": Paginator(qs, 30).get_page(request.GET.get("page"))})
+    asked = selectors.QueueFilter.from_query(request.GET)
+    refused = ""
+    try:
+        qs = selectors.review_queue(request.user, asked)
+    except ValidationError as exc:
+        refused, qs = "；".join(exc.messages), Application.objects.none()
+    context = {
+        "page": Paginator(qs, 30).get_page(request.GET.get("page")),
+        "asked": asked,
+        "refused": refused,
+        "statuses": selectors.QUEUE_STATUSES.items(),
+        "risks": selectors.RISK_BANDS.items(),
+        "programmes": selectors.queue_programmes(request.user),
+    }
+    return render(request, "subsidies/review.html", context)
 
 
 def payments(request: HttpRequest) -> HttpResponse:
