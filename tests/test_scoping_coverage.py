@@ -19,7 +19,7 @@ from huanxin.plans.models import Indicator, Measure
 from tests.factories import OrganisationFactory, officer, task_force
 from tests.subsidies.accounts import payee
 
-OUR_APPS = ["core", "plans", "monitoring", "supervision", "recycling", "subsidies", "projects"]
+OUR_APPS = ["core", "plans", "monitoring", "supervision", "recycling", "subsidies", "projects", "notices"]
 
 
 def our_models():

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "huanxin.subsidies",
     "huanxin.projects",
     "huanxin.jobs",
+    "huanxin.notices",  # 消息 and SMS about applications and bookings (issue 18)
     "huanxin.demo",
     "django_tasks_db",
 ]
@@ -276,6 +277,11 @@ STORAGES = {
         )
     },
 }
+
+# --- Notifications (notices/notify.py): an SMS at each change of an application or a booking -------------
+# The gateway class, by dotted path; the default sends nothing and logs the masked phone and message id only.
+HUANXIN_SMS_GATEWAY = env_str("HUANXIN_SMS_GATEWAY", "huanxin.notices.notify.LogGateway")
+HUANXIN_SMS_SIGNATURE = env_str("HUANXIN_SMS_SIGNATURE", "张家口以旧换新")  # the 【签名】 the provider registered
 
 # --- Health and metrics (core/health.py, core/prom.py) --------------------------------------------
 # /readyz wants a worker seen within this many seconds (each `huanxin worker` says so every 5 s).

@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("huanxin.projects.urls")),
     path("", include("huanxin.subsidies.urls")),
     path("", include("huanxin.jobs.urls")),
+    path("", include("huanxin.notices.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/tokens/", token_list, name="tokens"),

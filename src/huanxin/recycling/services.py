@@ -24,6 +24,7 @@ from huanxin.core import audit, inputs, pii
 from huanxin.core.models import Organisation, Region, User
 from huanxin.core.roles import Role, is_task_force
 from huanxin.core.validators import clean_resident_id, clean_uscc, clean_vin
+from huanxin.notices import notify
 from huanxin.recycling.categories import BOOKABLE, DATA_BEARING, MATERIALS, TAKE_BACK, Category
 from huanxin.recycling.models import (
     Booking,
@@ -376,6 +377,7 @@ def book_pickup(
     )
     BookingItem.objects.bulk_create([BookingItem(booking=booking, category=i.category, count=i.count) for i in clean])
     _event(booking, actor, "商户代约（收旧+换新）" if merchant else "", at=now)
+    notify.booking_changed(booking, "booking.submitted", now=now)
     audit.record(
         actor=actor,
         action="recycling.booking_submitted",
@@ -408,6 +410,7 @@ def _move(
         booking.closed_at = now
     booking.save()
     _event(booking, actor, note, at=now)
+    notify.booking_changed(booking, f"booking.{status}", now=now)  # 已接单, 已完成, 上门未遇, 已取消
     audit.record(
         actor=actor,
         action=f"recycling.booking_{status}",

@@ -30,6 +30,7 @@ from huanxin.core import audit, bulkinsert, identity, pii, retry
 from huanxin.core.models import User
 from huanxin.core.roles import Role
 from huanxin.core.validators import clean_resident_id, clean_vin
+from huanxin.notices import notify
 from huanxin.recycling import selectors as recycling
 from huanxin.recycling.models import Certificate
 from huanxin.subsidies import errors, ledger, limits, payees, rules, sql
@@ -894,6 +895,8 @@ def submit_application(
     _set(application, "status", application.status)
     event = (application.pk, application.status, actor.pk, now, status_note(prepared.status, prepared.risk_reasons))
     bulkinsert.insert_rows(ApplicationEvent, ["application_id", "status", "actor_id", "at", "note"], [event])
+    if channel != Application.Channel.BATCH:  # a batch's customers get no 已受理 SMS (docs/subsidies.md#notifications)
+        notify.application_accepted(application, now=now)  # 已受理 / 人工审核 / 排队: commits with the application
     audit.record(
         actor=actor,
         action="subsidies.application_submitted",

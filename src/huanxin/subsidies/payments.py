@@ -33,6 +33,7 @@ from huanxin.core import audit, uploads
 from huanxin.core.exports import CSV, XLSX, build_csv, build_workbook
 from huanxin.core.models import User
 from huanxin.core.roles import Role, is_authenticated, is_task_force
+from huanxin.notices import notify
 from huanxin.recycling.services import draw_number
 from huanxin.subsidies import ledger, payees
 from huanxin.subsidies.models import (
@@ -415,6 +416,7 @@ def _apply_result(
             application.status = Application.Status.PAID
             application.save(update_fields=["status"])
             _event(application, actor=actor, note=f"补贴已发放（批次{batch.number}）", now=now)
+            notify.application_changed(application, "application.paid", now=now)
             audit.record(
                 actor=actor,
                 action="subsidies.payment_paid",
@@ -540,6 +542,7 @@ def clawback(*, actor: User, application: Application, reason: str, now: dt.date
         application.status = Application.Status.CLAWED_BACK
         application.save(update_fields=["status"])
         _event(application, actor=actor, note="补贴已追回：" + reason, now=now)
+        notify.application_changed(application, "application.clawed_back", now=now)
         audit.record(
             actor=actor,
             action="subsidies.application_clawed_back",

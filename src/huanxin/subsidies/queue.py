@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from huanxin.core import audit, retry
 from huanxin.core.models import User
+from huanxin.notices import notify
 from huanxin.subsidies import ledger
 from huanxin.subsidies.models import Application, ApplicationEvent, Programme
 
@@ -84,6 +85,9 @@ def _promote_one(*, actor: User, programme: Programme, now: dt.datetime, positio
         if status == Application.Status.IN_REVIEW:
             note += "；转人工审核：" + "；".join(application.risk_reasons)
         ApplicationEvent.objects.create(application=application, status=status, actor=actor, at=now, note=note[:200])
+        notify.application_changed(
+            application, "application.promoted" if status == Application.Status.RESERVED else "application.in_review"
+        )
         audit.record(
             actor=actor,
             action="subsidies.application_promoted",

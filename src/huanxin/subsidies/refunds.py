@@ -23,6 +23,7 @@ from django.utils import timezone
 from huanxin.core import audit, retry
 from huanxin.core.models import User
 from huanxin.core.roles import Role, is_authenticated
+from huanxin.notices import notify
 from huanxin.subsidies import errors, ledger
 from huanxin.subsidies.applications import give_back_limits
 from huanxin.subsidies.models import Application, ApplicationEvent, Claim, Entry, MaterialRequest, Payment, Refund
@@ -98,6 +99,7 @@ def report_refund(*, actor: User, application: Application, reason: str, now: dt
         locked.save(update_fields=["status"])
         note = ("已退货，已发放的补贴须退回：" if clawed_back else "已退货，补贴额度已释放：") + reason
         ApplicationEvent.objects.create(application=locked, status=locked.status, actor=actor, at=now, note=note[:200])
+        notify.application_changed(locked, "application.refunded", now=now)
         audit.record(
             actor=actor,
             action="subsidies.application_refunded",

@@ -24,6 +24,7 @@ from django.utils import timezone
 from huanxin.core import audit, retry
 from huanxin.core.models import User
 from huanxin.core.roles import Role, is_authenticated, reads_everything
+from huanxin.notices import notify
 from huanxin.subsidies import ledger
 from huanxin.subsidies.applications import give_back_limits
 from huanxin.subsidies.models import (
@@ -165,6 +166,7 @@ def _approve(actor: User, application: Application, reason: str, now: dt.datetim
         )
     else:
         _set_status(application, Application.Status.APPROVED, actor=actor, note="审核通过，等待发放", now=now)
+        notify.application_changed(application, "application.approved", now=now)
     audit.record(
         actor=actor,
         action="subsidies.application_approved" if not first_of_two else "subsidies.application_first_approval",
@@ -204,6 +206,7 @@ def _reject(actor: User, application: Application, reason: str, fraud: bool, now
         note=("未通过（认定骗补）：" if fraud else "未通过：") + reason,
         now=now,
     )
+    notify.application_changed(application, "application.rejected", now=now)  # the reason is on the page only
     audit.record(
         actor=actor,
         action="subsidies.application_rejected",
@@ -227,6 +230,7 @@ def _ask_more(actor: User, application: Application, question: str, now: dt.date
     ReviewDecision.objects.create(application=application, actor=actor, decision=Decision.MORE, reason=question, at=now)
     MaterialRequest.objects.create(application=application, asked_by=actor, question=question, asked_at=now)
     _set_status(application, Application.Status.IN_REVIEW, actor=actor, note="请补充材料：" + question, now=now)
+    notify.application_changed(application, "application.more", now=now)  # 退回补正; the question is on the page
     audit.record(
         actor=actor,
         action="subsidies.material_requested",
