@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # DEBUG only: a 404 or 400 still shows the site's own page, Django's debug page is kept for real errors
+    "huanxin.errors.DebugErrorPagesMiddleware",
     # NUL and other control characters in the path, parameters, form fields or JSON answered 400 at the door;
     # a ValidationError no view caught answered 400, not 500 (core/middleware.py).
     "huanxin.core.middleware.ControlCharacterMiddleware",
@@ -108,6 +110,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "huanxin.navigation.frame",  # the navigation the user may open (navigation.py)
             ],
         },
     },
@@ -184,6 +187,14 @@ AUDIT_CHAINS = env_int("HUANXIN_AUDIT_CHAINS", 64)
 HUANXIN_IDENTITY_PROVIDER = env_str("HUANXIN_IDENTITY_PROVIDER", "huanxin.core.identity.LocalIdentityProvider")
 # Resident ID numbers the stand-in answers "does not match" for (comma-separated): to try the refusal in tests/demo.
 HUANXIN_IDENTITY_REFUSED = env_list("HUANXIN_IDENTITY_REFUSED")
+
+# The portal's frame (templates/base.html, core/templatetags/portal.py): the site's name, an optional emblem (a
+# static file's path), and the footer's 主办单位, ICP 备案号 and hotline. The defaults are the demo city's.
+HUANXIN_SITE_NAME = env_str("HUANXIN_SITE_NAME", "张家口市设备更新和以旧换新工作平台")
+HUANXIN_SITE_OWNER = env_str("HUANXIN_SITE_OWNER", "张家口市推动大规模设备更新和消费品以旧换新工作专班")
+HUANXIN_ICP = env_str("HUANXIN_ICP", "冀ICP备00000000号（演示）")
+HUANXIN_HOTLINE = env_str("HUANXIN_HOTLINE", "12345")
+HUANXIN_EMBLEM = env_str("HUANXIN_EMBLEM", "")
 
 # --- Authentication -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "core.User"

@@ -14,6 +14,7 @@ admin.site.index_title = "基础数据与方案"
 
 api_urls, app_name, namespace = api.urls
 handler500 = "huanxin.core.middleware.server_error"  # a lost database connection outside a view: 503, not 500
+handler400 = "huanxin.errors.bad_request"  # the 400 page in the frame: Django's own renders it without the request
 
 urlpatterns = [
     path("", views.home, name="home"),
