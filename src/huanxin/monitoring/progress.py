@@ -240,7 +240,7 @@ def assess(
         shown = units.display(forecast, target.unit, goal)
         reasons.append(f"按当前趋势预计截止时为 {shown}，目标 {units.written(goal, target.unit)}，{verdict}完成")
     if (today - last_on).days > STALE_DAYS:
-        reasons.append(f"最新数据截至 {last_on:%Y-%m-%d}")
+        reasons.append(f"最新数据截至{last_on.year}年{last_on.month}月{last_on.day}日")
     if today > target.deadline:
         status, summary = Status.AT_RISK, "已过截止日期仍未达到目标"
         reasons.insert(0, summary)

@@ -9,6 +9,7 @@ without decimals, shares and growth rates with one, money with two and thousands
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 # units of things counted one by one: a figure in them is a whole number
 _COUNTED = "台 个 辆 家 座 处 户 套 件 项 人 名 所 部 艘 架 只 头 张 间 栋 幢 棵 株 次 批 宗 台套 辆次 人次 户次 家次"
@@ -57,6 +58,15 @@ def written(value: Decimal, unit: str | None) -> str:
     text = f"{value.normalize():,f}"
     unit = (unit or "").strip()
     return f"{text}{unit}" if unit == PERCENT or not unit else f"{text} {unit}"
+
+
+def target_text(indicator: Any) -> str:
+    """An indicator's target as the plan states it, its number as `written`: ≥6,400 个, 较2023年增长≥25%."""
+    if indicator.kind == "qualitative" or indicator.target_value is None:
+        return "定性目标"
+    symbol = {"gte": "≥", "gt": ">", "eq": "=", "lte": "≤"}.get(indicator.comparator, "")
+    prefix = f"较{indicator.baseline_year}年增长" if indicator.kind == "growth_vs_baseline" else ""
+    return f"{prefix}{symbol}{written(indicator.target_value, indicator.unit).replace(' ', '')}"
 
 
 def excel_format(unit: str | None, target: Decimal | None = None) -> str:
