@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 
 from huanxin.core import uploads
 from huanxin.core.exports import add_sheet, new_workbook, workbook_bytes
-from huanxin.monitoring import selectors, services
+from huanxin.monitoring import selectors, services, units
 from huanxin.monitoring.models import Period
 
 HEADERS = ["指标代码", "指标名称", "地区代码", "地区", "填报单位", "本期数值", "说明及佐证", "当前状态"]
@@ -30,8 +32,10 @@ PROGRESS_EVERY = 50  # rows between progress reports: each is a write when a tes
 
 def build_template(*, user: Any, period: Period) -> bytes:
     rows = []
+    row_units = []
     for row in selectors.entry_sheet(user=user, period=period):
         value = row.value
+        row_units.append(row.setting.value_unit)
         rows.append(
             [
                 row.setting.indicator.code,
@@ -45,7 +49,8 @@ def build_template(*, user: Any, period: Period) -> bytes:
             ]
         )
     wb = new_workbook()
-    add_sheet(wb, title="填报", headers=HEADERS, rows=rows, widths=(30, 34, 10, 16, 8, 12, 30, 12), freeze="F2")
+    ws = add_sheet(wb, title="填报", headers=HEADERS, rows=rows, widths=(30, 34, 10, 16, 8, 12, 30, 12), freeze="F2")
+    _value_cells(ws, row_units)
     notes = [
         f"期间：{period.label}（{period.code}），报送截止 {period.due_on:%Y-%m-%d}",
         "只填写“本期数值”和“说明及佐证”两列；请勿修改指标代码和地区代码。",
@@ -54,6 +59,31 @@ def build_template(*, user: Any, period: Period) -> bytes:
     ]
     add_sheet(wb, title="说明", headers=None, rows=[[line] for line in notes], widths=(100,))
     return workbook_bytes(wb)
+
+
+def _value_cells(ws: Any, row_units: list[str]) -> None:
+    """本期数值 shown as typed with its unit (General: 18.17 stays 18.17, so what the upload refuses is what the
+    cell shows); a count's cell accepts whole numbers only, any other a number of at least 0."""
+    column = HEADERS.index("本期数值") + 1
+    letter = get_column_letter(column)
+    checks: dict[str, DataValidation] = {}
+    for offset, unit in enumerate(row_units):
+        cell = ws.cell(row=2 + offset, column=column)
+        cell.number_format = f'General"{unit}"' if unit == units.PERCENT else f'General" {unit}"'
+        counted = units.is_count(unit)
+        key = unit if counted else ""
+        if key not in checks:
+            checks[key] = DataValidation(
+                type="whole" if counted else "decimal",
+                operator="greaterThanOrEqual",
+                formula1="0",
+                allow_blank=True,
+                showErrorMessage=True,
+                errorTitle="数值有误",
+                error=f"该指标以“{unit}”计数，请填写整数" if counted else "请填写不小于0的数字",
+            )
+            ws.add_data_validation(checks[key])
+        checks[key].add(f"{letter}{cell.row}")
 
 
 @dataclass
