@@ -23,13 +23,13 @@ def test_numbers_have_a_format_by_type_or_the_columns_own() -> None:
     rows = [["燃气管网", 6400, 10.69523809523809, Decimal("1234.5"), Decimal("12"), 0.309, "文本", None]]
     headers = ["名称", "台数", "小数", "金额", "整数", "占比", "说明", "空"]
     ws = _sheet(build_workbook(title="t", headers=headers, rows=rows))
-    assert [c.number_format for c in ws[2][1:5]] == ["0", "#,##0.00", "#,##0.00", "0"]
+    assert [c.number_format for c in ws[2][1:5]] == ["0", "#,##0.00##", "#,##0.00##", "0"]
     assert ws["G2"].number_format == "General" and ws["A2"].number_format == "General"  # text keeps its own
     formats = [None, '#,##0" 台"', None, "#,##0.00", None, "0.0%"]
     ws = _sheet(build_workbook(title="t", headers=headers, rows=rows, formats=formats))
     assert ws["B2"].number_format == '#,##0" 台"' and ws["B2"].value == 6400
     assert ws["F2"].number_format == "0.0%" and ws["D2"].number_format == "#,##0.00"
-    assert ws["C2"].number_format == "#,##0.00"  # no format given for the column: by type
+    assert ws["C2"].number_format == "#,##0.00##"  # no format given for the column: by type
 
 
 def test_a_sheet_prints_a4_fitted_to_the_width_with_its_header_on_every_page() -> None:

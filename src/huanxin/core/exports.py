@@ -13,8 +13,8 @@ Every sheet `add_sheet` builds prints as officials print it (`print_setup`): A4,
 wider than a portrait page, fitted to the page's width (as many pages down as it needs), the header row (and the
 title above it, when there is one) repeated on every page, page numbers in the footer. Every number has a number
 format: the column's own when the caller gives one (`formats`: "#,##0" 台 …, 0.0%, money with thousands
-separators), else by type — whole numbers as they are, decimals with two places and thousands separators — so no
-cell shows 10.69523809523809.
+separators), else by type — whole numbers as they are, decimals with two to four places and thousands separators —
+so no cell shows 10.69523809523809.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 HEADER_FONT = Font(bold=True)
 TITLE_FONT = Font(bold=True, size=14)
 WHOLE_FORMAT = "0"
-DECIMAL_FORMAT = "#,##0.00"
+DECIMAL_FORMAT = "#,##0.00##"  # two decimals, up to four when the value has them (raw figures keep theirs)
 LINE_HEIGHT = 15  # points a line of 11 pt text takes in a row
 PORTRAIT_WIDTH = 100  # column widths (in characters) an A4 portrait page holds at 100%; wider prints landscape
 
@@ -201,8 +201,8 @@ def _fit_height(ws: Worksheet, cells: Sequence[Cell], widths: Sequence[int]) -> 
 
 
 def number_format(cell: Cell, fmt: str | None = None) -> None:
-    """Give a number cell its format: `fmt`, else a whole number as it is and a decimal with two places and
-    thousands separators. Text, dates and empty cells keep theirs."""
+    """Give a number cell its format: `fmt`, else a whole number as it is and a decimal with two to four places
+    and thousands separators. Text, dates and empty cells keep theirs."""
     value = cell.value
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return
