@@ -269,6 +269,11 @@ def _subsidies_rows() -> None:
     reviewer = user_with_role(Role.REVIEWER)
     review.decide(actor=reviewer, application=application, decision="more", reason="请补充旧机照片")
     review.supply_material(actor=citizen, application=application, note="已补充")
+    from huanxin.subsidies import evidence  # a file of evidence with it (MEDIA_ROOT is the test's tmp_path)
+
+    evidence.attach(
+        actor=citizen, application=application, files=[evidence.Checked("invoice", b"%PDF-1.4", "application/pdf")]
+    )
     review.decide(actor=reviewer, application=application, decision="approve")
     finance = user_with_role(Role.FINANCE_OFFICER)
     payments.export_bank_file(actor=finance, batch=payments.create_batch(actor=finance, programme=programme))

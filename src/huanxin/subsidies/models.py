@@ -682,3 +682,44 @@ class PaymentExport(models.Model):
     @property
     def again(self) -> bool:
         return self.sequence > 1
+
+
+# --- evidence (subsidies/evidence.py) ---------------------------------------------------------------------------
+
+
+def evidence_path(instance: Evidence, filename: str) -> str:
+    # a random name, nothing of the uploader's (a file name may be "张三身份证.jpg"); the content is sealed
+    return f"subsidy-evidence/{timezone.localdate():%Y/%m}/{instance.token}.sealed"
+
+
+class Evidence(models.Model):
+    """A file the applicant gives with an application (the invoice, a photo of the old appliance): checked by its
+    content, images stripped of their metadata, sealed (`pii.seal_bytes`) under a random name and served only
+    through a scoped view — to those who may see the application."""
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", "购买发票"
+        OLD_ITEM = "old_item", "旧物照片"
+        OTHER = "other", "其他材料"
+
+    application = models.ForeignKey(Application, models.PROTECT, related_name="evidence", verbose_name="补贴申请")
+    kind = models.CharField("材料类型", max_length=10, choices=Kind.choices)
+    token = CodeField(max_length=32, unique=True, editable=False)  # uuid4 hex: the stored file's name
+    file = models.FileField(upload_to=evidence_path, max_length=120)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField("大小（字节）")  # of the file as served, before sealing
+    uploaded_by = models.ForeignKey("core.User", models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField("上传时间", default=timezone.now)
+
+    objects = _ThroughApplication.as_manager()
+
+    class Meta:
+        ordering = ["application", "uploaded_at", "pk"]
+        verbose_name = verbose_name_plural = "申请材料"
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.kind}"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huanxin.subsidies import settlement_views, views
+from huanxin.subsidies import evidence, settlement_views, views
 
 app_name = "subsidies"
 
@@ -19,6 +19,8 @@ urlpatterns = [
         "subsidies/settlement/<int:organisation_id>/", settlement_views.settlement_merchant, name="settlement_merchant"
     ),
     path("subsidies/applications/<str:number>/", views.application_detail, name="application"),
+    path("subsidies/applications/<str:number>/evidence/", evidence.evidence_upload, name="evidence_upload"),
+    path("subsidies/evidence/<int:pk>/", evidence.evidence_file, name="evidence"),
     path("subsidies/applications/<str:number>/<str:action>/", views.application_action, name="application_action"),
     path("subsidies/programmes/<slug:code>/", views.programme_detail, name="programme"),
     path("subsidies/programmes/<slug:code>/<str:action>/", views.programme_action, name="programme_action"),

@@ -26,7 +26,7 @@ from huanxin.core.roles import Role, is_official
 from huanxin.core.views import actor, get_visible_or_404
 from huanxin.jobs.models import Job
 from huanxin.subsidies import batch as batch_import
-from huanxin.subsidies import batch_job, ledger, payees, refunds, review, rules, selectors
+from huanxin.subsidies import batch_job, evidence, ledger, payees, refunds, review, rules, selectors
 from huanxin.subsidies import jobs as subsidy_jobs
 from huanxin.subsidies import payments as payments_service
 from huanxin.subsidies import queue as subsidy_queue
@@ -129,6 +129,8 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
         if user.role == Role.CITIZEN:  # the applicant is the account's verified identity, whatever was posted
             form["applicant_name"] = user.verified_name
         try:
+            # the evidence files are checked before the application is submitted: a bad file refuses the form
+            checked = evidence.check_files(evidence.collect(request.FILES))
             application = submit_application(
                 actor=user,
                 programme=programme,
@@ -148,6 +150,7 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
             messages.success(
                 request, f"申请已提交，申请编号 {application.number}，补贴 {application.amount_fen / 100:.2f} 元"
             )
+            evidence.attach_from_form(request, application, checked)
             return redirect("subsidies:application", number=application.number)
     kinds = list(getattr(params, "kinds", {}).items())
     return render(
@@ -165,6 +168,7 @@ def apply(request: HttpRequest, code: str) -> HttpResponse:
             "today": timezone.localdate().isoformat(),
             # the applicant's account is asked for when the applicant is the one paid (payees.pays_applicant)
             "pays_applicant": payees.pays_applicant(programme.payee, merchant_filed=user.role == Role.MERCHANT),
+            "evidence_accept": evidence.ACCEPT,
         },
     )
 
@@ -216,6 +220,7 @@ def application_detail(request: HttpRequest, number: str) -> HttpResponse:
             "two_person_above_fen": review.two_person_above_fen(application),
             "may_refund": refunds.can_report(request.user, application)
             and application.status in (*refunds.NOT_PAID, Application.Status.PAID),
+            **evidence.context(request.user, application),  # 申请材料 beside the application (subsidies/evidence.py)
         },
     )
 
