@@ -403,3 +403,25 @@ def test_never_crashes_on_bytes(data: bytes, filename: str) -> None:
         import_document(data, filename)
     except ImportFailed as failed:
         assert failed.code in ("unsupported_format", "no_text_layer", "empty_document", "unreadable")
+
+
+def test_numbering_continued_across_sections_is_in_sequence() -> None:
+    """一、（一）1. 2. （二）3. 4.: items numbered on across their sections, as many plans do, are neither flagged nor
+    read as text (a long 3. under （二） once became part of （二）'s text); a real gap still is flagged."""
+    text = (FIXTURES / "second-city-hengshui.txt").read_text(encoding="utf-8")
+    continued = text.replace("1.提升居民居住品质", "3.提升居民居住品质").replace(
+        "2.补齐市政设施短板", "4.补齐市政设施短板"
+    )
+    result = import_document(continued.encode(), "continued.txt")
+    assert_valid(result)
+    subsections = result.draft["sections"][1]["sections"]
+    assert [[m["number"] for m in s.get("measures", [])] for s in subsections[:2]] == [["1", "2"], ["3", "4"]]
+    assert all(m["confidence"] >= 0.8 for s in subsections[:2] for m in s["measures"])
+    assert not any("编号不连续" in w for w in result.warnings)
+    assert counts(result) == counts(import_document(text.encode(), "restarted.txt"))
+
+    lines = ["一、重点任务", "（一）甲", "1.做甲。（市商务局负责）", "2.做乙。（市商务局负责）", "（二）乙"]
+    flagged = import_document("\n".join([*lines, "5.做丙。（市商务局负责）"]).encode(), "gap.txt")
+    assert any("编号不连续" in w and "应为第 1 项" in w for w in flagged.warnings)
+    run_on = import_document("\n".join([*lines, "3.做丙。（市商务局负责）"]).encode(), "run-on.txt")
+    assert not any("编号不连续" in w for w in run_on.warnings)

@@ -1,5 +1,6 @@
 """The normalised text → the document's tree: numbered headings (一、 （一） 1. （1） ① and variants), each with
-the paragraphs under it. Levels follow the order in which the numbering styles first appear, as people read them."""
+the paragraphs under it. Levels follow the order in which the numbering styles first appear, as people read them.
+Numbering that runs on across parents (（一）1. 2. （二）3. 4.) is in sequence: many plans number so."""
 
 from __future__ import annotations
 
@@ -100,6 +101,9 @@ def build_tree(text: str) -> Tree:
     roots: list[Node] = []
     stack: list[Node] = []
     warnings: list[str] = []
+    # the last value of each (level, style) in the whole document: many plans number their 1. 2. 3. on across
+    # sections (（一）1. 2. （二）3. 4.), so a first child may continue the previous parent's numbering
+    last: dict[tuple[int, str], int] = {}
     for para, mark in zip(paras[first:], marks[first:], strict=True):
         if mark is None:
             if stack:
@@ -113,6 +117,8 @@ def build_tree(text: str) -> Tree:
             level = min(len(order), len(stack) + 1)
         previous = stack[level - 1] if len(stack) >= level and stack[level - 1].style == style else None
         expected = previous.value + 1 if previous else 1
+        if previous is None and level > 1 and value != 1 and value == last.get((level, style), -1) + 1:
+            expected = value  # continuous numbering, as the document's own sequence
         line = para.text(text)
         if value != expected and level > 1 and len(line) > 80 and value > expected + 1:
             # "3.5万辆…" in running text or a list inside a measure: keep it as text
@@ -124,6 +130,7 @@ def build_tree(text: str) -> Tree:
         del stack[level - 1 :]
         (stack[-1].children if stack else roots).append(node)
         stack.append(node)
+        last[(level, style)] = value
     return Tree(paras[:first], roots, warnings)
 
 
