@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huanxin.recycling import invoice_views, views
+from huanxin.recycling import invoice_views, print_views, views
 
 app_name = "recycling"
 
@@ -30,6 +30,7 @@ urlpatterns = [
     path("recycling/certificates/", views.certificate_list, name="certificates"),
     path("recycling/certificates/new/<str:kind>/", views.certificate_form, name="certificate_new"),
     path("recycling/certificates/<str:number>/", views.certificate_detail, name="certificate"),
+    path("recycling/certificates/<str:number>/print/", print_views.certificate_print, name="certificate_print"),
     path("recycling/certificates/<str:number>/revoke/", views.certificate_revoke, name="certificate_revoke"),
     # reverse invoices (反向开票)
     path("recycling/invoices/", invoice_views.invoice_list, name="invoices"),

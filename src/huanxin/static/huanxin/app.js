@@ -35,6 +35,11 @@
     if (field) field.select();
   });
 
+  // <button data-print>: opens the browser's print dialogue (a certificate's printable page).
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("button[data-print]")) window.print();
+  });
+
   // <a href="/fallback/" data-history-back>: goes back a page; the href is where it goes without history.
   document.addEventListener("click", (event) => {
     const link = event.target.closest("a[data-history-back]");
