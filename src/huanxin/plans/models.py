@@ -9,19 +9,55 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Subquery
 
-from huanxin.core.models import Department, Region, User
+from huanxin.core.models import Department, Organisation, Region, User
 from huanxin.core.roles import Role, is_authenticated, is_official, is_task_force
 
 
 class PlanQuerySet(models.QuerySet["Plan"]):
     def visible_to(self, user: Any) -> PlanQuerySet:
+        """Published plans of the user's own region: the task force and auditors see every plan, drafts too (they
+        import and check them); everyone else the published plans of their place — its own, those of the places
+        above it (a county's people read the city's and the province's plan) and, for officials, those of the
+        places under it (the city's officials oversee their counties' plans). A plan of another city is not shown
+        to this city's users. A user's place is their organisation's region; for those without one (citizens) the
+        site's own region (`home_region`)."""
         if not is_authenticated(user):
             return self.none()
         if is_task_force(user) or (user.role == Role.AUDITOR):
             return self
-        return self.filter(status=Plan.Status.PUBLISHED)
+        return self.filter(status=Plan.Status.PUBLISHED, region_id__in=plan_regions(user))
+
+
+def home_region() -> Region | None:
+    """The region the site serves: the setting HUANXIN_HOME_REGION (a region code), else that of the first plan
+    published on it — a city's deployment loads its own plan before it imports any other."""
+    return Region.objects.filter(pk=_home_region_id()).first()
+
+
+def _home_region_id() -> Subquery:
+    from django.conf import settings
+
+    code = str(getattr(settings, "HUANXIN_HOME_REGION", "") or "")
+    if code:
+        return Subquery(Region.objects.filter(code=code).values("pk")[:1])
+    return Subquery(Plan.objects.filter(status=Plan.Status.PUBLISHED).order_by("pk").values("region_id")[:1])
+
+
+def plan_regions(user: Any) -> models.QuerySet[Region]:
+    """The regions whose plans `user` reads (see `PlanQuerySet.visible_to`), as a subquery: the user's place (their
+    organisation's region, else `home_region`), the places above it and, for officials, the two levels under it.
+    Written in SQL so that scoping a plan's parts costs no query of its own."""
+    organisation_id = getattr(user, "organisation_id", None)
+    if organisation_id:
+        place = Subquery(Organisation.objects.filter(pk=organisation_id).values("region_id")[:1])
+    else:
+        place = _home_region_id()
+    around = Q(pk=place) | Q(children=place) | Q(children__children=place)
+    if is_official(user):
+        around |= Q(parent=place) | Q(parent__parent=place)
+    return Region.objects.filter(around).values("pk")
 
 
 class Plan(models.Model):
