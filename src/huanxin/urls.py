@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from huanxin import views
 from huanxin.api import _open_to_anonymous, api
-from huanxin.core import health, prom
+from huanxin.core import audit_views, health, prom
 from huanxin.core.identity_views import verify_page
 from huanxin.core.token_views import token_list
 
@@ -30,6 +30,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/tokens/", token_list, name="tokens"),
     path("accounts/identity/", verify_page, name="identity"),
+    path("audit/", audit_views.audit_log, name="audit"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -90,6 +90,7 @@ COVERED = {
     "subsidies:settlement",
     "subsidies:settlement_merchant",
     "jobs:result",  # a background job's result file: the uploads' result workbooks below come through it
+    "audit",  # the auditor's filtered events: tests/core/test_audit_page.py
 }
 
 

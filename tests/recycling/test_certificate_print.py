@@ -125,6 +125,9 @@ def test_reached_from_the_certificates_page_and_the_qr_target_answers(recycler, 
     c = certificates["vehicle"]
     detail = logged_in(recycler).get(f"/recycling/certificates/{c.number}/").content.decode()
     assert f'href="/recycling/certificates/{c.number}/print/"' in detail
+    assert "此证明的审计记录" not in detail
+    auditor_detail = logged_in(user_with_role(Role.AUDITOR)).get(f"/recycling/certificates/{c.number}/")
+    assert f"/audit/?object_type=recycling.certificate&amp;object_id={c.pk}" in auditor_detail.content.decode()
     checked = Client().get(verify_url(c, code=True).removeprefix("http://testserver"))  # what the phone opens
     assert checked.status_code == 200 and "证明有效" in checked.content.decode()
     number_only = Client().get(verify_url(c, code=False).removeprefix("http://testserver")).content.decode()
