@@ -26,3 +26,9 @@ def plain(value: Decimal | None) -> str:
     """A stored value as typed, without the trailing zeros of its four decimals and never in exponent form
     (Decimal("6400.0000").normalize() is 6.4E+3)."""
     return "" if value is None else format(value.normalize(), "f")
+
+
+@register.filter
+def target(indicator: Any) -> str:
+    """An indicator's target written with the same separators as its figures: ≥6,400个, 较2023年增长≥25%."""
+    return units.target_text(indicator)
