@@ -51,3 +51,18 @@ def test_an_uploaded_fraction_of_a_count_is_refused_and_a_whole_one_saved(period
     results = excel.import_workbook(user=police, period=period, data=out.getvalue())
     assert [(r.ok, r.message) for r in results] == [(False, "该指标以“个”计数，请填写整数"), (True, "已保存（草稿）")]
     assert [v.value for v in IndicatorValue.objects.all()] == [18]
+
+
+def test_the_demo_invents_whole_cameras_and_kilometres_with_decimals(setup) -> None:
+    """The issue saw 18.17 cameras in the demo: its figures for a count are whole numbers."""
+    import random
+
+    from huanxin.demo.monitoring import _value
+    from huanxin.monitoring.models import IndicatorSetting
+
+    rng = random.Random(1)
+    video = IndicatorSetting.objects.get(indicator__code="police-video-devices-renewed")
+    gas = IndicatorSetting.objects.get(indicator__code="gas-pipeline-renewed-km")
+    cameras = [_value(video, 0.5, 0.07, w, rng) for w in (0.05, 0.1, 0.3)]
+    assert all(c == c.to_integral_value() for c in cameras) and len(set(cameras)) == 3
+    assert any(k != k.to_integral_value() for k in (_value(gas, 0.5, 0.07, 0.1, rng) for _ in range(5)))
