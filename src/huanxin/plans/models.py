@@ -45,7 +45,7 @@ def _home_region_id() -> Subquery:
     return Subquery(Plan.objects.filter(status=Plan.Status.PUBLISHED).order_by("pk").values("region_id")[:1])
 
 
-def plan_regions(user: Any) -> models.QuerySet[Region]:
+def plan_regions(user: Any) -> models.QuerySet[Region, Any]:
     """The regions whose plans `user` reads (see `PlanQuerySet.visible_to`), as a subquery: the user's place (their
     organisation's region, else `home_region`), the places above it and, for officials, the two levels under it.
     Written in SQL so that scoping a plan's parts costs no query of its own."""
