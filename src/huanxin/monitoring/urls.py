@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huanxin.monitoring import dashboard, ledger_views, reports, views
+from huanxin.monitoring import dashboard, ledger_views, reports, setup, views
 
 app_name = "monitoring"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("monitoring/review/<int:pk>/", views.review_action, name="review_action"),
     path("monitoring/values/<int:pk>/", views.value_detail, name="value"),
     path("monitoring/evidence/<int:pk>/", views.evidence_download, name="evidence"),
+    path("monitoring/setup/<slug:plan>/", setup.setup_page, name="setup"),
 ]
 
 urlpatterns += [

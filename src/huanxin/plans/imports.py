@@ -1,17 +1,24 @@
 """Importing a plan document: upload → draft (huanxin.plans.importer) → review and edit → publish.
 
 The draft is YAML in the loader's format whose items also carry `confidence` and `source` ([start, end] offsets
-into the extracted text); the review page reads them through `outline()`. Saving an edit validates it with the
-loader's own reader and refuses it with the loader's `file:line` messages; publishing loads it through the normal
-path (`services.load_plan_file`). Only the task force imports plans. Every write is audited in its transaction.
+into the extracted text); the review page reads them through `outline()`. The reviewer edits it in forms — the
+plan's header (`save_header`), a section or a measure with its clauses and targets (`save_item`) — or, as the
+advanced fallback, as YAML (`save_draft`). Every edit is validated with the loader's own reader before it is kept;
+publishing loads the draft through the normal path (`services.load_plan_file`) and refuses the importer's
+placeholders (`unfinished`) and clashes with the database (`conflicts`). Only the task force imports plans. Every
+write is audited in its transaction.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
+import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +32,9 @@ from huanxin.core.models import Department, DepartmentAlias, Region, User
 from huanxin.core.roles import is_task_force
 from huanxin.jobs.models import Job
 from huanxin.plans import services
-from huanxin.plans.importer import ImportFailed, import_document
-from huanxin.plans.importer.build import PLACEHOLDER_REGION
+from huanxin.plans.importer import ImportFailed, dump_yaml, import_document
+from huanxin.plans.importer import regions as code_database
+from huanxin.plans.importer.build import PLACEHOLDER_REGION, region_entries
 from huanxin.plans.loader import PlanFileError, read_plan_file
 from huanxin.plans.models import Plan, PlanImport
 
@@ -147,10 +155,11 @@ def publish(*, actor: User, plan_import: PlanImport) -> Plan:
     if problems:
         raise ValidationError(["草稿未通过校验，请先修正：", *problems], code="invalid_draft")
     data = yaml.safe_load(plan_import.draft_yaml)
-    clashes = conflicts(data)
+    clashes = unfinished(data) + conflicts(data)
     if clashes:
         raise ValidationError(clashes, code="conflict")
     _keep_existing(data)
+    data["plan"].pop("placeholders", None)
     with tempfile.TemporaryDirectory(prefix="huanxin-import-") as tmp:
         directory = Path(tmp)
         if plan_import.text:  # the extracted text becomes the plan's source text, as beside a hand-made file
@@ -180,6 +189,278 @@ def publish(*, actor: User, plan_import: PlanImport) -> Plan:
         },
     )
     return report.plan
+
+
+# --- Editing the draft in forms -------------------------------------------------------------------
+
+HEADER_LABELS = {"title": "方案名称", "document_number": "文号", "issuer": "发文机关", "issued_on": "成文日期"}
+_STAND_IN = "请填写"  # the importer's stand-in texts: （请填写文号）, （请填写方案名称） …
+
+
+@dataclass
+class ClauseEdit:
+    departments: list[str]  # codes, the lead first
+    open_ended: bool = False
+    checked: bool = False
+
+
+@dataclass
+class TargetEdit:
+    name: str
+    target_year: int
+    comparator: str | None = None
+    target: Decimal | None = None
+    unit: str | None = None
+    aspirational: bool = False
+    checked: bool = False
+    delete: bool = False
+    measures: list[str] | None = None  # a section's goal: the measures that deliver it (None: leave as is)
+
+
+@dataclass
+class ItemEdit:
+    """What the form of one section or measure of the draft says."""
+
+    title: str
+    text: str
+    checked: bool = False
+    clauses: list[ClauseEdit] = field(default_factory=list)
+    targets: list[TargetEdit] = field(default_factory=list)
+
+
+def _edit(*, actor: User, plan_import: PlanImport, what: str, change: Callable[[dict[str, Any]], None]) -> PlanImport:
+    """Apply a form's change to the stored draft and keep it if the loader accepts the result (as `save_draft`)."""
+    _require_task_force(actor)
+    plan_import = PlanImport.objects.select_for_update().get(pk=plan_import.pk)
+    if plan_import.status != PlanImport.Status.DRAFT:
+        raise ValidationError("只有待审阅的草稿可以修改", code="not_draft")
+    try:
+        data = yaml.safe_load(plan_import.draft_yaml or "")
+    except yaml.YAMLError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("plan"), dict):
+        raise ValidationError("草稿 YAML 有误，请先在“高级：编辑 YAML”中修正", code="invalid_draft")
+    change(data)
+    yaml_text = dump_yaml(data)
+    problems = validate_yaml(yaml_text)
+    if problems:
+        raise ValidationError(problems, code="invalid_draft")
+    if yaml_text == plan_import.draft_yaml:
+        return plan_import
+    before = _sha256(plan_import.draft_yaml.encode())
+    plan_import.draft_yaml = yaml_text
+    plan_import.save(update_fields=["draft_yaml", "updated_at"])
+    audit.record(
+        actor=actor,
+        action="plan_import.draft_saved",
+        target=plan_import,
+        changes={"form": what, "draft_sha256": [before, _sha256(yaml_text.encode())]},
+    )
+    return plan_import
+
+
+@transaction.atomic
+def save_header(
+    *,
+    actor: User,
+    plan_import: PlanImport,
+    title: str,
+    document_number: str,
+    issuer: str,
+    issued_on: dt.date,
+    region_code: str,
+    code: str | None = None,
+) -> PlanImport:
+    """The plan's name, 文号, 发文机关, 成文日期 and region as the reviewer read them in the document. Each field saved
+    here is no longer a placeholder. A new region code takes the place's name and divisions from the code database
+    (as the importer does) and moves the departments filed under the old code (`000000-miit` → `130722-miit`)."""
+    errors: dict[str, str] = {}
+    values = {"title": title.strip(), "document_number": document_number.strip(), "issuer": issuer.strip()}
+    for key, limit in (("title", 200), ("document_number", 60), ("issuer", 100)):
+        if not values[key]:
+            errors[key] = f"请填写{HEADER_LABELS[key]}"
+        elif _STAND_IN in values[key]:
+            errors[key] = f"请填写原文的{HEADER_LABELS[key]}，不要保留占位文字"
+        elif len(values[key]) > limit:
+            errors[key] = f"{HEADER_LABELS[key]}过长（最多 {limit} 字）"
+    if code is not None:
+        code = code.strip()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,59}", code):
+            errors["code"] = "方案代码用小写字母、数字和连字符，如 zhangbei-2024"
+    region_code = region_code.strip()
+    place = None
+    if not re.fullmatch(r"\d{6}", region_code) or region_code == PLACEHOLDER_REGION:
+        errors["region"] = "请填写 6 位行政区划代码（GB/T 2260），如 130722"
+
+    def change(data: dict[str, Any]) -> None:
+        nonlocal place
+        plan = data["plan"]
+        if "region" not in errors and region_code != str(plan.get("region")):
+            place = code_database.places().get(region_code)
+            if place is None:
+                errors["region"] = f"行政区划代码库中没有 {region_code}，请核对"
+        if issued_on.year > int(plan.get("target_year") or 2100):
+            errors["issued_on"] = "成文日期不应晚于方案的目标年"
+        if errors:
+            raise ValidationError(errors, code="invalid_header")
+        plan.update(values)
+        plan["issued_on"] = issued_on
+        if code is not None:
+            plan["code"] = code
+        left = [key for key in plan.get("placeholders") or [] if key not in (*values, "issued_on")]
+        if left:
+            plan["placeholders"] = left
+        else:
+            plan.pop("placeholders", None)
+        if place is not None:
+            _move_region(data, str(plan["region"]), place)
+
+    return _edit(actor=actor, plan_import=plan_import, what="header", change=change)
+
+
+def _move_region(data: dict[str, Any], old: str, place: code_database.Place) -> None:
+    data["plan"]["region"] = place.code
+    entries = region_entries(place)
+    entries[0]["confidence"] = 1.0  # the reviewer gave it
+    data["regions"] = entries
+    renamed = {}
+    for entry in data.get("departments") or []:
+        code = str(entry.get("code", ""))
+        if code.startswith(old + "-"):
+            renamed[code] = place.code + code.removeprefix(old)
+            entry["code"] = renamed[code]
+    if not renamed:
+        return
+    if data["plan"].get("task_force_department") in renamed:
+        data["plan"]["task_force_department"] = renamed[data["plan"]["task_force_department"]]
+    for _path, measure in _measures(data):
+        for clause in _as_list(measure.get("responsibilities")):
+            clause["departments"] = [renamed.get(str(c), c) for c in clause.get("departments") or []]
+
+
+def _measures(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(path, measure) for every measure of the draft: paths as the edit pages address them (s1.m0, s1.s0.m2)."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for i, top in enumerate(_as_list(data.get("sections"))):
+        out.extend((f"s{i}.m{k}", m) for k, m in enumerate(_as_list(top.get("measures"))))
+        for j, sub in enumerate(_as_list(top.get("sections"))):
+            out.extend((f"s{i}.s{j}.m{k}", m) for k, m in enumerate(_as_list(sub.get("measures"))))
+    return out
+
+
+def node_at(data: dict[str, Any], path: str) -> tuple[str, dict[str, Any], str]:
+    """The section or measure at `path` (s1, s1.s0, s1.m2, s1.s0.m2): (kind, node, its code such as 二（一）2).
+    KeyError when there is none."""
+    parts = path.split(".")
+    if not 1 <= len(parts) <= 3 or not all(re.fullmatch(r"[sm]\d{1,4}", part) for part in parts):
+        raise KeyError(path)
+    kinds = [part[0] for part in parts]
+    if kinds[0] != "s" or "m" in kinds[:-1] or kinds.count("s") > 2:
+        raise KeyError(path)
+    node: dict[str, Any] = data
+    numbers = []
+    for part in parts:
+        listing = _as_list(node.get("sections" if part[0] == "s" else "measures"))
+        index = int(part[1:])
+        if index >= len(listing):
+            raise KeyError(path)
+        node = listing[index]
+        numbers.append(_text(node.get("number")))
+    code = "".join(numbers) + ("、" if len(parts) == 1 else "")
+    return ("measure" if kinds[-1] == "m" else "section"), node, code
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+@transaction.atomic
+def save_item(*, actor: User, plan_import: PlanImport, path: str, edit: ItemEdit) -> PlanImport:
+    """A section's or a measure's form: title, text, its clauses' departments (lead first), its targets (value,
+    unit, year; a wrong one deleted). Ticking 已核对 sets the item's confidence to 1: the reviewer checked it."""
+
+    def change(data: dict[str, Any]) -> None:
+        try:
+            kind, node, _code = node_at(data, path)
+        except KeyError:
+            raise ValidationError("草稿中没有这一项（草稿可能已修改），请回到审阅页重新打开", code="no_item") from None
+        codes = {_text(d.get("code")) for d in _as_list(data.get("departments"))}
+        measure_codes = {
+            _text(top.get("number")) + _text(sub.get("number")) + _text(m.get("number"))
+            for top in _as_list(data.get("sections"))
+            for sub in [{}, *_as_list(top.get("sections"))]
+            for m in _as_list((sub or top).get("measures"))
+        }
+        clauses = _as_list(node.get("responsibilities")) if kind == "measure" else []
+        targets = _as_list(node.get("indicators"))
+        if len(edit.clauses) != len(clauses) or len(edit.targets) != len(targets):
+            raise ValidationError("草稿已被修改，请回到审阅页重新打开本项", code="stale_form")
+        errors: dict[str, str] = {}
+        title = edit.title.strip()
+        if not title or len(title) > 200:
+            errors["title"] = "请填写标题（最多 200 字）"
+        if kind == "measure" and not edit.text.strip():
+            errors["text"] = "请填写举措正文"
+        for n, clause_edit in enumerate(edit.clauses):
+            if not clause_edit.departments:
+                errors[f"c{n}-lead"] = "请选择牵头单位"
+            elif unknown := [c for c in clause_edit.departments if c not in codes]:
+                errors[f"c{n}-lead"] = f"草稿中没有单位 {'、'.join(unknown)}"
+            elif len(set(clause_edit.departments)) != len(clause_edit.departments):
+                errors[f"c{n}-co"] = "配合单位中不要再选牵头单位"
+        for n, target_edit in enumerate(edit.targets):
+            if target_edit.delete:
+                continue
+            if not target_edit.name.strip() or len(target_edit.name.strip()) > 120:
+                errors[f"t{n}-name"] = "请填写指标名称（最多 120 字）"
+            if target_edit.measures and (unknown := [m for m in target_edit.measures if m not in measure_codes]):
+                errors[f"t{n}-measures"] = f"草稿中没有举措 {'、'.join(unknown)}"
+        if errors:
+            raise ValidationError(errors, code="invalid_item")
+        node["title"] = title
+        node["text"] = edit.text.strip()
+        if edit.checked:
+            node["confidence"] = 1.0
+        for clause, clause_edit in zip(clauses, edit.clauses, strict=True):
+            clause["departments"] = list(clause_edit.departments)
+            clause["open_ended"] = clause_edit.open_ended
+            if clause_edit.checked:
+                clause["confidence"] = 1.0
+        kept = []
+        for target, given in zip(targets, edit.targets, strict=True):
+            if given.delete:
+                continue
+            target["name"] = given.name.strip()
+            target["target_year"] = given.target_year
+            target["aspirational"] = given.aspirational
+            if target.get("kind") != "qualitative":
+                target["comparator"] = given.comparator
+                target["target"] = _number(given.target) if given.target is not None else None
+                target["unit"] = (given.unit or "").strip() or None
+            if given.measures is not None:
+                target["measures"] = list(given.measures)
+            if given.checked:
+                target["confidence"] = 1.0
+            kept.append(target)
+        if targets or "indicators" in node:
+            node["indicators"] = kept
+
+    return _edit(actor=actor, plan_import=plan_import, what=f"item {path}", change=change)
+
+
+def unfinished(data: dict[str, Any]) -> list[str]:
+    """Header fields that are still the importer's stand-ins — a 文号 “（请填写文号）”, a 成文日期 the text did not
+    give (`plan.placeholders`) — each a reason not to publish: a plan goes out with what its document says."""
+    plan: dict[str, Any] = data["plan"] if isinstance(data.get("plan"), dict) else {}
+    left = set(plan.get("placeholders") or [])
+    out = []
+    for key, label in HEADER_LABELS.items():
+        value = _text(plan.get(key))
+        if key in left or _STAND_IN in value:
+            out.append(
+                f"plan.{key}：{label}“{value}”是导入时填的占位值（原文中没有找到），请在“方案信息”中填写原文的{label}"
+            )
+    return out
 
 
 # --- Reads ---------------------------------------------------------------------------------------
@@ -293,6 +574,7 @@ class Item:
     end: int | None = None
     children: list[Item] = field(default_factory=list)
     anchor: str = ""  # the element id on the review page
+    path: str = ""  # the section or measure whose form edits it (node_at), "" for none
 
     @property
     def low(self) -> bool:
@@ -367,7 +649,7 @@ def outline(plan_import: PlanImport) -> Outline:
         entry = departments.get(_text(code))
         return _text(entry.get("name")) if entry else _text(code)
 
-    def indicator(entry: dict[str, Any], where: str) -> Item:
+    def indicator(entry: dict[str, Any], where: str, path: str) -> Item:
         target = entry.get("target")
         comparator = {"gte": "≥", "gt": ">", "eq": "=", "lte": "≤"}.get(_text(entry.get("comparator")), "")
         if entry.get("kind") == "qualitative" or target is None:
@@ -379,10 +661,13 @@ def outline(plan_import: PlanImport) -> Outline:
         if entry.get("aspirational"):
             detail += " 力争"
         name = _text(entry.get("name")) or _text(entry.get("statement"))
-        return item("indicator", where, name, entry, detail)
+        found = item("indicator", where, name, entry, detail)
+        found.path = path
+        return found
 
-    def measure(entry: dict[str, Any], code: str) -> Item:
+    def measure(entry: dict[str, Any], code: str, path: str) -> Item:
         node = item("measure", code, _text(entry.get("title")), entry)
+        node.path = path
         clauses = _as_list(entry.get("responsibilities"))
         for n, resp in enumerate(clauses, start=1):
             names = [department_name(c) for c in resp.get("departments") or []]
@@ -392,22 +677,32 @@ def outline(plan_import: PlanImport) -> Outline:
             if resp.get("open_ended"):
                 detail += " 等"
             label = f"{code}（第{n}条）" if len(clauses) > 1 else code
-            node.children.append(item("responsibility", label, _text(resp.get("clause")), resp, detail))
-        node.children.extend(indicator(ind, code) for ind in _as_list(entry.get("indicators")))
+            clause = item("responsibility", label, _text(resp.get("clause")), resp, detail)
+            clause.path = path
+            node.children.append(clause)
+        node.children.extend(indicator(ind, code, path) for ind in _as_list(entry.get("indicators")))
         return node
 
     sections = []
-    for top in _as_list(data.get("sections")):
+    for i, top in enumerate(_as_list(data.get("sections"))):
         number = _text(top.get("number"))
         node = item("section", f"{number}、", _text(top.get("title")), top)
-        node.children.extend(indicator(ind, number) for ind in _as_list(top.get("indicators")))
-        for sub in _as_list(top.get("sections")):
+        node.path = f"s{i}"
+        node.children.extend(indicator(ind, number, node.path) for ind in _as_list(top.get("indicators")))
+        for j, sub in enumerate(_as_list(top.get("sections"))):
             sub_code = number + _text(sub.get("number"))
             child = item("section", sub_code, _text(sub.get("title")), sub)
-            child.children.extend(indicator(ind, sub_code) for ind in _as_list(sub.get("indicators")))
-            child.children.extend(measure(m, sub_code + _text(m.get("number"))) for m in _as_list(sub.get("measures")))
+            child.path = f"s{i}.s{j}"
+            child.children.extend(indicator(ind, sub_code, child.path) for ind in _as_list(sub.get("indicators")))
+            child.children.extend(
+                measure(m, sub_code + _text(m.get("number")), f"s{i}.s{j}.m{k}")
+                for k, m in enumerate(_as_list(sub.get("measures")))
+            )
             node.children.append(child)
-        node.children.extend(measure(m, number + _text(m.get("number"))) for m in _as_list(top.get("measures")))
+        node.children.extend(
+            measure(m, number + _text(m.get("number")), f"s{i}.m{k}")
+            for k, m in enumerate(_as_list(top.get("measures")))
+        )
         sections.append(node)
     proposed = [
         item("department", "", _text(d.get("name")), d, _text(d.get("code")))

@@ -39,6 +39,9 @@ class PlanHeader(Strict):
     preamble: str = ""
     closing: str = ""
     task_force_department: str | None = None
+    # an importer's stand-ins for what the text did not give (review only, ignored by the loader); publishing an
+    # import refuses the draft while any is left (plans/imports.py)
+    placeholders: list[Literal["title", "document_number", "issuer", "issued_on"]] = []
 
     @model_validator(mode="after")
     def years_in_order(self) -> PlanHeader:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huanxin.plans import views
+from huanxin.plans import import_forms, views
 
 app_name = "plans"
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("plans/imports/<int:pk>/", views.import_detail, name="import_detail"),
     path("plans/imports/<int:pk>/draft/", views.import_save, name="import_save"),
     path("plans/imports/<int:pk>/publish/", views.import_publish, name="import_publish"),
+    path("plans/imports/<int:pk>/header/", import_forms.import_header, name="import_header"),
+    path("plans/imports/<int:pk>/items/<str:path>/", import_forms.import_item, name="import_item"),
     path("plans/<slug:code>/", views.plan_detail, name="detail"),
     path("plans/<slug:code>/indicators/", views.indicator_list, name="indicators"),
     path("plans/<slug:code>/measures/<str:slug>/", views.measure_detail, name="measure"),

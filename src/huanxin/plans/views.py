@@ -19,7 +19,7 @@ from huanxin.core.exports import xlsx_response
 from huanxin.core.models import Department
 from huanxin.core.roles import Role, is_task_force
 from huanxin.core.views import actor, form_errors, get_visible_or_404, is_htmx
-from huanxin.plans import imports, selectors, services
+from huanxin.plans import import_forms, imports, selectors, services
 from huanxin.plans import jobs as plan_jobs
 from huanxin.plans.models import Indicator, Measure, MeasureAction, Plan, PlanImport
 
@@ -40,6 +40,7 @@ def plan_detail(request: HttpRequest, code: str) -> HttpResponse:
             "n_measures": plan.measures.count(),
             "n_indicators": plan.indicators.count(),
             "n_departments": Department.objects.filter(responsibilities__clause__measure__plan=plan).distinct().count(),
+            "may_set_up": is_task_force(request.user),  # monitoring/setup.py
         },
     )
 
@@ -285,8 +286,10 @@ def _import_context(plan_import: PlanImport, **extra: Any) -> dict[str, Any]:
     if plan_import.status == PlanImport.Status.DRAFT:
         problems = imports.validate_yaml(plan_import.draft_yaml)
         if not problems:
-            problems = imports.conflicts(yaml.safe_load(plan_import.draft_yaml))
+            data = yaml.safe_load(plan_import.draft_yaml)
+            problems = imports.unfinished(data) + imports.conflicts(data)
     return {
+        "header": import_forms.header_form(plan_import),
         "imp": plan_import,
         "outline": outline,
         "low_items": outline.low_items(),

@@ -191,6 +191,7 @@ class Builder:
         spelled = self.place.place.name if self.place.place else self.place.spelled or _place_of(self.place_words)
         self.registry = Registry(dept.directory(), Scope.of(self.place.place, spelled))
         self.low: list[str] = []
+        self.placeholders: list[str] = []  # header fields filled with a stand-in (plan.placeholders)
         self.warnings: list[str] = list(self.tree.warnings)
         self.indicator_codes: set[str] = set()
         self.closing: list[Para] = []
@@ -480,6 +481,7 @@ class Builder:
         if not title:
             title = "（请填写方案名称）"
             self._missing("方案 名称", "原文中没有找到方案名称")
+            self._placeholder("title")
 
         number = ""
         labelled = re.search(r"文号[：:]\s*" + _DOC_NUMBER.pattern, "\n".join(front))
@@ -496,6 +498,7 @@ class Builder:
         if not number:
             number = "（请填写文号）"
             self._missing("方案 文号", "原文中没有找到文号")
+            self._placeholder("document_number")
 
         issuer = ""
         if m := re.match(r"^(.+?)关于印发", notice):
@@ -508,6 +511,8 @@ class Builder:
             place = _PLACE.match(title)
             issuer = f"{place.group(1)}人民政府" if place else "（请填写发文机关）"
             self._missing("方案 发文机关", "发文机关是按方案名称推断的，请核对")
+            if not place:
+                self._placeholder("issuer")
 
         issued = next((d for p in everything if (d := _date(p))), None)
         if issued is None and (m := re.search(r"(20\d\d)年(\d{1,2})月(\d{1,2})日", "\n".join(front))):
@@ -519,6 +524,7 @@ class Builder:
         if issued is None:
             issued = published or dt.date(self.baseline_year + 1, 1, 1)
             self._missing("方案 印发日期", "原文中没有找到印发日期（成文日期），已填占位日期")
+            self._placeholder("issued_on")
 
         regions = self._regions()
         code = f"draft-{issued.year}-{hashlib.sha1(title.encode()).hexdigest()[:6]}"  # noqa: S324 - a label, not security
@@ -552,6 +558,8 @@ class Builder:
             plan["task_force_department"] = task_force
         if not plan["notice_title"]:
             del plan["notice_title"]
+        if self.placeholders:
+            plan["placeholders"] = list(dict.fromkeys(self.placeholders))
         return plan, regions
 
     def _missing(self, path: str, message: str) -> None:
@@ -589,22 +597,18 @@ class Builder:
                 "方案 地区代码",
                 f"“{match.spelled}”有多个同名地区（{listed}），按正文提到的上级选了 {place.code}，请核对",
             )
-        out = [top]
-        listed_codes = {p.code for p in regions.divisions(place)}
-        for other in regions.divisions(place)[1:]:
-            entry: dict[str, Any] = {"code": other.code, "name": other.name, "kind": other.kind}
-            if parent := regions.parent_of(other, listed_codes):
-                entry["parent"] = parent
-            entry["confidence"] = 0.9  # from the code database, not from the text
-            out.append(entry)
-        if place.level == "county" and len(out) > 1:
-            top["parent"] = out[1]["code"]
+        out = region_entries(place, top)
         self.warnings.append(
             f"地区取自行政区划代码库：{place.name}（{place.code}）"
             + (f"及所辖 {len(out) - 1} 个县级行政区" if place.level == "prefecture" else "")
             + "；开发区、管理区等没有 GB/T 2260 代码的功能区需另行补充（code_source: stats）"
         )
         return out
+
+    def _placeholder(self, field_name: str) -> None:
+        """A header field the text did not give: the value is a stand-in, listed in `plan.placeholders`, and
+        publishing refuses the draft until a reviewer fills it in (plans/imports.py)."""
+        self.placeholders.append(field_name)
 
     def _task_force(self, text: str) -> str | None:
         for sentence in re.split(r"[。；]", text):
@@ -638,6 +642,24 @@ class Builder:
             "rules": [],
         }
         return Draft(data, list(dict.fromkeys(self.low)), list(dict.fromkeys(self.warnings)))
+
+
+def region_entries(place: regions.Place, top: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """A plan's `regions` for `place` from the code database: the place (`top`, when the caller has its entry with
+    confidence and source), then its divisions — a city's counties, a county's city — each at 0.9. The review
+    page's header form uses it too when the reviewer gives the plan its region code."""
+    top = top if top is not None else {"code": place.code, "name": place.name, "kind": place.kind}
+    out = [top]
+    listed_codes = {p.code for p in regions.divisions(place)}
+    for other in regions.divisions(place)[1:]:
+        entry: dict[str, Any] = {"code": other.code, "name": other.name, "kind": other.kind}
+        if parent := regions.parent_of(other, listed_codes):
+            entry["parent"] = parent
+        entry["confidence"] = 0.9  # from the code database, not from the text
+        out.append(entry)
+    if place.level == "county" and len(out) > 1:
+        top["parent"] = out[1]["code"]
+    return out
 
 
 def _place_of(words: str) -> str:

@@ -30,3 +30,15 @@ def highlight(text: str, query: str) -> SafeString:
         if escaped:
             out = out.replace(escaped, str(format_html("<mark>{}</mark>", word)))
     return mark_safe(out)  # noqa: S308 - built from escaped parts only
+
+
+@register.filter
+def field_error(errors: dict[str, str] | None, key: str) -> str:
+    """A form's message for one field ({field: message}, as core.views.form_errors gives), "" when none."""
+    return (errors or {}).get(str(key), "")
+
+
+@register.simple_tag
+def key(prefix: str, n: int, name: str) -> str:
+    """A row field's name in the import forms: c0-lead, t2-target."""
+    return f"{prefix}{n}-{name}"
