@@ -3,10 +3,14 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from huanxin.core.models import User
 from huanxin.core.roles import Role
+from huanxin.demo.flows import jumin_car_vin
 from huanxin.monitoring.models import IndicatorValue
+from huanxin.monitoring.periods import Frequency
+from huanxin.monitoring.selectors import latest_open_period
 from huanxin.plans.models import MeasureAction, PlanImport
 from huanxin.projects.models import InvestmentReport, Loan, Project
 from huanxin.recycling.models import Booking, Certificate, ReverseInvoice, Site
@@ -71,6 +75,17 @@ def test_demo_creates_a_user_for_every_role_and_runs_twice(plan) -> None:
     assert Application.objects.filter(status="refunded", refund__isnull=False).count() == 1  # 退货, once
     assert PaymentBatch.objects.count() == 3
     assert not Application.objects.filter(programme__payee="applicant", payee_account="").exists()
+
+    # every README flow has its accounts and its data (tests/test_flows_browser.py walks them in Chromium)
+    qiye = Project.objects.filter(enterprise__organisation__users__username="qiye", status="submitted")
+    assert qiye.filter(region__code="130705").exists()  # waits for 宣化区's officer
+    assert User.objects.get(username="xuanhua").organisation.region.code == "130705"
+    two_person = Application.objects.filter(status="in_review", decisions__actor__username="shenhe")
+    assert two_person.filter(programme__category="car_scrap").count() == 2  # waiting for shenhe2
+    scrapped = Certificate.objects.get(vin=jumin_car_vin())  # 林芳's old car, by the dismantler's clerk
+    assert scrapped.kind == "vehicle" and scrapped.issued_by.username == "chaijie"
+    latest = latest_open_period(Frequency.QUARTER, timezone.localdate())
+    assert not IndicatorValue.objects.filter(region__code="130722", period__code=latest.code, derived=False).exists()
 
     # the printed password works
     client = Client()

@@ -13,6 +13,7 @@ from huanxin.core import services
 from huanxin.core.models import Department, Organisation, Region, User
 from huanxin.core.roles import Role
 from huanxin.demo import citizens as demo_citizens
+from huanxin.demo import flows as demo_flows
 from huanxin.demo import jobs as demo_jobs
 from huanxin.demo import monitoring as demo_monitoring
 from huanxin.demo import plan_import as demo_plan_import
@@ -33,11 +34,17 @@ DEMO_USERS: list[tuple[str, str, Role, str]] = [
     ("gongxin", "刘洋（市工信局）", Role.DEPARTMENT_OFFICER, "dept:miit"),
     ("zhujian", "陈静（市住建局）", Role.DEPARTMENT_OFFICER, "dept:housing"),
     ("zhangbei", "孙磊（张北县）", Role.COUNTY_OFFICER, "region:130722"),
+    # 宣化区's officer reviews qiye's projects: its enterprise is in 宣化区, and a county reviews only its own
+    ("xuanhua", "高峰（宣化区）", Role.COUNTY_OFFICER, "region:130705"),
     ("shenhe", "周婷（市商务局审核）", Role.REVIEWER, "dept:commerce"),
+    # the second reviewer of the two-person rule: an approval above its amount needs another person
+    ("shenhe2", "韩雪（市商务局复核）", Role.REVIEWER, "dept:commerce"),
     ("caiwu", "吴刚（市财政局）", Role.FINANCE_OFFICER, "dept:finance"),
     ("shenji", "郑华（市审计局）", Role.AUDITOR, "org:张家口市审计局"),
     ("shanghu", "冯军（焕新家电商行）", Role.MERCHANT, "org:张家口焕新家电商行"),
     ("huishou", "何平（绿源再生资源回收）", Role.RECYCLER, "org:张家口绿源再生资源回收有限公司"),
+    # a qualified dismantler's clerk: only a 报废机动车回收拆解 site may issue a 报废机动车回收证明
+    ("chaijie", "曹亮（宏达报废汽车拆解）", Role.RECYCLER, "org:张家口宏达报废汽车回收拆解有限公司"),
     ("qiye", "许强（宣钢装备制造）", Role.ENTERPRISE, "org:张家口宣钢装备制造有限公司"),
     ("jumin", "林芳", Role.CITIZEN, ""),
 ]
@@ -46,6 +53,7 @@ EXTRA_ORGS = {
     "张家口市审计局": (Organisation.Kind.DEPARTMENT, "130700"),
     "张家口焕新家电商行": (Organisation.Kind.MERCHANT, "130702"),
     "张家口绿源再生资源回收有限公司": (Organisation.Kind.RECYCLER, "130705"),
+    "张家口宏达报废汽车回收拆解有限公司": (Organisation.Kind.RECYCLER, "130705"),
     "张家口宣钢装备制造有限公司": (Organisation.Kind.ENTERPRISE, "130705"),
 }
 
@@ -140,6 +148,7 @@ class Command(BaseCommand):
         demo_citizens.verify(self.stdout)  # after recycling (its citizens jm-N), before subsidies (they apply as such)
         demo_projects.build(self.stdout)
         demo_subsidies.build(self.stdout)  # after recycling: car applications use its scrapping certificates
+        demo_flows.build(self.stdout)  # after subsidies: 林芳's scrapped car, applications awaiting a second reviewer
         demo_monitoring.build(self.stdout)
         demo_supervision.build(self.stdout)
         demo_plan_import.build(self.stdout)
