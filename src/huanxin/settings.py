@@ -255,6 +255,10 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 
+# The region this site serves (a GB/T 2260 code, e.g. 130700 张家口市): the plans a citizen sees are this region's
+# (plans/models.py); unset, the region of the first published plan.
+HUANXIN_HOME_REGION = env_str("HUANXIN_HOME_REGION", "")
+
 # --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
