@@ -76,9 +76,6 @@ def merchant(user: Any) -> dict[str, Any]:
         "pending_count": totals["n"],
         "pending_fen": totals["fen"],
         "oldest_days": settlement.age_days(totals["oldest"], today) if totals["oldest"] else None,
-        "recent": list(
-            Application.objects.visible_to(user).select_related("programme").order_by("-created_at", "-pk")[:RECENT]
-        ),
         "open_bookings": Booking.objects.visible_to(user).filter(status__in=Booking.OPEN).count(),
     }
 
