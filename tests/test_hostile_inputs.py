@@ -32,6 +32,7 @@ from huanxin.core import inputs
 from huanxin.core.models import Organisation, Region, User
 from huanxin.monitoring.models import ValueAttachment
 from huanxin.projects.models import Project
+from huanxin.subsidies.models import Evidence
 
 pytestmark = pytest.mark.django_db  # the test database is set up for marked tests only
 
@@ -90,9 +91,11 @@ POST_ONLY = {
     "projects:action",
     "subsidies:application_action",
     "subsidies:programme_action",
+    "subsidies:evidence_upload",
 }
 # Forms shown only beside some rows (an entry the viewer recorded himself): posted when the walk meets one.
-SOMETIMES_SHOWN = {"monitoring:ledger_void"}
+# The evidence upload is shown on an application still being handled, to its applicant or filing merchant only.
+SOMETIMES_SHOWN = {"monitoring:ledger_void", "subsidies:evidence_upload"}
 NOT_POSTED = {"logout"}  # it would end the session the rest of the walk uses
 CJK = re.compile(r"[\u4e00-\u9fff]")
 MAX_PAGES_PER_ROLE = 400
@@ -208,6 +211,10 @@ def _unlinked(role: str) -> list[str]:
         urls += [reverse("projects:edit", args=[p.code]) for p in mine.order_by("pk")[:1]]
     if attachment := ValueAttachment.objects.order_by("pk").first():
         urls.append(reverse("monitoring:evidence", args=[attachment.pk]))
+    if evidence := Evidence.objects.order_by("pk").first():
+        urls.append(reverse("subsidies:evidence", args=[evidence.pk]))
+    if role != "anonymous":  # 消息: linked from the navigation's badge once the frame shows it
+        urls.append(reverse("notices:messages"))
     return urls
 
 
@@ -216,6 +223,8 @@ def _absent_from_demo() -> set[str]:
     absent = set()
     if not ValueAttachment.objects.exists():
         absent.add("monitoring:evidence")
+    if not Evidence.objects.exists():
+        absent.add("subsidies:evidence")
     if not Project.objects.filter(status__in=Project.EDITABLE, enterprise__organisation__users__username="qiye"):
         absent.add("projects:edit")
     return absent
