@@ -105,6 +105,13 @@ class Access:
         return is_authenticated(self.user) and self.user.role == Role.AUDITOR
 
 
+    @cached_property
+    def unread_messages(self) -> int:  # notices: a citizen's 消息, the badge in the user area
+        from huanxin.notices.notify import unread_count
+
+        return unread_count(self.user)
+
+
 def links(request: HttpRequest, can: Access) -> list[Link]:
     """The navigation bar of a logged-in user, in order, with the current section marked."""
     user = getattr(request, "user", None)
