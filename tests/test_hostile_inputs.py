@@ -75,6 +75,7 @@ POST_ONLY = {
     "logout",
     "plans:import_save",
     "plans:import_publish",
+    "plans:import_header",
     "plans:action_create",
     "plans:action_submit",
     "monitoring:review_bulk",
