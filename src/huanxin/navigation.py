@@ -104,7 +104,6 @@ class Access:
     def checks(self) -> bool:  # jobs/views.py checks
         return is_authenticated(self.user) and self.user.role == Role.AUDITOR
 
-
     @cached_property
     def unread_messages(self) -> int:  # notices: a citizen's 消息, the badge in the user area
         from huanxin.notices.notify import unread_count
