@@ -26,6 +26,10 @@ __all__ = ["browser_page"]  # the fixture, used by name
 PHONE_SCREEN = {"width": 390, "height": 844}
 
 
+# every evidence image on the page has arrived and decoded (a broken or refused one has no natural width)
+LOADED = "[...document.querySelectorAll('#evidence img')].every(i => i.complete && i.naturalWidth > 0)"
+
+
 def photo(colour: tuple[int, int, int]) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (800, 600), colour).save(out, "JPEG")
@@ -83,8 +87,8 @@ def test_evidence_and_messages_on_a_phone(plan, live_server, browser_page, setti
     assert Evidence.objects.filter(application=application).count() == 2
     section = phone.locator("#evidence")
     assert section.locator("img").count() == 2
-    assert phone.evaluate("[...document.querySelectorAll('#evidence img')].every(i => i.naturalWidth > 0)")
-    section.scroll_into_view_if_needed()
+    section.scroll_into_view_if_needed()  # the images load lazily: in view, then every one decoded
+    phone.wait_for_function(LOADED)
     fits(phone)
     phone.screenshot(path=str(ARTIFACTS / "phone-application-evidence.png"), full_page=True)
 
@@ -101,5 +105,6 @@ def test_evidence_and_messages_on_a_phone(plan, live_server, browser_page, setti
     login(desk, live_server, "shenhe")
     desk.goto(f"{live_server.url}/subsidies/applications/{application.number}/")
     assert desk.locator("#evidence img").count() == 2
-    assert desk.evaluate("[...document.querySelectorAll('#evidence img')].every(i => i.naturalWidth > 0)")
+    desk.locator("#evidence").scroll_into_view_if_needed()
+    desk.wait_for_function(LOADED)
     desk.screenshot(path=str(ARTIFACTS / "desk-review-evidence.png"), full_page=True)
