@@ -125,6 +125,12 @@ def save_draft(*, actor: User, plan_import: PlanImport, yaml_text: str) -> PlanI
     yaml_text = yaml_text.replace("\r\n", "\n")
     if len(yaml_text) > MAX_YAML_CHARS:
         raise ValidationError("草稿过长", code="too_long")
+    return _store_draft(actor, plan_import, yaml_text, {"lines": yaml_text.count("\n") + 1})
+
+
+def _store_draft(actor: User, plan_import: PlanImport, yaml_text: str, changes: dict[str, Any]) -> PlanImport:
+    """The one way a draft changes (the YAML editor and the forms): refused unless the loader would accept it,
+    nothing written when it is the same, audited with the hashes before and after."""
     problems = validate_yaml(yaml_text)
     if problems:
         raise ValidationError(problems, code="invalid_draft")
@@ -137,7 +143,7 @@ def save_draft(*, actor: User, plan_import: PlanImport, yaml_text: str) -> PlanI
         actor=actor,
         action="plan_import.draft_saved",
         target=plan_import,
-        changes={"draft_sha256": [before, _sha256(yaml_text.encode())], "lines": yaml_text.count("\n") + 1},
+        changes={**changes, "draft_sha256": [before, _sha256(yaml_text.encode())]},
     )
     return plan_import
 
@@ -241,22 +247,7 @@ def _edit(*, actor: User, plan_import: PlanImport, what: str, change: Callable[[
     if not isinstance(data, dict) or not isinstance(data.get("plan"), dict):
         raise ValidationError("草稿 YAML 有误，请先在“高级：编辑 YAML”中修正", code="invalid_draft")
     change(data)
-    yaml_text = dump_yaml(data)
-    problems = validate_yaml(yaml_text)
-    if problems:
-        raise ValidationError(problems, code="invalid_draft")
-    if yaml_text == plan_import.draft_yaml:
-        return plan_import
-    before = _sha256(plan_import.draft_yaml.encode())
-    plan_import.draft_yaml = yaml_text
-    plan_import.save(update_fields=["draft_yaml", "updated_at"])
-    audit.record(
-        actor=actor,
-        action="plan_import.draft_saved",
-        target=plan_import,
-        changes={"form": what, "draft_sha256": [before, _sha256(yaml_text.encode())]},
-    )
-    return plan_import
+    return _store_draft(actor, plan_import, dump_yaml(data), {"form": what})
 
 
 @transaction.atomic
